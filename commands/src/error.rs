@@ -1,0 +1,54 @@
+//! The two error layers of a command: the domain said no, or the store failed.
+
+/// Why the event store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended to the aggregate since it was loaded (optimistic concurrency).
+    #[error("wrong last sequence for {subject}")]
+    Conflict {
+        /// The subject whose expected sequence did not match.
+        subject: String,
+    },
+    /// This exact command was already stored (a retry); nothing new was written.
+    #[error("duplicate command")]
+    Duplicate,
+    /// A tenant, aggregate type or id cannot be a subject token (empty, or has `.`, `*`, `>` or spaces).
+    #[error("invalid subject token {0:?}")]
+    InvalidToken(String),
+    /// An event in the log could not be decoded.
+    #[error("undecodable event at sequence {seq}: {source}")]
+    Decode {
+        /// Where it is.
+        seq: u64,
+        /// What is wrong.
+        #[source]
+        source: fleetlog_schemas::DecodeError,
+    },
+    /// NATS did not answer in time, or is not reachable; the append may or may not have happened.
+    #[error("event store unavailable: {0}")]
+    Unavailable(String),
+    /// JetStream answered with an error we do not map (a bug or misconfiguration).
+    #[error("event store error {code}/{err_code}: {description}")]
+    Server {
+        /// HTTP-like status.
+        code: u16,
+        /// JetStream error code.
+        err_code: u32,
+        /// The server's words.
+        description: String,
+    },
+}
+
+/// Why a command did not produce its events.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error + 'static> {
+    /// The aggregate refused the command (a 4xx for the caller).
+    #[error(transparent)]
+    Rejected(E),
+    /// Concurrent writers kept winning after the bounded retries (409).
+    #[error("the object was changed concurrently, try again")]
+    Conflict,
+    /// The store failed (5xx; the cause is logged).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,116 @@
+//! Given/when/then tests of the device rules.
+
+use super::*;
+use crate::testing::Given;
+
+fn submitted(id: &str, key: &str) -> DeviceEvent {
+    DeviceEvent::AuthSetSubmitted {
+        auth_set_id: id.into(),
+        identity_data: r#"{"mac":"00:11"}"#.into(),
+        pubkey: key.into(),
+    }
+}
+
+fn submit(id: &str, key: &str) -> DeviceCommand {
+    DeviceCommand::SubmitAuthSet {
+        auth_set_id: id.into(),
+        identity_data: r#"{"mac":"00:11"}"#.into(),
+        pubkey: key.into(),
+    }
+}
+
+fn accepted(id: &str) -> DeviceEvent {
+    DeviceEvent::AuthSetAccepted { auth_set_id: id.into() }
+}
+
+fn rejected(id: &str) -> DeviceEvent {
+    DeviceEvent::AuthSetRejected { auth_set_id: id.into() }
+}
+
+#[test]
+fn a_first_auth_request_creates_a_pending_device() {
+    Given::<Device>::nothing().when(submit("a1", "K1")).then([submitted("a1", "K1")]);
+    let given = Given::<Device>::events([submitted("a1", "K1")]);
+    assert_eq!(given.state().status(), DeviceStatus::Pending);
+}
+
+#[test]
+fn a_known_key_submitted_again_changes_nothing() {
+    Given::<Device>::events([submitted("a1", "K1"), accepted("a1")])
+        .when(submit("a2", "K1"))
+        .then_nothing();
+}
+
+#[test]
+fn a_new_key_adds_a_second_auth_set() {
+    Given::<Device>::events([submitted("a1", "K1")]).when(submit("a2", "K2")).then([submitted("a2", "K2")]);
+}
+
+#[test]
+fn a_different_identity_is_refused() {
+    Given::<Device>::events([submitted("a1", "K1")])
+        .when(DeviceCommand::SubmitAuthSet {
+            auth_set_id: "a2".into(),
+            identity_data: r#"{"mac":"ff"}"#.into(),
+            pubkey: "K2".into(),
+        })
+        .then_err(DeviceError::IdentityMismatch);
+}
+
+#[test]
+fn accepting_a_set_rejects_the_previously_accepted_one() {
+    Given::<Device>::events([submitted("a1", "K1"), accepted("a1"), submitted("a2", "K2")])
+        .when(DeviceCommand::AcceptAuthSet { auth_set_id: "a2".into() })
+        .then([rejected("a1"), accepted("a2")]);
+}
+
+#[test]
+fn accepting_an_accepted_set_changes_nothing() {
+    Given::<Device>::events([submitted("a1", "K1"), accepted("a1")])
+        .when(DeviceCommand::AcceptAuthSet { auth_set_id: "a1".into() })
+        .then_nothing();
+}
+
+#[test]
+fn accepting_an_unknown_set_is_refused() {
+    Given::<Device>::events([submitted("a1", "K1")])
+        .when(DeviceCommand::AcceptAuthSet { auth_set_id: "zz".into() })
+        .then_err(DeviceError::AuthSetNotFound);
+}
+
+#[test]
+fn the_status_is_derived_from_the_sets() {
+    let given = Given::<Device>::events([submitted("a1", "K1"), accepted("a1")]);
+    assert_eq!(given.state().status(), DeviceStatus::Accepted);
+    let given = Given::<Device>::events([submitted("a1", "K1"), rejected("a1")]);
+    assert_eq!(given.state().status(), DeviceStatus::Rejected);
+    assert_eq!(DeviceState::default().status(), DeviceStatus::Noauth);
+}
+
+#[test]
+fn rejecting_twice_changes_nothing() {
+    Given::<Device>::events([submitted("a1", "K1"), rejected("a1")])
+        .when(DeviceCommand::RejectAuthSet { auth_set_id: "a1".into() })
+        .then_nothing();
+}
+
+#[test]
+fn a_decommissioned_device_refuses_everything() {
+    let history = [submitted("a1", "K1"), DeviceEvent::DeviceDecommissioned];
+    Given::<Device>::events(history.clone()).when(submit("a2", "K2")).then_err(DeviceError::Decommissioned);
+    Given::<Device>::events(history.clone())
+        .when(DeviceCommand::AcceptAuthSet { auth_set_id: "a1".into() })
+        .then_err(DeviceError::NotFound);
+    Given::<Device>::events(history).when(DeviceCommand::Decommission).then_err(DeviceError::NotFound);
+}
+
+#[test]
+fn decommissioning_an_unknown_device_is_refused() {
+    Given::<Device>::nothing().when(DeviceCommand::Decommission).then_err(DeviceError::NotFound);
+}
+
+#[test]
+fn events_render_as_tagged_json() {
+    let json = serde_json::to_string(&accepted("a1")).unwrap();
+    assert_eq!(json, r#"{"type":"AuthSetAccepted","auth_set_id":"a1"}"#);
+}

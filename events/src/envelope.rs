@@ -1,0 +1,106 @@
+//! The metadata every event carries, and the union of all aggregates' events.
+
+use serde::{Deserialize, Serialize};
+
+use crate::device::DeviceEvent;
+
+/// Microseconds since the Unix epoch (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// Whole seconds since the epoch.
+    pub fn unix_seconds(self) -> i64 {
+        self.0.div_euclid(1_000_000)
+    }
+}
+
+/// What kind of principal caused an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActorKind {
+    /// A management-API user.
+    User,
+    /// A device, through the device API.
+    Device,
+    /// fleetlog itself (cascades, process managers).
+    #[default]
+    System,
+}
+
+/// Who caused an event.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Actor {
+    /// Kind of principal.
+    pub kind: ActorKind,
+    /// User id, device id or component name.
+    pub id: String,
+    /// The user's e-mail at the time (empty otherwise).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub email: String,
+}
+
+impl Actor {
+    /// fleetlog acting on its own, e.g. `Actor::system("cli")`.
+    pub fn system(component: &str) -> Self {
+        Actor { kind: ActorKind::System, id: component.to_owned(), email: String::new() }
+    }
+}
+
+/// Which aggregate an event belongs to: `fleetlog.<tenant>.<aggregate_type>.<aggregate_id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AggregateRef {
+    /// Tenant id (`default` when single-tenant).
+    pub tenant: String,
+    /// Aggregate type, e.g. `device`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Aggregate id.
+    pub id: String,
+}
+
+/// Every domain event of every aggregate. The stored form (protobuf) lives in `fleetlog-schemas`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DomainEvent {
+    /// Events of the device aggregate.
+    Device(DeviceEvent),
+}
+
+impl DomainEvent {
+    /// The event's type name, as shown in tail, audit and the `Fleetlog-Event` header.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            DomainEvent::Device(e) => e.event_type(),
+        }
+    }
+}
+
+/// One event with its metadata, as decided by a command handler or read back from the log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    /// UUIDv7 of the event.
+    pub event_id: String,
+    /// The aggregate the event belongs to.
+    pub aggregate: AggregateRef,
+    /// When the command was decided.
+    pub occurred_at: Timestamp,
+    /// Who caused it.
+    pub actor: Actor,
+    /// The command that produced it (retries share it).
+    pub command_id: String,
+    /// The request id (`X-MEN-RequestID`) behind the command.
+    pub correlation_id: String,
+    /// The fact itself.
+    pub event: DomainEvent,
+}
+
+/// An event read back from the log, with its position (the stream sequence).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedEvent {
+    /// Stream sequence: the event's global position.
+    pub seq: u64,
+    /// The event and its metadata.
+    pub envelope: EventEnvelope,
+}

@@ -1,0 +1,45 @@
+//! fleetlog's domain: every aggregate as pure `decide`/`evolve` functions over its own events.
+//!
+//! Nothing here does I/O, reads a clock or makes ids: command handlers resolve those first and
+//! put them in the command. That keeps every business rule testable with [`testing::Given`].
+
+pub mod device;
+mod envelope;
+pub mod testing;
+
+pub use envelope::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, RecordedEvent, Timestamp};
+
+/// An aggregate: a consistency boundary whose state is a fold of its own events.
+///
+/// `decide` holds the rules and `evolve` only applies facts; both are synchronous and pure.
+///
+/// ```
+/// use fleetlog_events::{Aggregate, device::{Device, DeviceCommand}};
+/// let state = Device::initial();
+/// let refused = Device::decide(&state, &DeviceCommand::Decommission).unwrap_err();
+/// assert_eq!(refused.to_string(), "device not found");
+/// ```
+pub trait Aggregate {
+    /// Aggregate type: the subject token and the `aggregate_type` of the envelope.
+    const TYPE: &'static str;
+    /// The folded state.
+    type State: Default + Clone + std::fmt::Debug;
+    /// What may be asked of the aggregate.
+    type Command: std::fmt::Debug;
+    /// The facts it records.
+    type Event: Clone + std::fmt::Debug + PartialEq + Into<DomainEvent> + TryFrom<DomainEvent>;
+    /// Why a command is refused.
+    type Error: std::error::Error + PartialEq + Send + Sync + 'static;
+
+    /// The state before any event.
+    fn initial() -> Self::State {
+        Self::State::default()
+    }
+
+    /// Applies the rules: the events a command produces against the current state, or why not.
+    /// An empty vector means "nothing to change" (an idempotent repeat), which appends nothing.
+    fn decide(state: &Self::State, command: &Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
+
+    /// Folds one event into the state. No rules here: events are facts that already happened.
+    fn evolve(state: Self::State, event: &Self::Event) -> Self::State;
+}

@@ -1,0 +1,130 @@
+//! Building and running the whole server: NATS (embedded or external), the event store, the
+//! read models and the HTTP listener, and stopping them in order.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use fleetlog_commands::{CommandService, EventStore, StoreConfig};
+use fleetlog_projections::{HostConfig, Projection, ProjectionHost, devices::DevicesProjection};
+use tokio::net::TcpListener;
+
+use crate::nats_server::{NatsServer, NatsServerConfig};
+use crate::settings::{ConnectionArgs, ServeArgs};
+use crate::state::AppState;
+
+/// Every read model this build maintains. A new read model is one line here.
+pub fn projections() -> Vec<Arc<dyn Projection>> {
+    vec![Arc::new(DevicesProjection)]
+}
+
+/// NATS as reached by a subcommand: a client, and the embedded server if we started one.
+pub struct Nats {
+    /// The connection.
+    pub client: async_nats::Client,
+    /// The embedded server, when no `--nats-url` was given.
+    pub embedded: Option<NatsServer>,
+}
+
+/// File in the data dir where a running `serve` records its embedded server's URL.
+const NATS_URL_FILE: &str = "nats.url";
+
+impl Nats {
+    /// Connects to `--nats-url`, to the embedded server of a `serve` running on the same data
+    /// dir, or starts the embedded server.
+    pub async fn connect(conn: &ConnectionArgs) -> anyhow::Result<Nats> {
+        std::fs::create_dir_all(&conn.data_dir).with_context(|| format!("creating {}", conn.data_dir.display()))?;
+        let recorded = std::fs::read_to_string(conn.data_dir.join(NATS_URL_FILE)).ok();
+        let (url, embedded) = match (&conn.nats_url, recorded) {
+            (Some(url), _) => (url.clone(), None),
+            (None, Some(url)) if connect(url.trim()).await.is_ok() => (url.trim().to_owned(), None),
+            (None, _) => {
+                let cfg = NatsServerConfig {
+                    binary: conn.nats_server_bin.clone(),
+                    dir: conn.data_dir.join("nats"),
+                    port: None,
+                };
+                let server = NatsServer::start(&cfg).await?;
+                (server.url().to_owned(), Some(server))
+            }
+        };
+        let client = connect(&url).await.with_context(|| format!("connecting to NATS at {url}"))?;
+        Ok(Nats { client, embedded })
+    }
+}
+
+async fn connect(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
+    async_nats::ConnectOptions::new()
+        .name("fleetlog")
+        .connection_timeout(Duration::from_secs(5))
+        // Once connected, never give up: the log may restart or fail over under us.
+        .max_reconnects(None)
+        .connect(url)
+        .await
+}
+
+/// A built server, bound to its port, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    nats: Nats,
+    args: ServeArgs,
+}
+
+impl Application {
+    /// Starts everything but the HTTP loop. `--listen` with port 0 picks a free port.
+    pub async fn build(args: ServeArgs) -> anyhow::Result<Application> {
+        let nats = Nats::connect(&args.conn).await?;
+        let store_cfg = StoreConfig {
+            stream: args.conn.stream.clone(),
+            prefix: args.conn.subject_prefix.clone(),
+            replicas: args.conn.replicas,
+        };
+        let store = EventStore::open(nats.client.clone(), store_cfg).await.context("opening the event stream")?;
+        let db = sled::open(args.conn.data_dir.join("readmodels")).context("opening the read models")?;
+        let host_cfg = HostConfig { stream: args.conn.stream.clone(), ..HostConfig::default() };
+        let read_models = ProjectionHost::start(db, nats.client.clone(), host_cfg, projections()).await?;
+        let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+        if let Some(server) = &nats.embedded {
+            std::fs::write(args.conn.data_dir.join(NATS_URL_FILE), server.url())?;
+        }
+        let state = AppState {
+            commands: CommandService::new(store),
+            read_models,
+            metrics: crate::http::metrics_handle(),
+            read_your_writes: Duration::from_millis(args.read_your_writes_ms),
+        };
+        Ok(Application { listener, state, nats, args })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    /// The shared state (for tests and tools in the same process).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves, then drains requests, stops the read models, flushes
+    /// NATS and stops the embedded server.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Application { listener, state, nats, args } = self;
+        tracing::info!(addr = %listener.local_addr()?, "fleetlog serving");
+        let router = crate::http::app(state.clone(), args.max_body_bytes);
+        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        tracing::info!("HTTP drained; stopping");
+        state.read_models.stop().await;
+        if let Err(e) = nats.client.drain().await {
+            tracing::warn!(error = %e, "draining the NATS connection");
+        }
+        if let Some(server) = nats.embedded {
+            let _ = std::fs::remove_file(args.conn.data_dir.join(NATS_URL_FILE));
+            server.stop().await;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,89 @@
+//! One error type for every handler, rendered in Mender's error format.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use fleetlog_commands::{CommandError, StoreError};
+
+/// An error a handler returns. 4xx variants carry the message the client sees; 5xx bodies are
+/// opaque and the cause is logged once.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed or invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: missing or invalid credentials.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: authenticated, but not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: conflicts with the current state (or concurrent writers kept winning).
+    #[error("{0}")]
+    Conflict(String),
+    /// 503: the log is unreachable; the client may retry.
+    #[error("service unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// 500: a bug or an unexpected failure.
+    #[error("internal error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    /// The status code of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = ?self, "request failed");
+        }
+        // The request-id middleware adds "request_id" to every error body.
+        (status, Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidToken(t) => ApiError::BadRequest(format!("invalid id {t:?}")),
+            StoreError::Conflict { .. } => ApiError::Conflict("the object was changed concurrently, try again".into()),
+            StoreError::Unavailable(_) => ApiError::Unavailable(e.into()),
+            other => ApiError::Internal(other.into()),
+        }
+    }
+}
+
+impl<E> From<CommandError<E>> for ApiError
+where
+    E: std::error::Error + Into<ApiError> + 'static,
+{
+    fn from(e: CommandError<E>) -> Self {
+        match e {
+            CommandError::Rejected(domain) => domain.into(),
+            CommandError::Conflict => ApiError::Conflict("the object was changed concurrently, try again".into()),
+            CommandError::Store(s) => s.into(),
+        }
+    }
+}
+
+impl From<fleetlog_projections::ProjectionError> for ApiError {
+    fn from(e: fleetlog_projections::ProjectionError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}

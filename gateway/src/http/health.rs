@@ -1,0 +1,42 @@
+//! Liveness, readiness and metrics endpoints for operators and orchestrators.
+
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use crate::state::AppState;
+
+/// `/healthz`, `/readyz`, `/metrics`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz)).route("/metrics", get(metrics))
+}
+
+/// The process is up and serving HTTP.
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// NATS is connected and every read model has caught up with the log: safe to send traffic.
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let nats = state.nats_connected();
+    let models: serde_json::Map<String, serde_json::Value> = state
+        .read_models
+        .models()
+        .map(|m| {
+            let v = serde_json::json!({ "position": m.position(), "lag": m.lag(), "failed": m.failed() });
+            (m.name().to_owned(), v)
+        })
+        .collect();
+    let ready = nats && state.read_models.caught_up();
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = serde_json::json!({ "status": if ready { "ok" } else { "not ready" }, "nats": nats, "read_models": models });
+    // Not an error in Mender's sense: keep the detailed body even for 503.
+    (status, [(header::CACHE_CONTROL, "no-store")], Json(body))
+}
+
+/// Prometheus text format.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
+}

@@ -1,0 +1,8 @@
+//! The fleetlog server: the axum gateway over the command side and the read models, the CLI,
+//! and the embedded nats-server. `main.rs` only parses flags and calls [`app::Application`].
+
+pub mod app;
+pub mod http;
+pub mod nats_server;
+pub mod settings;
+pub mod state;

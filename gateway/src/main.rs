@@ -1,0 +1,39 @@
+//! The `fleetlog` binary: parse flags, set up logging, run the subcommand.
+
+use clap::Parser;
+use fleetlog_gateway::app::Application;
+use fleetlog_gateway::settings::{Cli, Command};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run(Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One line an operator can act on, with the chain of causes.
+            eprintln!("fleetlog: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => {
+            let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+            let fmt = tracing_subscriber::fmt().with_env_filter(filter);
+            if args.log_json { fmt.json().init() } else { fmt.init() }
+            let app = Application::build(args).await?;
+            app.run_until_stopped(shutdown_signal()).await
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

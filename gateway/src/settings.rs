@@ -1,0 +1,68 @@
+//! Command-line flags and `FLEETLOG_*` environment variables, parsed once in `main`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// fleetlog: a Mender-compatible OTA update server on an event log.
+#[derive(Debug, Parser)]
+#[command(name = "fleetlog", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway, command handlers and projections.
+    Serve(ServeArgs),
+}
+
+/// Where the log and the local state are; every subcommand takes these.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Directory for read models, the embedded nats-server's store and runtime files.
+    #[arg(long, env = "FLEETLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// NATS server(s) to use (comma-separated). Without it fleetlog runs its own nats-server.
+    #[arg(long, env = "FLEETLOG_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// The nats-server binary for the embedded server (path, or a name on PATH).
+    #[arg(long, env = "FLEETLOG_NATS_SERVER", default_value = "nats-server")]
+    pub nats_server_bin: PathBuf,
+    /// JetStream stream holding the log.
+    #[arg(long, env = "FLEETLOG_STREAM", default_value = "FLEETLOG")]
+    pub stream: String,
+    /// First token of every event subject.
+    #[arg(long, env = "FLEETLOG_SUBJECT_PREFIX", default_value = "fleetlog")]
+    pub subject_prefix: String,
+    /// Stream replicas (3 on a JetStream cluster).
+    #[arg(long, env = "FLEETLOG_REPLICAS", default_value_t = 1)]
+    pub replicas: usize,
+}
+
+/// Flags of `fleetlog serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Connection settings.
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    /// Address to listen on.
+    #[arg(long, env = "FLEETLOG_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Public base URL of this server (used in links handed to devices).
+    #[arg(long, env = "FLEETLOG_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Largest request body of the JSON APIs, in bytes.
+    #[arg(long, env = "FLEETLOG_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// How long a write waits for the local read models to show it, in milliseconds.
+    #[arg(long, env = "FLEETLOG_READ_YOUR_WRITES_MS", default_value_t = 5000)]
+    pub read_your_writes_ms: u64,
+    /// Log as JSON lines instead of text.
+    #[arg(long, env = "FLEETLOG_LOG_JSON")]
+    pub log_json: bool,
+}

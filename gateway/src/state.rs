@@ -1,0 +1,40 @@
+//! What every handler can reach: the command side, the read models, settings.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetlog_commands::CommandService;
+use fleetlog_projections::ProjectionHost;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::http::ApiError;
+
+/// Shared state of the gateway; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Runs commands against aggregates.
+    pub commands: CommandService,
+    /// The local read models.
+    pub read_models: Arc<ProjectionHost>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// How long a write waits for the read models to show it.
+    pub read_your_writes: Duration,
+}
+
+impl AppState {
+    /// True while the NATS connection is up.
+    pub fn nats_connected(&self) -> bool {
+        self.commands.store().client().connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Waits until the local read models show position `seq`, so that a client that writes and
+    /// then reads sees its write. The write itself has happened either way; a timeout is 503.
+    pub async fn seen(&self, seq: u64) -> Result<(), ApiError> {
+        if self.read_models.wait_for(seq, self.read_your_writes).await {
+            Ok(())
+        } else {
+            Err(ApiError::Unavailable(anyhow::anyhow!("read models did not reach {seq} in time")))
+        }
+    }
+}

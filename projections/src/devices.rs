@@ -1,0 +1,174 @@
+//! The devices read model (deviceauth): one record per device, plus indexes by status and by
+//! identity, so that listing, counting and the auth lookup need no full scan.
+
+use fleetlog_events::device::{AuthSetStatus, DeviceEvent, DeviceStatus};
+use fleetlog_events::{DomainEvent, RecordedEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::{Projection, ProjectionError, ReadModel, Writer, from_bytes, to_bytes};
+
+/// One authentication set as shown by the management API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthSetView {
+    /// Id of the set.
+    pub id: String,
+    /// Public key, PEM.
+    pub pubkey: String,
+    /// Admission status.
+    pub status: AuthSetStatus,
+    /// When it was submitted, microseconds since the epoch.
+    pub ts: i64,
+}
+
+/// One device as the management API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceView {
+    /// Device id.
+    pub id: String,
+    /// Identity attributes, a JSON object as text.
+    pub identity_data: String,
+    /// Authentication sets in submission order.
+    pub auth_sets: Vec<AuthSetView>,
+    /// Creation time, microseconds since the epoch.
+    pub created_ts: i64,
+    /// Time of the last change, microseconds since the epoch.
+    pub updated_ts: i64,
+}
+
+impl DeviceView {
+    /// Mender's device status.
+    pub fn status(&self) -> DeviceStatus {
+        DeviceStatus::derive(self.auth_sets.iter().map(|a| a.status))
+    }
+}
+
+/// The projection that maintains [`DeviceView`]s.
+pub struct DevicesProjection;
+
+fn record_key(tenant: &str, id: &str) -> Vec<u8> {
+    format!("d/{tenant}/{id}").into_bytes()
+}
+
+fn status_key(tenant: &str, status: DeviceStatus, id: &str) -> Vec<u8> {
+    format!("s/{tenant}/{}/{id}", status.as_str()).into_bytes()
+}
+
+fn identity_key(tenant: &str, identity: &str) -> Vec<u8> {
+    let mut k = format!("i/{tenant}/").into_bytes();
+    k.extend_from_slice(identity.as_bytes());
+    k
+}
+
+impl Projection for DevicesProjection {
+    fn name(&self) -> &'static str {
+        "devices"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
+        let DomainEvent::Device(event) = &e.envelope.event;
+        let agg = &e.envelope.aggregate;
+        let (tenant, id, ts) = (agg.tenant.as_str(), agg.id.as_str(), e.envelope.occurred_at.0);
+        let key = record_key(tenant, id);
+        let old: Option<DeviceView> = w.get(&key)?.map(|v| from_bytes(&v)).transpose()?;
+        let mut device = match (old.clone(), event) {
+            (Some(d), _) => d,
+            (None, DeviceEvent::AuthSetSubmitted { identity_data, .. }) => DeviceView {
+                id: id.to_owned(),
+                identity_data: identity_data.clone(),
+                auth_sets: Vec::new(),
+                created_ts: ts,
+                updated_ts: ts,
+            },
+            // Events of a device this model never saw created: nothing to update.
+            (None, _) => return Ok(()),
+        };
+        if let Some(old) = &old {
+            w.remove(status_key(tenant, old.status(), id));
+        }
+        let mut set_status = |auth_set_id: &str, status| {
+            if let Some(a) = device.auth_sets.iter_mut().find(|a| a.id == auth_set_id) {
+                a.status = status;
+            }
+        };
+        match event {
+            DeviceEvent::AuthSetSubmitted { auth_set_id, pubkey, .. } => {
+                device.auth_sets.push(AuthSetView {
+                    id: auth_set_id.clone(),
+                    pubkey: pubkey.clone(),
+                    status: AuthSetStatus::Pending,
+                    ts,
+                });
+            }
+            DeviceEvent::AuthSetAccepted { auth_set_id } => set_status(auth_set_id, AuthSetStatus::Accepted),
+            DeviceEvent::AuthSetRejected { auth_set_id } => set_status(auth_set_id, AuthSetStatus::Rejected),
+            DeviceEvent::DeviceDecommissioned => {
+                w.remove(key);
+                w.remove(identity_key(tenant, &device.identity_data));
+                return Ok(());
+            }
+        }
+        device.updated_ts = ts;
+        w.insert(status_key(tenant, device.status(), id), Vec::new());
+        w.insert(identity_key(tenant, &device.identity_data), id.as_bytes());
+        w.insert(key, to_bytes(&device)?);
+        Ok(())
+    }
+}
+
+/// Queries over the devices read model.
+pub struct DevicesQueries<'a>(pub &'a ReadModel);
+
+impl DevicesQueries<'_> {
+    /// One device.
+    pub fn get(&self, tenant: &str, id: &str) -> Result<Option<DeviceView>, ProjectionError> {
+        self.0.tree().get(record_key(tenant, id))?.map(|v| from_bytes(&v)).transpose()
+    }
+
+    /// The id of the device with this identity, if any.
+    pub fn by_identity(&self, tenant: &str, identity_data: &str) -> Result<Option<String>, ProjectionError> {
+        Ok(self.0.tree().get(identity_key(tenant, identity_data))?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Devices of one status (or all), in id order, skipping `skip` and returning at most `limit`.
+    pub fn list(
+        &self,
+        tenant: &str,
+        status: Option<DeviceStatus>,
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<DeviceView>, ProjectionError> {
+        let tree = self.0.tree();
+        let mut out = Vec::with_capacity(limit.min(500));
+        match status {
+            Some(s) => {
+                let prefix = format!("s/{tenant}/{}/", s.as_str());
+                for kv in tree.scan_prefix(&prefix).keys().skip(skip).take(limit) {
+                    let k = kv?;
+                    let id = String::from_utf8_lossy(&k[prefix.len()..]).into_owned();
+                    if let Some(d) = self.get(tenant, &id)? {
+                        out.push(d);
+                    }
+                }
+            }
+            None => {
+                for kv in tree.scan_prefix(format!("d/{tenant}/")).values().skip(skip).take(limit) {
+                    out.push(from_bytes(&kv?)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many devices have this status (or any).
+    pub fn count(&self, tenant: &str, status: Option<DeviceStatus>) -> Result<usize, ProjectionError> {
+        let prefix = match status {
+            Some(s) => format!("s/{tenant}/{}/", s.as_str()),
+            None => format!("d/{tenant}/"),
+        };
+        Ok(self.0.tree().scan_prefix(prefix).keys().count())
+    }
+}

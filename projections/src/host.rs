@@ -1,0 +1,233 @@
+//! The projection host: one live runner per read model, read-your-writes waits, readiness, and
+//! rebuilds into fresh trees that are swapped in once they have caught up.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use async_nats::jetstream::stream::Stream;
+use sled::{Db, Tree};
+use tokio::sync::oneshot;
+use tokio_util::sync::CancellationToken;
+
+use crate::feed::{Feed, nats};
+use crate::view::ReadModel;
+use crate::writer::{Writer, checkpoint};
+use crate::{Projection, ProjectionError};
+
+/// Settings of the host.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// The JetStream stream holding the log.
+    pub stream: String,
+    /// Most events applied in one sled batch.
+    pub batch_size: usize,
+}
+
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig { stream: "FLEETLOG".into(), batch_size: 1000 }
+    }
+}
+
+/// How to stop a live runner and learn where it stopped.
+struct LiveControl {
+    cancel: CancellationToken,
+    stopped: oneshot::Receiver<u64>,
+}
+
+/// One read model with its rules, its view and its runner.
+pub(crate) struct Slot {
+    pub projection: Arc<dyn Projection>,
+    pub view: Arc<ReadModel>,
+    live: std::sync::Mutex<Option<LiveControl>>,
+    /// Name of the sled tree in service.
+    pub tree_name: std::sync::Mutex<String>,
+    pub rebuilding: AtomicBool,
+}
+
+/// Runs the read models of one process.
+pub struct ProjectionHost {
+    pub(crate) db: Db,
+    pub(crate) meta: Tree,
+    pub(crate) stream: Stream,
+    pub(crate) cfg: HostConfig,
+    pub(crate) slots: Vec<Arc<Slot>>,
+}
+
+impl ProjectionHost {
+    /// Opens every read model at its checkpoint and starts its live runner. A model whose stored
+    /// shape version differs from its code is rebuilt in the background (the old tree serves
+    /// until the new one has caught up).
+    pub async fn start(
+        db: Db,
+        client: async_nats::Client,
+        cfg: HostConfig,
+        projections: Vec<Arc<dyn Projection>>,
+    ) -> Result<Arc<Self>, ProjectionError> {
+        let js = async_nats::jetstream::new(client);
+        let mut stream = js.get_stream(&cfg.stream).await.map_err(nats)?;
+        let last = stream.info().await.map_err(nats)?.state.last_sequence;
+        let meta = db.open_tree("fleetlog.meta")?;
+        let mut slots = Vec::new();
+        let mut stale = Vec::new();
+        for projection in projections {
+            let name = projection.name();
+            let tree_name = match meta.get(active_key(name))? {
+                Some(v) => String::from_utf8_lossy(&v).into_owned(),
+                None => format!("rm/{name}/1"),
+            };
+            let tree = db.open_tree(&tree_name)?;
+            let position = checkpoint(&tree)?;
+            let stored_version = meta.get(version_key(&tree_name))?.map(|v| String::from_utf8_lossy(&v).into_owned());
+            let current = projection.version().to_string();
+            let fresh = stored_version.is_none() && position == 0;
+            if fresh {
+                meta.insert(version_key(&tree_name), current.as_bytes())?;
+                meta.insert(active_key(name), tree_name.as_bytes())?;
+            }
+            let view = Arc::new(ReadModel::new(name, tree.clone(), position));
+            view.set_lag(last.saturating_sub(position));
+            let slot = Arc::new(Slot {
+                projection,
+                view,
+                live: std::sync::Mutex::new(None),
+                tree_name: std::sync::Mutex::new(tree_name),
+                rebuilding: AtomicBool::new(false),
+            });
+            if fresh || stored_version.as_deref() == Some(current.as_str()) {
+                let feed = Feed::open(&stream, position).await?;
+                start_live(&slot, tree, feed, position, cfg.batch_size);
+            } else {
+                stale.push(name);
+            }
+            slots.push(slot);
+        }
+        meta.flush_async().await?;
+        let host = Arc::new(ProjectionHost { db, meta, stream, cfg, slots });
+        for name in stale {
+            tracing::info!(model = name, "read model shape changed; rebuilding from the log");
+            let host = host.clone();
+            tokio::spawn(async move {
+                if let Err(e) = host.rebuild(name, &|_, _| {}).await {
+                    tracing::error!(model = name, error = %e, "rebuild failed");
+                }
+            });
+        }
+        Ok(host)
+    }
+
+    /// The read model with this name.
+    pub fn model(&self, name: &str) -> Option<Arc<ReadModel>> {
+        self.slots.iter().find(|s| s.view.name() == name).map(|s| s.view.clone())
+    }
+
+    /// Every read model.
+    pub fn models(&self) -> impl Iterator<Item = &Arc<ReadModel>> {
+        self.slots.iter().map(|s| &s.view)
+    }
+
+    /// Waits until every read model has applied position `seq` (read-your-writes); false on timeout.
+    pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
+        let waits = self.slots.iter().map(|s| s.view.wait_for(seq, timeout));
+        futures::future::join_all(waits).await.into_iter().all(|ok| ok)
+    }
+
+    /// True when every read model runs and has no known backlog.
+    pub fn caught_up(&self) -> bool {
+        self.slots.iter().all(|s| !s.view.failed() && s.view.lag() == Some(0))
+    }
+
+    /// The sled database (for tools that inspect it).
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    /// Stops every live runner and waits until each has finished its current batch.
+    pub async fn stop(&self) {
+        for slot in &self.slots {
+            stop_live(slot).await;
+        }
+        if let Err(e) = self.db.flush_async().await {
+            tracing::warn!(error = %e, "flushing read models on stop");
+        }
+    }
+
+    pub(crate) fn slot(&self, name: &str) -> Result<&Arc<Slot>, ProjectionError> {
+        self.slots.iter().find(|s| s.view.name() == name).ok_or_else(|| ProjectionError::UnknownModel(name.into()))
+    }
+}
+
+/// Stops a slot's live runner, if any, and returns the position it reached.
+pub(crate) async fn stop_live(slot: &Slot) -> Option<u64> {
+    let control = slot.live.lock().expect("live lock").take()?;
+    control.cancel.cancel();
+    control.stopped.await.ok()
+}
+
+/// Spawns the live runner of a slot on `tree`, reading from `feed`.
+pub(crate) fn start_live(slot: &Arc<Slot>, tree: Tree, feed: Feed, position: u64, batch_size: usize) {
+    let cancel = CancellationToken::new();
+    let (tx, stopped) = oneshot::channel();
+    *slot.live.lock().expect("live lock") = Some(LiveControl { cancel: cancel.clone(), stopped });
+    tokio::spawn(run_live(slot.clone(), tree, feed, position, batch_size, cancel, tx));
+}
+
+async fn run_live(
+    slot: Arc<Slot>,
+    tree: Tree,
+    mut feed: Feed,
+    mut position: u64,
+    batch_size: usize,
+    cancel: CancellationToken,
+    stopped: oneshot::Sender<u64>,
+) {
+    let name = slot.view.name();
+    loop {
+        let batch = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => break,
+            b = feed.next_batch(batch_size) => b,
+        };
+        // Applying is synchronous, so a stop never lands in the middle of a batch.
+        let result = batch.and_then(|b| {
+            let pending = b.pending;
+            apply_batch(&tree, slot.projection.as_ref(), &b.events).map(|p| (p, pending))
+        });
+        match result {
+            Ok((p, pending)) => {
+                position = p;
+                slot.view.advance(position, pending);
+            }
+            Err(e) => {
+                tracing::error!(model = name, position, error = %e, "read model stopped");
+                slot.view.set_failed();
+                break;
+            }
+        }
+    }
+    let _ = stopped.send(position);
+}
+
+/// Applies events in order and commits them with the new checkpoint; returns that checkpoint.
+pub(crate) fn apply_batch(
+    tree: &Tree,
+    projection: &dyn Projection,
+    events: &[fleetlog_events::RecordedEvent],
+) -> Result<u64, ProjectionError> {
+    let Some(last) = events.last() else { return checkpoint(tree) };
+    let mut w = Writer::new(tree);
+    for e in events {
+        projection.apply(&mut w, e)?;
+    }
+    w.commit(last.seq)?;
+    Ok(last.seq)
+}
+
+pub(crate) fn active_key(name: &str) -> Vec<u8> {
+    format!("active/{name}").into_bytes()
+}
+
+pub(crate) fn version_key(tree_name: &str) -> Vec<u8> {
+    format!("version/{tree_name}").into_bytes()
+}

@@ -1,0 +1,71 @@
+//! Read models fed from the log: each one a sled tree, applied in batches by a projection
+//! runner that stores its checkpoint in the same atomic batch as its writes.
+//!
+//! A new read model is one [`Projection`] impl plus a line in the gateway's host set-up.
+
+pub mod devices;
+mod feed;
+mod host;
+mod rebuild;
+mod view;
+mod writer;
+
+pub use host::{HostConfig, ProjectionHost};
+pub use view::ReadModel;
+pub use writer::Writer;
+
+use fleetlog_events::RecordedEvent;
+
+/// A read model's rules: how one event changes its sled tree.
+///
+/// `apply` must be deterministic and depend only on the event and what the tree holds, so that
+/// a rebuild from position 1 yields the same bytes as live operation.
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name: the sled tree prefix and the metric label.
+    fn name(&self) -> &'static str;
+
+    /// Shape version of the stored data. Bumping it rebuilds the model from the log at start.
+    fn version(&self) -> u32;
+
+    /// Applies one event. Keys starting with `0x00` are reserved for the runner.
+    fn apply(&self, w: &mut Writer<'_>, event: &RecordedEvent) -> Result<(), ProjectionError>;
+}
+
+/// Why a read model could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// The local sled store failed.
+    #[error("sled: {0}")]
+    Sled(#[from] sled::Error),
+    /// A stored value could not be (de)serialized.
+    #[error("codec: {0}")]
+    Codec(String),
+    /// An event in the log could not be decoded; the model stops rather than skip it.
+    #[error("undecodable event at {seq}: {source}")]
+    Decode {
+        /// Stream sequence.
+        seq: u64,
+        /// What is wrong.
+        #[source]
+        source: fleetlog_schemas::DecodeError,
+    },
+    /// NATS failed.
+    #[error("nats: {0}")]
+    Nats(String),
+    /// A rebuild of this model is already running.
+    #[error("read model {0} is already being rebuilt")]
+    AlreadyRebuilding(String),
+    /// No read model has that name.
+    #[error("no read model named {0}")]
+    UnknownModel(String),
+}
+
+/// Encodes a stored value (MessagePack: compact, schema-less, fast).
+pub fn to_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ProjectionError> {
+    rmp_serde::to_vec_named(value).map_err(|e| ProjectionError::Codec(e.to_string()))
+}
+
+/// Decodes a stored value.
+pub fn from_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProjectionError> {
+    rmp_serde::from_slice(bytes).map_err(|e| ProjectionError::Codec(e.to_string()))
+}

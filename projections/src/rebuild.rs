@@ -1,0 +1,79 @@
+//! Rebuilding a read model from position 1 into a fresh tree while the old one keeps serving,
+//! then swapping: the path for shape changes and for `fleetlog replay`.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crate::feed::{Feed, nats};
+use crate::host::{ProjectionHost, Slot, active_key, apply_batch, start_live, stop_live, version_key};
+use crate::writer::checkpoint;
+use crate::ProjectionError;
+
+/// Clears the `rebuilding` flag however the rebuild ends.
+struct RebuildGuard<'a>(&'a Slot);
+
+impl Drop for RebuildGuard<'_> {
+    fn drop(&mut self) {
+        self.0.rebuilding.store(false, Ordering::SeqCst);
+    }
+}
+
+impl ProjectionHost {
+    /// Rebuilds read model `name` from the whole log into a fresh tree, then swaps it in and
+    /// keeps it live. Queries are served by the old tree until the swap; `progress` is called
+    /// after each batch with (position, target).
+    pub async fn rebuild(&self, name: &str, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<(), ProjectionError> {
+        let slot = self.slot(name)?;
+        if slot.rebuilding.swap(true, Ordering::SeqCst) {
+            return Err(ProjectionError::AlreadyRebuilding(name.into()));
+        }
+        let _guard = RebuildGuard(slot);
+        let old_name = slot.tree_name.lock().expect("tree name lock").clone();
+        let generation = old_name.rsplit('/').next().and_then(|g| g.parse::<u64>().ok()).unwrap_or(0) + 1;
+        let new_name = format!("rm/{name}/{generation}");
+        // A crashed earlier rebuild may have left this tree behind.
+        self.db.drop_tree(&new_name)?;
+        let tree = self.db.open_tree(&new_name)?;
+
+        let mut stream = self.stream.clone();
+        let target = stream.info().await.map_err(nats)?.state.last_sequence;
+        let mut feed = Feed::open(&self.stream, 0).await?;
+        let (mut position, mut pending) = (0, 0);
+        while position < target {
+            let batch = feed.next_batch(self.cfg.batch_size).await?;
+            position = apply_batch(&tree, slot.projection.as_ref(), &batch.events)?;
+            pending = batch.pending;
+            progress(position, target);
+        }
+
+        // Hand over: stop the old runner, then catch up to where it stopped so that readers never
+        // see the model go back in time.
+        let live_position = stop_live(slot).await.unwrap_or_else(|| slot.view.position());
+        while position < live_position {
+            let batch = feed.next_batch(self.cfg.batch_size).await?;
+            position = apply_batch(&tree, slot.projection.as_ref(), &batch.events)?;
+            pending = batch.pending;
+            progress(position, target.max(live_position));
+        }
+        debug_assert_eq!(checkpoint(&tree)?, position);
+
+        self.meta.insert(version_key(&new_name), slot.projection.version().to_string().as_bytes())?;
+        self.meta.insert(active_key(name), new_name.as_bytes())?;
+        self.meta.flush_async().await?;
+        slot.view.swap(tree.clone(), position);
+        slot.view.set_lag(pending);
+        *slot.tree_name.lock().expect("tree name lock") = new_name;
+        start_live(slot, tree, feed, position, self.cfg.batch_size);
+        tracing::info!(model = name, position, "read model rebuilt and swapped in");
+
+        // Readers hold a tree for one query only; give them a moment before dropping the old one.
+        let db = self.db.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if let Err(e) = db.drop_tree(&old_name) {
+                tracing::warn!(tree = %old_name, error = %e, "dropping the replaced tree");
+            }
+        });
+        Ok(())
+    }
+}

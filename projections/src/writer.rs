@@ -1,0 +1,64 @@
+//! A write batch over a sled tree that projections can also read through, committed together
+//! with the checkpoint so a crash never applies an event twice or skips one.
+
+use std::collections::BTreeMap;
+
+use sled::{IVec, Tree};
+
+use crate::ProjectionError;
+
+/// Where the runner keeps the last applied stream sequence, inside the model's own tree.
+pub(crate) const CHECKPOINT_KEY: &[u8] = b"\x00checkpoint";
+
+/// Pending writes of one batch; reads see them before the tree.
+pub struct Writer<'a> {
+    tree: &'a Tree,
+    pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(tree: &'a Tree) -> Self {
+        Writer { tree, pending: BTreeMap::new() }
+    }
+
+    /// The value under `key`, including this batch's writes.
+    pub fn get(&self, key: &[u8]) -> Result<Option<IVec>, ProjectionError> {
+        match self.pending.get(key) {
+            Some(v) => Ok(v.as_deref().map(IVec::from)),
+            None => Ok(self.tree.get(key)?),
+        }
+    }
+
+    /// Sets `key` to `value`.
+    pub fn insert(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.pending.insert(key.into(), Some(value.into()));
+    }
+
+    /// Removes `key`.
+    pub fn remove(&mut self, key: impl Into<Vec<u8>>) {
+        self.pending.insert(key.into(), None);
+    }
+
+    /// Writes everything and the new checkpoint in one atomic sled batch.
+    pub(crate) fn commit(self, checkpoint: u64) -> Result<(), ProjectionError> {
+        let mut batch = sled::Batch::default();
+        for (k, v) in self.pending {
+            match v {
+                Some(v) => batch.insert(k, v),
+                None => batch.remove(k),
+            }
+        }
+        batch.insert(CHECKPOINT_KEY, &checkpoint.to_be_bytes());
+        self.tree.apply_batch(batch)?;
+        Ok(())
+    }
+}
+
+/// The checkpoint stored in a tree (0 for a fresh one).
+pub(crate) fn checkpoint(tree: &Tree) -> Result<u64, ProjectionError> {
+    Ok(tree
+        .get(CHECKPOINT_KEY)?
+        .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0))
+}

@@ -1,0 +1,99 @@
+//! Explicit conversions between the protobuf messages and the domain types.
+
+use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, Timestamp};
+
+use crate::proto::{self, envelope::Event as P};
+use crate::{DecodeError, SCHEMA_VERSION};
+
+impl From<&EventEnvelope> for proto::Envelope {
+    fn from(e: &EventEnvelope) -> Self {
+        proto::Envelope {
+            event_id: e.event_id.clone(),
+            tenant: e.aggregate.tenant.clone(),
+            aggregate_type: e.aggregate.kind.clone(),
+            aggregate_id: e.aggregate.id.clone(),
+            schema_version: SCHEMA_VERSION,
+            occurred_at_us: e.occurred_at.0,
+            actor: Some(proto::Actor {
+                kind: actor_kind_to_proto(e.actor.kind) as i32,
+                id: e.actor.id.clone(),
+                email: e.actor.email.clone(),
+            }),
+            command_id: e.command_id.clone(),
+            correlation_id: e.correlation_id.clone(),
+            event: Some(event_to_proto(&e.event)),
+        }
+    }
+}
+
+impl TryFrom<proto::Envelope> for EventEnvelope {
+    type Error = DecodeError;
+
+    fn try_from(p: proto::Envelope) -> Result<Self, DecodeError> {
+        let version = p.schema_version;
+        let event = p.event.ok_or(DecodeError::UnknownEvent(version))?;
+        let actor = p.actor.unwrap_or_default();
+        let kind = proto::actor::Kind::try_from(actor.kind).map_err(|_| DecodeError::InvalidField("actor.kind"))?;
+        Ok(EventEnvelope {
+            event_id: p.event_id,
+            aggregate: AggregateRef { tenant: p.tenant, kind: p.aggregate_type, id: p.aggregate_id },
+            occurred_at: Timestamp(p.occurred_at_us),
+            actor: Actor { kind: actor_kind_from_proto(kind), id: actor.id, email: actor.email },
+            command_id: p.command_id,
+            correlation_id: p.correlation_id,
+            event: event_from_proto(event),
+        })
+    }
+}
+
+fn actor_kind_to_proto(k: ActorKind) -> proto::actor::Kind {
+    match k {
+        ActorKind::User => proto::actor::Kind::User,
+        ActorKind::Device => proto::actor::Kind::Device,
+        ActorKind::System => proto::actor::Kind::System,
+    }
+}
+
+fn actor_kind_from_proto(k: proto::actor::Kind) -> ActorKind {
+    match k {
+        proto::actor::Kind::User => ActorKind::User,
+        proto::actor::Kind::Device => ActorKind::Device,
+        // An unspecified actor is treated as the system: it is how events without one are read.
+        proto::actor::Kind::System | proto::actor::Kind::Unspecified => ActorKind::System,
+    }
+}
+
+fn event_to_proto(e: &DomainEvent) -> P {
+    match e {
+        DomainEvent::Device(d) => match d {
+            DeviceEvent::AuthSetSubmitted { auth_set_id, identity_data, pubkey } => {
+                P::AuthSetSubmitted(proto::AuthSetSubmitted {
+                    auth_set_id: auth_set_id.clone(),
+                    identity_data: identity_data.clone(),
+                    pubkey: pubkey.clone(),
+                })
+            }
+            DeviceEvent::AuthSetAccepted { auth_set_id } => {
+                P::AuthSetAccepted(proto::AuthSetAccepted { auth_set_id: auth_set_id.clone() })
+            }
+            DeviceEvent::AuthSetRejected { auth_set_id } => {
+                P::AuthSetRejected(proto::AuthSetRejected { auth_set_id: auth_set_id.clone() })
+            }
+            DeviceEvent::DeviceDecommissioned => P::DeviceDecommissioned(proto::DeviceDecommissioned {}),
+        },
+    }
+}
+
+fn event_from_proto(p: P) -> DomainEvent {
+    match p {
+        P::AuthSetSubmitted(m) => DomainEvent::Device(DeviceEvent::AuthSetSubmitted {
+            auth_set_id: m.auth_set_id,
+            identity_data: m.identity_data,
+            pubkey: m.pubkey,
+        }),
+        P::AuthSetAccepted(m) => DomainEvent::Device(DeviceEvent::AuthSetAccepted { auth_set_id: m.auth_set_id }),
+        P::AuthSetRejected(m) => DomainEvent::Device(DeviceEvent::AuthSetRejected { auth_set_id: m.auth_set_id }),
+        P::DeviceDecommissioned(_) => DomainEvent::Device(DeviceEvent::DeviceDecommissioned),
+    }
+}

