@@ -81,11 +81,17 @@ impl CommandService {
             if events.is_empty() {
                 return Ok(Outcome { position: expected, appended: 0, duplicate: false });
             }
-            let envelopes: Vec<EventEnvelope> = events.into_iter().map(|e| envelope(meta, &agg, e.into())).collect();
-            let append = SubjectAppend { subject: subject.clone(), expected_last_seq: expected, events: &envelopes };
+            let envelopes: Vec<EventEnvelope> =
+                events.into_iter().map(|e| envelope(meta, &agg, e.into())).collect();
+            let append =
+                SubjectAppend { subject: subject.clone(), expected_last_seq: expected, events: &envelopes };
             match self.store.append(&meta.command_id, &[append]).await {
                 Ok(done) => {
-                    return Ok(Outcome { position: done.last_seq, appended: envelopes.len(), duplicate: false });
+                    return Ok(Outcome {
+                        position: done.last_seq,
+                        appended: envelopes.len(),
+                        duplicate: false,
+                    });
                 }
                 // Someone else wrote first, or our own earlier attempt did: the reload tells which.
                 Err(StoreError::Conflict { .. } | StoreError::Duplicate) => {
@@ -99,7 +105,11 @@ impl CommandService {
 }
 
 /// Wraps one decided event with the command's metadata and a fresh UUIDv7.
-pub fn envelope(meta: &CommandMeta, agg: &AggregateRef, event: fleetlog_events::DomainEvent) -> EventEnvelope {
+pub fn envelope(
+    meta: &CommandMeta,
+    agg: &AggregateRef,
+    event: fleetlog_events::DomainEvent,
+) -> EventEnvelope {
     EventEnvelope {
         event_id: uuid::Uuid::now_v7().to_string(),
         aggregate: agg.clone(),

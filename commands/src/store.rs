@@ -82,7 +82,8 @@ const BATCH_DUPLICATE_MSG_ID: u32 = 10201;
 
 /// Checks that a value can be one token of a NATS subject.
 pub fn check_token(token: &str) -> Result<&str, StoreError> {
-    let bad = token.is_empty() || token.bytes().any(|b| matches!(b, b'.' | b'*' | b'>') || b.is_ascii_whitespace());
+    let bad =
+        token.is_empty() || token.bytes().any(|b| matches!(b, b'.' | b'*' | b'>') || b.is_ascii_whitespace());
     if bad { Err(StoreError::InvalidToken(token.to_owned())) } else { Ok(token) }
 }
 
@@ -130,7 +131,13 @@ impl EventStore {
 
     /// The subject of one aggregate.
     pub fn subject(&self, agg: &AggregateRef) -> Result<String, StoreError> {
-        Ok(format!("{}.{}.{}.{}", self.cfg.prefix, check_token(&agg.tenant)?, check_token(&agg.kind)?, check_token(&agg.id)?))
+        Ok(format!(
+            "{}.{}.{}.{}",
+            self.cfg.prefix,
+            check_token(&agg.tenant)?,
+            check_token(&agg.kind)?,
+            check_token(&agg.id)?
+        ))
     }
 
     /// The stream's last sequence: the position of the newest event (0 when empty).
@@ -153,8 +160,8 @@ impl EventStore {
             match self.stream.direct_get_next_for_subject(subject, Some(next)).await {
                 Ok(msg) => {
                     let seq = msg.sequence;
-                    let envelope =
-                        fleetlog_schemas::decode(&msg.payload).map_err(|source| StoreError::Decode { seq, source })?;
+                    let envelope = fleetlog_schemas::decode(&msg.payload)
+                        .map_err(|source| StoreError::Decode { seq, source })?;
                     out.push(RecordedEvent { seq, envelope });
                     next = seq + 1;
                 }
@@ -166,11 +173,17 @@ impl EventStore {
 
     /// Appends events to one or more subjects, all or nothing. Each subject is guarded by its
     /// expected last sequence; `command_id` makes each message's `Nats-Msg-Id`.
-    pub async fn append(&self, command_id: &str, appends: &[SubjectAppend<'_>]) -> Result<Appended, StoreError> {
+    pub async fn append(
+        &self,
+        command_id: &str,
+        appends: &[SubjectAppend<'_>],
+    ) -> Result<Appended, StoreError> {
         let started = Instant::now();
         let total: usize = appends.iter().map(|a| a.events.len()).sum();
         let result = match total {
-            0 => return Err(StoreError::Server { code: 400, err_code: 0, description: "empty append".into() }),
+            0 => {
+                return Err(StoreError::Server { code: 400, err_code: 0, description: "empty append".into() });
+            }
             1 => self.append_one(command_id, appends).await,
             _ => self.append_batch(command_id, appends, total).await,
         };
@@ -178,7 +191,11 @@ impl EventStore {
         result
     }
 
-    async fn append_one(&self, command_id: &str, appends: &[SubjectAppend<'_>]) -> Result<Appended, StoreError> {
+    async fn append_one(
+        &self,
+        command_id: &str,
+        appends: &[SubjectAppend<'_>],
+    ) -> Result<Appended, StoreError> {
         let a = appends.iter().find(|a| !a.events.is_empty()).expect("one event");
         let headers = headers(command_id, 0, &a.events[0], Some(a.expected_last_seq));
         let payload = Bytes::from(fleetlog_schemas::encode(&a.events[0]));
@@ -210,8 +227,11 @@ impl EventStore {
                 let payload = Bytes::from(fleetlog_schemas::encode(event));
                 if n == total {
                     h.insert("Nats-Batch-Commit", "1");
-                    let reply =
-                        self.client.request_with_headers(a.subject.clone(), h, payload).await.map_err(unavailable)?;
+                    let reply = self
+                        .client
+                        .request_with_headers(a.subject.clone(), h, payload)
+                        .await
+                        .map_err(unavailable)?;
                     return parse_ack(&reply.payload, &a.subject);
                 }
                 self.client.publish_with_headers(a.subject.clone(), h, payload).await.map_err(unavailable)?;
@@ -235,13 +255,15 @@ fn headers(command_id: &str, index: usize, event: &EventEnvelope, expected: Opti
 }
 
 fn parse_ack(payload: &[u8], subject: &str) -> Result<Appended, StoreError> {
-    let ack: PubAck =
-        serde_json::from_slice(payload).map_err(|e| StoreError::Unavailable(format!("unreadable ack: {e}")))?;
+    let ack: PubAck = serde_json::from_slice(payload)
+        .map_err(|e| StoreError::Unavailable(format!("unreadable ack: {e}")))?;
     match ack.error {
         None if ack.duplicate => Err(StoreError::Duplicate),
         None => Ok(Appended { last_seq: ack.seq }),
         Some(e) => Err(match e.err_code {
-            WRONG_LAST_SEQUENCE | BATCH_WRONG_LAST_SEQUENCE => StoreError::Conflict { subject: subject.to_owned() },
+            WRONG_LAST_SEQUENCE | BATCH_WRONG_LAST_SEQUENCE => {
+                StoreError::Conflict { subject: subject.to_owned() }
+            }
             BATCH_DUPLICATE_MSG_ID => StoreError::Duplicate,
             err_code => StoreError::Server { code: e.code, err_code, description: e.description },
         }),

@@ -36,9 +36,7 @@ fn a_first_auth_request_creates_a_pending_device() {
 
 #[test]
 fn a_known_key_submitted_again_changes_nothing() {
-    Given::<Device>::events([submitted("a1", "K1"), accepted("a1")])
-        .when(submit("a2", "K1"))
-        .then_nothing();
+    Given::<Device>::events([submitted("a1", "K1"), accepted("a1")]).when(submit("a2", "K1")).then_nothing();
 }
 
 #[test]

@@ -35,7 +35,8 @@ impl Nats {
     /// Connects to `--nats-url`, to the embedded server of a `serve` running on the same data
     /// dir, or starts the embedded server.
     pub async fn connect(conn: &ConnectionArgs) -> anyhow::Result<Nats> {
-        std::fs::create_dir_all(&conn.data_dir).with_context(|| format!("creating {}", conn.data_dir.display()))?;
+        std::fs::create_dir_all(&conn.data_dir)
+            .with_context(|| format!("creating {}", conn.data_dir.display()))?;
         let recorded = std::fs::read_to_string(conn.data_dir.join(NATS_URL_FILE)).ok();
         let (url, embedded) = match (&conn.nats_url, recorded) {
             (Some(url), _) => (url.clone(), None),
@@ -45,6 +46,7 @@ impl Nats {
                     binary: conn.nats_server_bin.clone(),
                     dir: conn.data_dir.join("nats"),
                     port: None,
+                    remove_dir_on_exit: false,
                 };
                 let server = NatsServer::start(&cfg).await?;
                 (server.url().to_owned(), Some(server))
@@ -82,11 +84,13 @@ impl Application {
             prefix: args.conn.subject_prefix.clone(),
             replicas: args.conn.replicas,
         };
-        let store = EventStore::open(nats.client.clone(), store_cfg).await.context("opening the event stream")?;
+        let store =
+            EventStore::open(nats.client.clone(), store_cfg).await.context("opening the event stream")?;
         let db = sled::open(args.conn.data_dir.join("readmodels")).context("opening the read models")?;
         let host_cfg = HostConfig { stream: args.conn.stream.clone(), ..HostConfig::default() };
         let read_models = ProjectionHost::start(db, nats.client.clone(), host_cfg, projections()).await?;
-        let listener = TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+        let listener =
+            TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
         if let Some(server) = &nats.embedded {
             std::fs::write(args.conn.data_dir.join(NATS_URL_FILE), server.url())?;
         }
@@ -111,7 +115,10 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then drains requests, stops the read models, flushes
     /// NATS and stops the embedded server.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let Application { listener, state, nats, args } = self;
         tracing::info!(addr = %listener.local_addr()?, "fleetlog serving");
         let router = crate::http::app(state.clone(), args.max_body_bytes);

@@ -22,7 +22,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => {
             let filter = EnvFilter::try_from_env("RUST_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
             let fmt = tracing_subscriber::fmt().with_env_filter(filter);
-            if args.log_json { fmt.json().init() } else { fmt.init() }
+            if args.log_json {
+                fmt.json().init()
+            } else {
+                fmt.init()
+            }
             let app = Application::build(args).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
@@ -31,7 +35,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Resolves on Ctrl-C or SIGTERM.
 async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    let mut term =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

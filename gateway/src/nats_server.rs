@@ -1,11 +1,11 @@
 //! The embedded nats-server: a child process with JetStream on, its store under the data dir,
 //! `sync_interval: always`, listening on a loopback port, and stopped with fleetlog.
 
+use std::io::Read;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
-
-use tokio::process::{Child, ChildStdin, Command};
 
 /// The oldest nats-server with atomic batch publish, which fleetlog's appends rely on.
 pub const MIN_VERSION: (u32, u32) = (2, 12);
@@ -19,7 +19,9 @@ pub enum NatsServerError {
     )]
     Missing(String),
     /// The binary is too old for atomic batch publish.
-    #[error("nats-server {0} is too old: fleetlog needs 2.12 or newer (atomic batch publish); run `make setup`")]
+    #[error(
+        "nats-server {0} is too old: fleetlog needs 2.12 or newer (atomic batch publish); run `make setup`"
+    )]
     TooOld(String),
     /// It started but never reported its port (its log says why).
     #[error("nats-server did not start: {0} (see nats-server.log in the data dir)")]
@@ -38,9 +40,12 @@ pub struct NatsServerConfig {
     pub dir: PathBuf,
     /// Fixed client port, or `None` for a free one.
     pub port: Option<u16>,
+    /// Delete `dir` once the server has exited (for throwaway test servers).
+    pub remove_dir_on_exit: bool,
 }
 
-/// A running embedded nats-server.
+/// A running embedded nats-server. It is a plain child process, not tied to any async runtime,
+/// so one server can be shared by every test of a test binary; the blocking calls are short.
 pub struct NatsServer {
     url: String,
     port: u16,
@@ -49,10 +54,11 @@ pub struct NatsServer {
 }
 
 impl NatsServer {
-    /// Starts the server and waits until it reports its listening port.
-    pub async fn start(cfg: &NatsServerConfig) -> Result<NatsServer, NatsServerError> {
+    /// Starts the server and waits until it reports its listening port (blocking; from async
+    /// code use [`NatsServer::start`]).
+    pub fn start_blocking(cfg: &NatsServerConfig) -> Result<NatsServer, NatsServerError> {
         let binary = resolve(&cfg.binary)?;
-        check_version(&binary).await?;
+        check_version(&binary)?;
         let store = cfg.dir.join("jetstream");
         let ports_dir = cfg.dir.join("run");
         std::fs::create_dir_all(&store)?;
@@ -75,10 +81,12 @@ impl NatsServer {
 
         // A shell between us and the server stops it when our end of its stdin closes, so the
         // server goes down with fleetlog even if fleetlog is killed outright.
+        let cleanup = if cfg.remove_dir_on_exit { cfg.dir.display().to_string() } else { String::new() };
         let mut child = Command::new("sh")
             .arg("-c")
-            .arg(r#""$0" "$@" & pid=$!; read _; kill -TERM "$pid"; wait "$pid""#)
+            .arg(r#"cleanup=$1; shift; "$0" "$@" & pid=$!; read _; kill -TERM "$pid"; wait "$pid"; [ -z "$cleanup" ] || rm -rf "$cleanup""#)
             .arg(&binary)
+            .arg(cleanup)
             .arg("-c")
             .arg(&conf)
             .stdin(Stdio::piped())
@@ -87,10 +95,9 @@ impl NatsServer {
             // Its own process group: a Ctrl-C on fleetlog must not reach the server before
             // fleetlog has drained its requests.
             .process_group(0)
-            .kill_on_drop(true)
             .spawn()?;
         let stdin = child.stdin.take();
-        let port = wait_for_port(&ports_dir, &mut child).await?;
+        let port = wait_for_port(&ports_dir, &mut child)?;
         Ok(NatsServer { url: format!("nats://127.0.0.1:{port}"), port, child, stdin })
     }
 
@@ -104,18 +111,41 @@ impl NatsServer {
         self.port
     }
 
-    /// Stops the server gracefully and waits for it to exit.
-    pub async fn stop(mut self) {
+    /// Starts the server from async code.
+    pub async fn start(cfg: &NatsServerConfig) -> Result<NatsServer, NatsServerError> {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || Self::start_blocking(&cfg))
+            .await
+            .map_err(|e| NatsServerError::Start(e.to_string()))?
+    }
+
+    /// Stops the server gracefully (it flushes and closes its store) and waits for it to exit.
+    pub fn stop_blocking(mut self) {
         drop(self.stdin.take());
-        if tokio::time::timeout(Duration::from_secs(10), self.child.wait()).await.is_err() {
-            let _ = self.child.kill().await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops the server from async code.
+    pub async fn stop(self) {
+        let _ = tokio::task::spawn_blocking(move || self.stop_blocking()).await;
     }
 }
 
 fn resolve(binary: &Path) -> Result<PathBuf, NatsServerError> {
     if binary.components().count() > 1 {
-        return if binary.is_file() { Ok(binary.to_owned()) } else { Err(NatsServerError::Missing(binary.display().to_string())) };
+        return if binary.is_file() {
+            Ok(binary.to_owned())
+        } else {
+            Err(NatsServerError::Missing(binary.display().to_string()))
+        };
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
@@ -124,8 +154,8 @@ fn resolve(binary: &Path) -> Result<PathBuf, NatsServerError> {
         .ok_or_else(|| NatsServerError::Missing(format!("{} on PATH", binary.display())))
 }
 
-async fn check_version(binary: &Path) -> Result<(), NatsServerError> {
-    let out = Command::new(binary).arg("--version").output().await?;
+fn check_version(binary: &Path) -> Result<(), NatsServerError> {
+    let out = Command::new(binary).arg("--version").output()?;
     let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
     // "nats-server: v2.15.1"
     let version = text.rsplit('v').next().unwrap_or_default().to_owned();
@@ -134,21 +164,23 @@ async fn check_version(binary: &Path) -> Result<(), NatsServerError> {
     if (major, minor) < MIN_VERSION { Err(NatsServerError::TooOld(text)) } else { Ok(()) }
 }
 
-async fn wait_for_port(ports_dir: &Path, child: &mut Child) -> Result<u16, NatsServerError> {
+fn wait_for_port(ports_dir: &Path, child: &mut Child) -> Result<u16, NatsServerError> {
     let deadline = Instant::now() + Duration::from_secs(15);
     while Instant::now() < deadline {
         if let Some(status) = child.try_wait()? {
             return Err(NatsServerError::Start(format!("exited with {status}")));
         }
         for entry in std::fs::read_dir(ports_dir)? {
-            let text = std::fs::read_to_string(entry?.path()).unwrap_or_default();
+            let mut text = String::new();
+            let _ = std::fs::File::open(entry?.path()).and_then(|mut f| f.read_to_string(&mut text));
             let ports: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
-            let port = ports["nats"][0].as_str().and_then(|u| u.rsplit(':').next()).and_then(|p| p.parse().ok());
+            let port =
+                ports["nats"][0].as_str().and_then(|u| u.rsplit(':').next()).and_then(|p| p.parse().ok());
             if let Some(port) = port {
                 return Ok(port);
             }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        std::thread::sleep(Duration::from_millis(10));
     }
     Err(NatsServerError::Start("no port reported within 15 s".into()))
 }

@@ -130,7 +130,11 @@ impl DevicesQueries<'_> {
 
     /// The id of the device with this identity, if any.
     pub fn by_identity(&self, tenant: &str, identity_data: &str) -> Result<Option<String>, ProjectionError> {
-        Ok(self.0.tree().get(identity_key(tenant, identity_data))?.map(|v| String::from_utf8_lossy(&v).into_owned()))
+        Ok(self
+            .0
+            .tree()
+            .get(identity_key(tenant, identity_data))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Devices of one status (or all), in id order, skipping `skip` and returning at most `limit`.

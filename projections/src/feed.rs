@@ -1,7 +1,12 @@
 //! Events from the log in batches, through an ordered consumer starting after a checkpoint.
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::OrderedConfig, pull::Ordered};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull::Ordered, pull::OrderedConfig};
 use async_nats::jetstream::stream::Stream;
+use async_nats::{Client, Statistics};
 use fleetlog_events::RecordedEvent;
 use futures::{FutureExt, StreamExt};
 
@@ -13,15 +18,30 @@ pub(crate) struct Batch {
     pub pending: u64,
 }
 
+/// How long the feed waits idle before it checks whether the connection was re-established.
+const IDLE_CHECK: Duration = Duration::from_millis(500);
+
 /// An ordered consumer over the whole stream. Ordered consumers recreate themselves after a
-/// gap or a reconnect, resuming after the last sequence they delivered.
+/// gap, but only notice a lost server (whose restart forgot the consumer) after several missed
+/// heartbeats; the feed reopens itself as soon as it sees the client has reconnected.
 pub(crate) struct Feed {
     messages: Ordered,
+    stream: Stream,
+    stats: Arc<Statistics>,
+    connects: u64,
+    last_seq: u64,
 }
 
 impl Feed {
     /// Starts reading at stream sequence `after + 1`.
-    pub async fn open(stream: &Stream, after: u64) -> Result<Feed, ProjectionError> {
+    pub async fn open(stream: &Stream, client: &Client, after: u64) -> Result<Feed, ProjectionError> {
+        let stats = client.statistics();
+        let connects = stats.connects.load(Ordering::Relaxed);
+        let messages = Self::consume(stream, after).await?;
+        Ok(Feed { messages, stream: stream.clone(), stats, connects, last_seq: after })
+    }
+
+    async fn consume(stream: &Stream, after: u64) -> Result<Ordered, ProjectionError> {
         let deliver_policy = if after == 0 {
             DeliverPolicy::All
         } else {
@@ -31,8 +51,18 @@ impl Feed {
             .create_consumer(OrderedConfig { deliver_policy, ..Default::default() })
             .await
             .map_err(nats)?;
-        let messages = consumer.messages().await.map_err(nats)?;
-        Ok(Feed { messages })
+        consumer.messages().await.map_err(nats)
+    }
+
+    /// Reopens the consumer after the last delivered event if the client reconnected since.
+    async fn reopen_if_reconnected(&mut self) -> Result<(), ProjectionError> {
+        let connects = self.stats.connects.load(Ordering::Relaxed);
+        if connects != self.connects {
+            tracing::info!(after = self.last_seq, "NATS reconnected; reopening the feed");
+            self.messages = Self::consume(&self.stream, self.last_seq).await?;
+            self.connects = connects;
+        }
+        Ok(())
     }
 
     /// Waits for at least one event, then takes whatever else is already buffered, up to `max`.
@@ -40,17 +70,28 @@ impl Feed {
         let mut events = Vec::with_capacity(max.min(1024));
         let mut pending = 0;
         let first = loop {
-            match self.messages.next().await {
+            let next = match tokio::time::timeout(IDLE_CHECK, self.messages.next()).await {
+                Ok(next) => next,
+                Err(_idle) => {
+                    // A failed reopen (server still starting) is retried at the next idle check.
+                    if let Err(e) = self.reopen_if_reconnected().await {
+                        tracing::warn!(error = %e, "reopening the feed");
+                    }
+                    continue;
+                }
+            };
+            match next {
                 Some(Ok(m)) => break m,
                 // Transient (missed heartbeats, reconnects): the ordered consumer recovers itself.
                 Some(Err(e)) => tracing::warn!(error = %e, "ordered consumer error; it resumes by itself"),
                 None => return Err(ProjectionError::Nats("ordered consumer ended".into())),
             }
         };
-        push(&mut events, &mut pending, first)?;
+        let floor = self.last_seq;
+        push(&mut events, &mut pending, floor, first)?;
         while events.len() < max {
             match self.messages.next().now_or_never() {
-                Some(Some(Ok(m))) => push(&mut events, &mut pending, m)?,
+                Some(Some(Ok(m))) => push(&mut events, &mut pending, floor, m)?,
                 Some(Some(Err(e))) => {
                     tracing::warn!(error = %e, "ordered consumer error; it resumes by itself");
                     break;
@@ -58,19 +99,27 @@ impl Feed {
                 Some(None) | None => break,
             }
         }
+        self.last_seq = events.last().map_or(self.last_seq, |e| e.seq);
         Ok(Batch { events, pending })
     }
 }
 
+/// Decodes one message into the batch. A message at or below `floor` (or below the batch's
+/// last) was already delivered before a reopen and is dropped, so nothing is applied twice.
 fn push(
     events: &mut Vec<RecordedEvent>,
     pending: &mut u64,
+    floor: u64,
     m: async_nats::jetstream::Message,
 ) -> Result<(), ProjectionError> {
     let info = m.info().map_err(nats)?;
     let seq = info.stream_sequence;
     *pending = info.pending;
-    let envelope = fleetlog_schemas::decode(&m.payload).map_err(|source| ProjectionError::Decode { seq, source })?;
+    if seq <= events.last().map_or(floor, |e| e.seq) {
+        return Ok(());
+    }
+    let envelope =
+        fleetlog_schemas::decode(&m.payload).map_err(|source| ProjectionError::Decode { seq, source })?;
     events.push(RecordedEvent { seq, envelope });
     Ok(())
 }

@@ -51,6 +51,7 @@ pub struct ProjectionHost {
     pub(crate) db: Db,
     pub(crate) meta: Tree,
     pub(crate) stream: Stream,
+    pub(crate) client: async_nats::Client,
     pub(crate) cfg: HostConfig,
     pub(crate) slots: Vec<Arc<Slot>>,
 }
@@ -65,7 +66,7 @@ impl ProjectionHost {
         cfg: HostConfig,
         projections: Vec<Arc<dyn Projection>>,
     ) -> Result<Arc<Self>, ProjectionError> {
-        let js = async_nats::jetstream::new(client);
+        let js = async_nats::jetstream::new(client.clone());
         let mut stream = js.get_stream(&cfg.stream).await.map_err(nats)?;
         let last = stream.info().await.map_err(nats)?.state.last_sequence;
         let meta = db.open_tree("fleetlog.meta")?;
@@ -79,7 +80,8 @@ impl ProjectionHost {
             };
             let tree = db.open_tree(&tree_name)?;
             let position = checkpoint(&tree)?;
-            let stored_version = meta.get(version_key(&tree_name))?.map(|v| String::from_utf8_lossy(&v).into_owned());
+            let stored_version =
+                meta.get(version_key(&tree_name))?.map(|v| String::from_utf8_lossy(&v).into_owned());
             let current = projection.version().to_string();
             let fresh = stored_version.is_none() && position == 0;
             if fresh {
@@ -87,7 +89,6 @@ impl ProjectionHost {
                 meta.insert(active_key(name), tree_name.as_bytes())?;
             }
             let view = Arc::new(ReadModel::new(name, tree.clone(), position));
-            view.set_lag(last.saturating_sub(position));
             let slot = Arc::new(Slot {
                 projection,
                 view,
@@ -96,7 +97,9 @@ impl ProjectionHost {
                 rebuilding: AtomicBool::new(false),
             });
             if fresh || stored_version.as_deref() == Some(current.as_str()) {
-                let feed = Feed::open(&stream, position).await?;
+                // A stale model's lag stays unknown until its rebuild is swapped in.
+                slot.view.set_lag(last.saturating_sub(position));
+                let feed = Feed::open(&stream, &client, position).await?;
                 start_live(&slot, tree, feed, position, cfg.batch_size);
             } else {
                 stale.push(name);
@@ -104,7 +107,7 @@ impl ProjectionHost {
             slots.push(slot);
         }
         meta.flush_async().await?;
-        let host = Arc::new(ProjectionHost { db, meta, stream, cfg, slots });
+        let host = Arc::new(ProjectionHost { db, meta, stream, client, cfg, slots });
         for name in stale {
             tracing::info!(model = name, "read model shape changed; rebuilding from the log");
             let host = host.clone();
@@ -154,7 +157,10 @@ impl ProjectionHost {
     }
 
     pub(crate) fn slot(&self, name: &str) -> Result<&Arc<Slot>, ProjectionError> {
-        self.slots.iter().find(|s| s.view.name() == name).ok_or_else(|| ProjectionError::UnknownModel(name.into()))
+        self.slots
+            .iter()
+            .find(|s| s.view.name() == name)
+            .ok_or_else(|| ProjectionError::UnknownModel(name.into()))
     }
 }
 

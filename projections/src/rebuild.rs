@@ -4,10 +4,10 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use crate::ProjectionError;
 use crate::feed::{Feed, nats};
 use crate::host::{ProjectionHost, Slot, active_key, apply_batch, start_live, stop_live, version_key};
 use crate::writer::checkpoint;
-use crate::ProjectionError;
 
 /// Clears the `rebuilding` flag however the rebuild ends.
 struct RebuildGuard<'a>(&'a Slot);
@@ -22,7 +22,11 @@ impl ProjectionHost {
     /// Rebuilds read model `name` from the whole log into a fresh tree, then swaps it in and
     /// keeps it live. Queries are served by the old tree until the swap; `progress` is called
     /// after each batch with (position, target).
-    pub async fn rebuild(&self, name: &str, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<(), ProjectionError> {
+    pub async fn rebuild(
+        &self,
+        name: &str,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<(), ProjectionError> {
         let slot = self.slot(name)?;
         if slot.rebuilding.swap(true, Ordering::SeqCst) {
             return Err(ProjectionError::AlreadyRebuilding(name.into()));
@@ -37,7 +41,7 @@ impl ProjectionHost {
 
         let mut stream = self.stream.clone();
         let target = stream.info().await.map_err(nats)?.state.last_sequence;
-        let mut feed = Feed::open(&self.stream, 0).await?;
+        let mut feed = Feed::open(&self.stream, &self.client, 0).await?;
         let (mut position, mut pending) = (0, 0);
         while position < target {
             let batch = feed.next_batch(self.cfg.batch_size).await?;

@@ -34,7 +34,8 @@ impl TryFrom<proto::Envelope> for EventEnvelope {
         let version = p.schema_version;
         let event = p.event.ok_or(DecodeError::UnknownEvent(version))?;
         let actor = p.actor.unwrap_or_default();
-        let kind = proto::actor::Kind::try_from(actor.kind).map_err(|_| DecodeError::InvalidField("actor.kind"))?;
+        let kind =
+            proto::actor::Kind::try_from(actor.kind).map_err(|_| DecodeError::InvalidField("actor.kind"))?;
         Ok(EventEnvelope {
             event_id: p.event_id,
             aggregate: AggregateRef { tenant: p.tenant, kind: p.aggregate_type, id: p.aggregate_id },
@@ -92,8 +93,12 @@ fn event_from_proto(p: P) -> DomainEvent {
             identity_data: m.identity_data,
             pubkey: m.pubkey,
         }),
-        P::AuthSetAccepted(m) => DomainEvent::Device(DeviceEvent::AuthSetAccepted { auth_set_id: m.auth_set_id }),
-        P::AuthSetRejected(m) => DomainEvent::Device(DeviceEvent::AuthSetRejected { auth_set_id: m.auth_set_id }),
+        P::AuthSetAccepted(m) => {
+            DomainEvent::Device(DeviceEvent::AuthSetAccepted { auth_set_id: m.auth_set_id })
+        }
+        P::AuthSetRejected(m) => {
+            DomainEvent::Device(DeviceEvent::AuthSetRejected { auth_set_id: m.auth_set_id })
+        }
         P::DeviceDecommissioned(_) => DomainEvent::Device(DeviceEvent::DeviceDecommissioned),
     }
 }

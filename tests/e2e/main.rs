@@ -1,1 +1,8 @@
-//! placeholder
+//! End-to-end tests against a real nats-server: one test binary, one shared server, one stream
+//! per test.
+
+mod gateway;
+mod projections;
+mod restart;
+mod store;
+mod support;

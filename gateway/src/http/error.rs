@@ -62,7 +62,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InvalidToken(t) => ApiError::BadRequest(format!("invalid id {t:?}")),
-            StoreError::Conflict { .. } => ApiError::Conflict("the object was changed concurrently, try again".into()),
+            StoreError::Conflict { .. } => {
+                ApiError::Conflict("the object was changed concurrently, try again".into())
+            }
             StoreError::Unavailable(_) => ApiError::Unavailable(e.into()),
             other => ApiError::Internal(other.into()),
         }
@@ -76,7 +78,9 @@ where
     fn from(e: CommandError<E>) -> Self {
         match e {
             CommandError::Rejected(domain) => domain.into(),
-            CommandError::Conflict => ApiError::Conflict("the object was changed concurrently, try again".into()),
+            CommandError::Conflict => {
+                ApiError::Conflict("the object was changed concurrently, try again".into())
+            }
             CommandError::Store(s) => s.into(),
         }
     }

@@ -36,6 +36,7 @@ pub async fn track(req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_owned();
     let res = next.run(req).await;
     let labels = [("method", method), ("route", route), ("status", res.status().as_u16().to_string())];
-    metrics::histogram!("fleetlog_http_request_duration_seconds", &labels).record(started.elapsed().as_secs_f64());
+    metrics::histogram!("fleetlog_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
     res
 }

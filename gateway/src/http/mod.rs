@@ -16,11 +16,15 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
-/// The whole gateway: every router and the layers that give all of them request ids, Mender's
-/// error format, body limits, tracing and latency metrics.
+/// The whole gateway: every API router, wrapped in [`with_layers`].
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
-    Router::new()
-        .merge(health::router())
+    with_layers(Router::new().merge(health::router()), max_body_bytes).with_state(state)
+}
+
+/// The layers every route gets: request ids, Mender's error format, body limits, tracing and
+/// latency metrics, plus a 404 in Mender's format for unknown paths.
+pub fn with_layers<S: Clone + Send + Sync + 'static>(routes: Router<S>, max_body_bytes: usize) -> Router<S> {
+    routes
         .route_layer(from_fn(metrics::track))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body_bytes))
@@ -29,7 +33,6 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
             tracing::info_span!("http", method = %req.method(), uri = %req.uri().path(), request_id = %id)
         }))
         .layer(from_fn(request_id::request_id))
-        .with_state(state)
 }
 
 async fn not_found() -> ApiError {
