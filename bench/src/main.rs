@@ -1,2 +1,55 @@
-//! placeholder
-fn main() {}
+//! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
+//! the same nats-server (absolute times on shared machines are noise; ratios are not).
+//!
+//! Usage: `fleetlog-bench [append|rebuild|all] [--events N]`
+
+mod append;
+mod rebuild;
+
+use fleetlog_tests::own_nats_server;
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let which = args.first().map(String::as_str).unwrap_or("all").to_owned();
+    let events = args
+        .iter()
+        .position(|a| a == "--events")
+        .and_then(|i| args.get(i + 1))
+        .map(|n| n.parse())
+        .transpose()?
+        .unwrap_or(200_000);
+    // One nats-server configured exactly as the embedded one (JetStream, sync_interval: always).
+    let server = own_nats_server(None, None);
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    println!("fleetlog-bench on nats-server at {} (sync_interval: always)", server.url());
+    rt.block_on(async {
+        if which == "append" || which == "all" {
+            append::run(server.url()).await?;
+        }
+        if which == "rebuild" || which == "all" {
+            rebuild::run(server.url(), events).await?;
+        }
+        anyhow::Ok(())
+    })?;
+    println!("peak RSS of the bench process: {} MiB", peak_rss_kib() / 1024);
+    println!(
+        "reproduce: make bench   (or: cargo run --release -p fleetlog-bench -- {which} --events {events})"
+    );
+    server.stop_blocking();
+    Ok(())
+}
+
+/// VmHWM of this process, in KiB.
+pub fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+/// Median of a few samples.
+pub fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(|a, b| a.total_cmp(b));
+    xs[xs.len() / 2]
+}

@@ -182,7 +182,11 @@ impl EventStore {
         let total: usize = appends.iter().map(|a| a.events.len()).sum();
         let result = match total {
             0 => {
-                return Err(StoreError::Server { code: 400, err_code: 0, description: "empty append".into() });
+                return Err(StoreError::Server {
+                    code: 400,
+                    err_code: 0,
+                    description: "empty append".into(),
+                });
             }
             1 => self.append_one(command_id, appends).await,
             _ => self.append_batch(command_id, appends, total).await,

@@ -87,7 +87,7 @@ impl Projection for DevicesProjection {
             (None, _) => return Ok(()),
         };
         if let Some(old) = &old {
-            w.remove(status_key(tenant, old.status(), id));
+            w.remove(status_key(tenant, old.status(), id))?;
         }
         let mut set_status = |auth_set_id: &str, status| {
             if let Some(a) = device.auth_sets.iter_mut().find(|a| a.id == auth_set_id) {
@@ -106,8 +106,8 @@ impl Projection for DevicesProjection {
             DeviceEvent::AuthSetAccepted { auth_set_id } => set_status(auth_set_id, AuthSetStatus::Accepted),
             DeviceEvent::AuthSetRejected { auth_set_id } => set_status(auth_set_id, AuthSetStatus::Rejected),
             DeviceEvent::DeviceDecommissioned => {
-                w.remove(key);
-                w.remove(identity_key(tenant, &device.identity_data));
+                w.remove(key)?;
+                w.remove(identity_key(tenant, &device.identity_data))?;
                 return Ok(());
             }
         }

@@ -1,14 +1,18 @@
 //! Events from the log in batches, through an ordered consumer starting after a checkpoint.
+//!
+//! A reader task fetches and decodes the next batches while the runner applies the current
+//! one, so a rebuild costs about the slower of reading and applying, not their sum.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{DeliverPolicy, pull::Ordered, pull::OrderedConfig};
+use async_nats::jetstream::consumer::{DeliverPolicy, push::Ordered, push::OrderedConfig};
 use async_nats::jetstream::stream::Stream;
 use async_nats::{Client, Statistics};
 use fleetlog_events::RecordedEvent;
 use futures::{FutureExt, StreamExt};
+use tokio::sync::mpsc;
 
 use crate::ProjectionError;
 
@@ -21,36 +25,86 @@ pub(crate) struct Batch {
 /// How long the feed waits idle before it checks whether the connection was re-established.
 const IDLE_CHECK: Duration = Duration::from_millis(500);
 
-/// An ordered consumer over the whole stream. Ordered consumers recreate themselves after a
-/// gap, but only notice a lost server (whose restart forgot the consumer) after several missed
-/// heartbeats; the feed reopens itself as soon as it sees the client has reconnected.
+/// Batches read ahead at most.
+const READ_AHEAD: usize = 4;
+
+/// Decoded batches from a reader task; dropping the feed stops the task.
 pub(crate) struct Feed {
+    batches: mpsc::Receiver<Result<Batch, ProjectionError>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+impl Feed {
+    /// Starts reading at stream sequence `after + 1`, in batches of at most `max` events.
+    pub async fn open(
+        stream: &Stream,
+        client: &Client,
+        after: u64,
+        max: usize,
+    ) -> Result<Feed, ProjectionError> {
+        let mut reader = Reader::open(stream, client, after).await?;
+        let (tx, batches) = mpsc::channel(READ_AHEAD);
+        let reader = tokio::spawn(async move {
+            loop {
+                let batch = reader.next_batch(max).await;
+                let failed = batch.is_err();
+                if tx.send(batch).await.is_err() || failed {
+                    return;
+                }
+            }
+        });
+        Ok(Feed { batches, reader })
+    }
+
+    /// The next batch (waits for at least one event).
+    pub async fn next_batch(&mut self) -> Result<Batch, ProjectionError> {
+        self.batches.recv().await.unwrap_or_else(|| Err(ProjectionError::Nats("feed reader stopped".into())))
+    }
+}
+
+/// A push ordered consumer over the whole stream (server-paced with flow control: the fastest
+/// way to read the log in order). Ordered consumers recreate themselves after a gap, but only
+/// notice a restarted server (which forgot the consumer) after missed heartbeats; the reader
+/// reopens itself as soon as it sees the client has reconnected.
+struct Reader {
     messages: Ordered,
     stream: Stream,
+    client: Client,
     stats: Arc<Statistics>,
     connects: u64,
     last_seq: u64,
 }
 
-impl Feed {
-    /// Starts reading at stream sequence `after + 1`.
-    pub async fn open(stream: &Stream, client: &Client, after: u64) -> Result<Feed, ProjectionError> {
+impl Reader {
+    async fn open(stream: &Stream, client: &Client, after: u64) -> Result<Reader, ProjectionError> {
         let stats = client.statistics();
         let connects = stats.connects.load(Ordering::Relaxed);
-        let messages = Self::consume(stream, after).await?;
-        Ok(Feed { messages, stream: stream.clone(), stats, connects, last_seq: after })
+        let messages = Self::consume(stream, client, after).await?;
+        Ok(Reader {
+            messages,
+            stream: stream.clone(),
+            client: client.clone(),
+            stats,
+            connects,
+            last_seq: after,
+        })
     }
 
-    async fn consume(stream: &Stream, after: u64) -> Result<Ordered, ProjectionError> {
+    async fn consume(stream: &Stream, client: &Client, after: u64) -> Result<Ordered, ProjectionError> {
         let deliver_policy = if after == 0 {
             DeliverPolicy::All
         } else {
             DeliverPolicy::ByStartSequence { start_sequence: after + 1 }
         };
-        let consumer = stream
-            .create_consumer(OrderedConfig { deliver_policy, ..Default::default() })
-            .await
-            .map_err(nats)?;
+        let config =
+            OrderedConfig { deliver_subject: client.new_inbox(), deliver_policy, ..Default::default() };
+        let consumer = stream.create_consumer(config).await.map_err(nats)?;
         consumer.messages().await.map_err(nats)
     }
 
@@ -59,14 +113,14 @@ impl Feed {
         let connects = self.stats.connects.load(Ordering::Relaxed);
         if connects != self.connects {
             tracing::info!(after = self.last_seq, "NATS reconnected; reopening the feed");
-            self.messages = Self::consume(&self.stream, self.last_seq).await?;
+            self.messages = Self::consume(&self.stream, &self.client, self.last_seq).await?;
             self.connects = connects;
         }
         Ok(())
     }
 
     /// Waits for at least one event, then takes whatever else is already buffered, up to `max`.
-    pub async fn next_batch(&mut self, max: usize) -> Result<Batch, ProjectionError> {
+    async fn next_batch(&mut self, max: usize) -> Result<Batch, ProjectionError> {
         let mut events = Vec::with_capacity(max.min(1024));
         let mut pending = 0;
         let first = loop {

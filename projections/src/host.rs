@@ -99,8 +99,8 @@ impl ProjectionHost {
             if fresh || stored_version.as_deref() == Some(current.as_str()) {
                 // A stale model's lag stays unknown until its rebuild is swapped in.
                 slot.view.set_lag(last.saturating_sub(position));
-                let feed = Feed::open(&stream, &client, position).await?;
-                start_live(&slot, tree, feed, position, cfg.batch_size);
+                let feed = Feed::open(&stream, &client, position, cfg.batch_size).await?;
+                start_live(&slot, tree, feed, position);
             } else {
                 stale.push(name);
             }
@@ -172,11 +172,11 @@ pub(crate) async fn stop_live(slot: &Slot) -> Option<u64> {
 }
 
 /// Spawns the live runner of a slot on `tree`, reading from `feed`.
-pub(crate) fn start_live(slot: &Arc<Slot>, tree: Tree, feed: Feed, position: u64, batch_size: usize) {
+pub(crate) fn start_live(slot: &Arc<Slot>, tree: Tree, feed: Feed, position: u64) {
     let cancel = CancellationToken::new();
     let (tx, stopped) = oneshot::channel();
     *slot.live.lock().expect("live lock") = Some(LiveControl { cancel: cancel.clone(), stopped });
-    tokio::spawn(run_live(slot.clone(), tree, feed, position, batch_size, cancel, tx));
+    tokio::spawn(run_live(slot.clone(), tree, feed, position, cancel, tx));
 }
 
 async fn run_live(
@@ -184,7 +184,6 @@ async fn run_live(
     tree: Tree,
     mut feed: Feed,
     mut position: u64,
-    batch_size: usize,
     cancel: CancellationToken,
     stopped: oneshot::Sender<u64>,
 ) {
@@ -193,13 +192,13 @@ async fn run_live(
         let batch = tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
-            b = feed.next_batch(batch_size) => b,
+            b = feed.next_batch() => b,
         };
-        // Applying is synchronous, so a stop never lands in the middle of a batch.
-        let result = batch.and_then(|b| {
-            let pending = b.pending;
-            apply_batch(&tree, slot.projection.as_ref(), &b.events).map(|p| (p, pending))
-        });
+        // A stop is only looked at between batches, so it never lands in the middle of one.
+        let result = match batch {
+            Ok(b) => apply_blocking(&tree, &slot.projection, b.events).await.map(|p| (p, b.pending)),
+            Err(e) => Err(e),
+        };
         match result {
             Ok((p, pending)) => {
                 position = p;
@@ -213,6 +212,19 @@ async fn run_live(
         }
     }
     let _ = stopped.send(position);
+}
+
+/// [`apply_batch`] on a blocking thread: sled calls must not stall the async workers that serve
+/// HTTP.
+pub(crate) async fn apply_blocking(
+    tree: &Tree,
+    projection: &Arc<dyn Projection>,
+    events: Vec<fleetlog_events::RecordedEvent>,
+) -> Result<u64, ProjectionError> {
+    let (tree, projection) = (tree.clone(), projection.clone());
+    tokio::task::spawn_blocking(move || apply_batch(&tree, projection.as_ref(), &events))
+        .await
+        .map_err(|e| ProjectionError::Codec(format!("apply task failed: {e}")))?
 }
 
 /// Applies events in order and commits them with the new checkpoint; returns that checkpoint.

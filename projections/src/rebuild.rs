@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::ProjectionError;
 use crate::feed::{Feed, nats};
-use crate::host::{ProjectionHost, Slot, active_key, apply_batch, start_live, stop_live, version_key};
+use crate::host::{ProjectionHost, Slot, active_key, apply_blocking, start_live, stop_live, version_key};
 use crate::writer::checkpoint;
 
 /// Clears the `rebuilding` flag however the rebuild ends.
@@ -41,11 +41,11 @@ impl ProjectionHost {
 
         let mut stream = self.stream.clone();
         let target = stream.info().await.map_err(nats)?.state.last_sequence;
-        let mut feed = Feed::open(&self.stream, &self.client, 0).await?;
+        let mut feed = Feed::open(&self.stream, &self.client, 0, self.cfg.batch_size).await?;
         let (mut position, mut pending) = (0, 0);
         while position < target {
-            let batch = feed.next_batch(self.cfg.batch_size).await?;
-            position = apply_batch(&tree, slot.projection.as_ref(), &batch.events)?;
+            let batch = feed.next_batch().await?;
+            position = apply_blocking(&tree, &slot.projection, batch.events).await?;
             pending = batch.pending;
             progress(position, target);
         }
@@ -54,8 +54,8 @@ impl ProjectionHost {
         // see the model go back in time.
         let live_position = stop_live(slot).await.unwrap_or_else(|| slot.view.position());
         while position < live_position {
-            let batch = feed.next_batch(self.cfg.batch_size).await?;
-            position = apply_batch(&tree, slot.projection.as_ref(), &batch.events)?;
+            let batch = feed.next_batch().await?;
+            position = apply_blocking(&tree, &slot.projection, batch.events).await?;
             pending = batch.pending;
             progress(position, target.max(live_position));
         }
@@ -67,7 +67,7 @@ impl ProjectionHost {
         slot.view.swap(tree.clone(), position);
         slot.view.set_lag(pending);
         *slot.tree_name.lock().expect("tree name lock") = new_name;
-        start_live(slot, tree, feed, position, self.cfg.batch_size);
+        start_live(slot, tree, feed, position);
         tracing::info!(model = name, position, "read model rebuilt and swapped in");
 
         // Readers hold a tree for one query only; give them a moment before dropping the old one.

@@ -35,8 +35,17 @@ impl<'a> Writer<'a> {
     }
 
     /// Removes `key`.
-    pub fn remove(&mut self, key: impl Into<Vec<u8>>) {
-        self.pending.insert(key.into(), None);
+    pub fn remove(&mut self, key: impl Into<Vec<u8>>) -> Result<(), ProjectionError> {
+        let key = key.into();
+        // A key written earlier in this batch and absent from the tree needs no write at all:
+        // a lookup is several times cheaper than a sled write (index keys that churn within
+        // one batch, such as a device going pending → accepted, are the common case).
+        if matches!(self.pending.get(&key), Some(Some(_))) && !self.tree.contains_key(&key)? {
+            self.pending.remove(&key);
+        } else {
+            self.pending.insert(key, None);
+        }
+        Ok(())
     }
 
     /// Writes everything and the new checkpoint in one atomic sled batch.
