@@ -45,6 +45,12 @@ pub enum CommandError<E: std::error::Error + 'static> {
     /// The aggregate refused the command (a 4xx for the caller).
     #[error(transparent)]
     Rejected(E),
+    /// A unique value (e-mail, device identity) belongs to another aggregate (409).
+    #[error("already taken by {holder}")]
+    Taken {
+        /// Id of the aggregate holding it.
+        holder: String,
+    },
     /// Concurrent writers kept winning after the bounded retries (409).
     #[error("the object was changed concurrently, try again")]
     Conflict,

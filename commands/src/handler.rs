@@ -1,6 +1,7 @@
 //! The command loop: load an aggregate, decide, append under optimistic concurrency, retry.
 
-use fleetlog_events::{Actor, Aggregate, AggregateRef, EventEnvelope, Timestamp};
+use fleetlog_events::claim::{Claim, ClaimCommand, ClaimError};
+use fleetlog_events::{Actor, Aggregate, AggregateRef, EventEnvelope, RecordedEvent, Timestamp};
 
 use crate::error::{CommandError, StoreError};
 use crate::store::{EventStore, SubjectAppend};
@@ -61,38 +62,85 @@ impl CommandService {
         id: &str,
         command: &A::Command,
     ) -> Result<Outcome, CommandError<A::Error>> {
+        self.execute_inner::<A>(meta, id, command, None).await
+    }
+
+    /// Like [`CommandService::execute`], and also takes the uniqueness claim `claim_id` for this
+    /// aggregate in the same atomic batch: two aggregates racing for one unique value (an
+    /// e-mail, a device identity) cannot both win. A claim held by another aggregate is
+    /// [`CommandError::Taken`].
+    pub async fn execute_claiming<A: Aggregate>(
+        &self,
+        meta: &CommandMeta,
+        id: &str,
+        command: &A::Command,
+        claim_id: &str,
+    ) -> Result<Outcome, CommandError<A::Error>> {
+        self.execute_inner::<A>(meta, id, command, Some(claim_id)).await
+    }
+
+    /// Who holds claim `claim_id`, read from the log (authoritative, unlike a read model).
+    pub async fn claim_holder(&self, tenant: &str, claim_id: &str) -> Result<Option<String>, StoreError> {
+        let agg =
+            AggregateRef { tenant: tenant.to_owned(), kind: Claim::TYPE.to_owned(), id: claim_id.to_owned() };
+        let history = self.store.load(&self.store.subject(&agg)?).await?;
+        Ok(fold::<Claim>(&history)?.0.holder)
+    }
+
+    async fn execute_inner<A: Aggregate>(
+        &self,
+        meta: &CommandMeta,
+        id: &str,
+        command: &A::Command,
+        claim_id: Option<&str>,
+    ) -> Result<Outcome, CommandError<A::Error>> {
         let agg = AggregateRef { tenant: meta.tenant.clone(), kind: A::TYPE.to_owned(), id: id.to_owned() };
         let subject = self.store.subject(&agg)?;
+        let claim = claim_id
+            .map(|c| {
+                let agg = AggregateRef {
+                    tenant: meta.tenant.clone(),
+                    kind: Claim::TYPE.to_owned(),
+                    id: c.to_owned(),
+                };
+                self.store.subject(&agg).map(|s| (agg, s))
+            })
+            .transpose()?;
         for attempt in 1..=MAX_ATTEMPTS {
             let history = self.store.load(&subject).await?;
             let expected = history.last().map_or(0, |r| r.seq);
             if history.iter().any(|r| r.envelope.command_id == meta.command_id) {
                 return Ok(Outcome { position: expected, appended: 0, duplicate: true });
             }
-            let mut state = A::initial();
-            for r in &history {
-                let event = A::Event::try_from(r.envelope.event.clone()).map_err(|_| StoreError::Decode {
-                    seq: r.seq,
-                    source: fleetlog_schemas::DecodeError::InvalidField("aggregate_type"),
-                })?;
-                state = A::evolve(state, &event);
-            }
+            let (state, _) = fold::<A>(&history)?;
             let events = A::decide(&state, command).map_err(CommandError::Rejected)?;
-            if events.is_empty() {
+            let mut envelopes =
+                vec![events.into_iter().map(|e| envelope(meta, &agg, e.into())).collect::<Vec<_>>()];
+            let mut appends_meta = vec![(subject.clone(), expected)];
+            if let Some((claim_agg, claim_subject)) = &claim {
+                let claim_history = self.store.load(claim_subject).await?;
+                let (claim_state, claim_expected) = fold::<Claim>(&claim_history)?;
+                let taken = Claim::decide(&claim_state, &ClaimCommand::Take { holder: id.to_owned() })
+                    .map_err(|ClaimError::Taken(holder)| CommandError::Taken { holder })?;
+                envelopes.push(taken.into_iter().map(|e| envelope(meta, claim_agg, e.into())).collect());
+                appends_meta.push((claim_subject.clone(), claim_expected));
+            }
+            let appends: Vec<SubjectAppend<'_>> = appends_meta
+                .into_iter()
+                .zip(&envelopes)
+                .filter(|(_, events)| !events.is_empty())
+                .map(|((subject, expected_last_seq), events)| SubjectAppend {
+                    subject,
+                    expected_last_seq,
+                    events,
+                })
+                .collect();
+            if appends.is_empty() {
                 return Ok(Outcome { position: expected, appended: 0, duplicate: false });
             }
-            let envelopes: Vec<EventEnvelope> =
-                events.into_iter().map(|e| envelope(meta, &agg, e.into())).collect();
-            let append =
-                SubjectAppend { subject: subject.clone(), expected_last_seq: expected, events: &envelopes };
-            match self.store.append(&meta.command_id, &[append]).await {
-                Ok(done) => {
-                    return Ok(Outcome {
-                        position: done.last_seq,
-                        appended: envelopes.len(),
-                        duplicate: false,
-                    });
-                }
+            let appended = appends.iter().map(|a| a.events.len()).sum();
+            match self.store.append(&meta.command_id, &appends).await {
+                Ok(done) => return Ok(Outcome { position: done.last_seq, appended, duplicate: false }),
                 // Someone else wrote first, or our own earlier attempt did: the reload tells which.
                 Err(StoreError::Conflict { .. } | StoreError::Duplicate) => {
                     tracing::debug!(%subject, attempt, "append lost a race; deciding again");
@@ -102,6 +150,19 @@ impl CommandService {
         }
         Err(CommandError::Conflict)
     }
+}
+
+/// Folds a subject's history into the aggregate's state; returns it with the last sequence.
+fn fold<A: Aggregate>(history: &[RecordedEvent]) -> Result<(A::State, u64), StoreError> {
+    let mut state = A::initial();
+    for r in history {
+        let event = A::Event::try_from(r.envelope.event.clone()).map_err(|_| StoreError::Decode {
+            seq: r.seq,
+            source: fleetlog_schemas::DecodeError::InvalidField("aggregate_type"),
+        })?;
+        state = A::evolve(state, &event);
+    }
+    Ok((state, history.last().map_or(0, |r| r.seq)))
 }
 
 /// Wraps one decided event with the command's metadata and a fresh UUIDv7.

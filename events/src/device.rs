@@ -178,6 +178,7 @@ impl TryFrom<DomainEvent> for DeviceEvent {
     fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
         match e {
             DomainEvent::Device(d) => Ok(d),
+            other => Err(other),
         }
     }
 }

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::claim::ClaimEvent;
 use crate::device::DeviceEvent;
+use crate::user::UserEvent;
 
 /// Microseconds since the Unix epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
@@ -66,6 +68,10 @@ pub struct AggregateRef {
 pub enum DomainEvent {
     /// Events of the device aggregate.
     Device(DeviceEvent),
+    /// Events of the user aggregate.
+    User(UserEvent),
+    /// Events of uniqueness claims.
+    Claim(ClaimEvent),
 }
 
 impl DomainEvent {
@@ -73,6 +79,8 @@ impl DomainEvent {
     pub fn event_type(&self) -> &'static str {
         match self {
             DomainEvent::Device(e) => e.event_type(),
+            DomainEvent::User(e) => e.event_type(),
+            DomainEvent::Claim(e) => e.event_type(),
         }
     }
 }

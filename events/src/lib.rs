@@ -3,9 +3,11 @@
 //! Nothing here does I/O, reads a clock or makes ids: command handlers resolve those first and
 //! put them in the command. That keeps every business rule testable with [`testing::Given`].
 
+pub mod claim;
 pub mod device;
 mod envelope;
 pub mod testing;
+pub mod user;
 
 pub use envelope::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, RecordedEvent, Timestamp};
 

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use fleetlog_commands::{CommandService, EventStore, StoreConfig};
-use fleetlog_projections::{HostConfig, Projection, ProjectionHost, devices::DevicesProjection};
+use fleetlog_commands::{CommandService, EventStore};
+use fleetlog_projections::{
+    HostConfig, Projection, ProjectionHost, devices::DevicesProjection, users::UsersProjection,
+};
 use tokio::net::TcpListener;
 
 use crate::nats_server::{NatsServer, NatsServerConfig};
@@ -17,7 +19,7 @@ use crate::state::AppState;
 
 /// Every read model this build maintains. A new read model is one line here.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(DevicesProjection)]
+    vec![Arc::new(DevicesProjection), Arc::new(UsersProjection)]
 }
 
 /// NATS as reached by a subcommand: a client, and the embedded server if we started one.
@@ -57,6 +59,18 @@ impl Nats {
     }
 }
 
+impl Nats {
+    /// Flushes the connection and stops the embedded server, if this process started one.
+    pub async fn close(self) {
+        if let Err(e) = self.client.flush().await {
+            tracing::warn!(error = %e, "flushing NATS");
+        }
+        if let Some(server) = self.embedded {
+            server.stop().await;
+        }
+    }
+}
+
 async fn connect(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
     async_nats::ConnectOptions::new()
         .name("fleetlog")
@@ -79,11 +93,7 @@ impl Application {
     /// Starts everything but the HTTP loop. `--listen` with port 0 picks a free port.
     pub async fn build(args: ServeArgs) -> anyhow::Result<Application> {
         let nats = Nats::connect(&args.conn).await?;
-        let store_cfg = StoreConfig {
-            stream: args.conn.stream.clone(),
-            prefix: args.conn.subject_prefix.clone(),
-            replicas: args.conn.replicas,
-        };
+        let store_cfg = args.conn.store_config();
         let store =
             EventStore::open(nats.client.clone(), store_cfg).await.context("opening the event stream")?;
         let db = sled::open(args.conn.data_dir.join("readmodels")).context("opening the read models")?;

@@ -1,8 +1,13 @@
 //! The fleetlog server: the axum gateway over the command side and the read models, the CLI,
 //! and the embedded nats-server. `main.rs` only parses flags and calls [`app::Application`].
 
+pub mod admin;
 pub mod app;
 pub mod http;
 pub mod nats_server;
+pub mod services;
 pub mod settings;
 pub mod state;
+
+/// The tenant of a single-tenant installation (Mender OSS has no tenants).
+pub const DEFAULT_TENANT: &str = "default";

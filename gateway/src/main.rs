@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use fleetlog_gateway::app::Application;
-use fleetlog_gateway::settings::{Cli, Command};
+use fleetlog_gateway::settings::{AdminCommand, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -29,6 +29,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             let app = Application::build(args).await?;
             app.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Admin { command: AdminCommand::CreateUser { conn, email, password } } => {
+            let id = fleetlog_gateway::admin::create_user(&conn, &email, &password).await?;
+            // The id is the command's output, for scripts.
+            #[allow(clippy::print_stdout)]
+            {
+                println!("{id}");
+            }
+            Ok(())
         }
     }
 }

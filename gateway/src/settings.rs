@@ -19,6 +19,29 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway, command handlers and projections.
     Serve(ServeArgs),
+    /// Administrative tasks (work whether `serve` runs or not).
+    Admin {
+        /// The task.
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+/// `fleetlog admin ...`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create a management user (the first admin), like Mender's `useradm create-user`.
+    CreateUser {
+        /// Connection settings.
+        #[command(flatten)]
+        conn: ConnectionArgs,
+        /// The user's e-mail (login name).
+        #[arg(long, alias = "username")]
+        email: String,
+        /// The password (at least 8 characters).
+        #[arg(long, env = "FLEETLOG_ADMIN_PASSWORD")]
+        password: String,
+    },
 }
 
 /// Where the log and the local state are; every subcommand takes these.
@@ -42,6 +65,17 @@ pub struct ConnectionArgs {
     /// Stream replicas (3 on a JetStream cluster).
     #[arg(long, env = "FLEETLOG_REPLICAS", default_value_t = 1)]
     pub replicas: usize,
+}
+
+impl ConnectionArgs {
+    /// The event store settings these flags select.
+    pub fn store_config(&self) -> fleetlog_commands::StoreConfig {
+        fleetlog_commands::StoreConfig {
+            stream: self.stream.clone(),
+            prefix: self.subject_prefix.clone(),
+            replicas: self.replicas,
+        }
+    }
 }
 
 /// Flags of `fleetlog serve`.

@@ -69,7 +69,7 @@ impl Projection for DevicesProjection {
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
-        let DomainEvent::Device(event) = &e.envelope.event;
+        let DomainEvent::Device(event) = &e.envelope.event else { return Ok(()) };
         let agg = &e.envelope.aggregate;
         let (tenant, id, ts) = (agg.tenant.as_str(), agg.id.as_str(), e.envelope.occurred_at.0);
         let key = record_key(tenant, id);

@@ -1,6 +1,8 @@
 //! Explicit conversions between the protobuf messages and the domain types.
 
+use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::user::UserEvent;
 use fleetlog_events::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, Timestamp};
 
 use crate::proto::{self, envelope::Event as P};
@@ -83,6 +85,21 @@ fn event_to_proto(e: &DomainEvent) -> P {
             }
             DeviceEvent::DeviceDecommissioned => P::DeviceDecommissioned(proto::DeviceDecommissioned {}),
         },
+        DomainEvent::User(u) => match u {
+            UserEvent::UserCreated { email, password_hash } => P::UserCreated(proto::UserCreated {
+                email: email.clone(),
+                password_hash: password_hash.clone(),
+            }),
+            UserEvent::UserPasswordChanged { password_hash } => {
+                P::UserPasswordChanged(proto::UserPasswordChanged { password_hash: password_hash.clone() })
+            }
+        },
+        DomainEvent::Claim(c) => match c {
+            ClaimEvent::ClaimTaken { holder } => P::ClaimTaken(proto::ClaimTaken { holder: holder.clone() }),
+            ClaimEvent::ClaimReleased { holder } => {
+                P::ClaimReleased(proto::ClaimReleased { holder: holder.clone() })
+            }
+        },
     }
 }
 
@@ -100,5 +117,13 @@ fn event_from_proto(p: P) -> DomainEvent {
             DomainEvent::Device(DeviceEvent::AuthSetRejected { auth_set_id: m.auth_set_id })
         }
         P::DeviceDecommissioned(_) => DomainEvent::Device(DeviceEvent::DeviceDecommissioned),
+        P::UserCreated(m) => {
+            DomainEvent::User(UserEvent::UserCreated { email: m.email, password_hash: m.password_hash })
+        }
+        P::UserPasswordChanged(m) => {
+            DomainEvent::User(UserEvent::UserPasswordChanged { password_hash: m.password_hash })
+        }
+        P::ClaimTaken(m) => DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: m.holder }),
+        P::ClaimReleased(m) => DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: m.holder }),
     }
 }

@@ -1,6 +1,8 @@
 //! Round trips of every event, and the committed fixture that old encodings must keep decoding.
 
+use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::user::UserEvent;
 use fleetlog_events::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, Timestamp};
 
 use super::*;
@@ -16,18 +18,28 @@ fn samples() -> Vec<EventEnvelope> {
         DeviceEvent::AuthSetAccepted { auth_set_id: "a1".into() },
         DeviceEvent::AuthSetRejected { auth_set_id: "a2".into() },
         DeviceEvent::DeviceDecommissioned,
-    ];
+    ]
+    .map(DomainEvent::Device)
+    .into_iter()
+    .chain([
+        DomainEvent::User(UserEvent::UserCreated {
+            email: "admin@example.com".into(),
+            password_hash: "$argon2id$v=19$x".into(),
+        }),
+        DomainEvent::User(UserEvent::UserPasswordChanged { password_hash: "$argon2id$v=19$y".into() }),
+        DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u1".into() }),
+        DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u1".into() }),
+    ]);
     events
-        .into_iter()
         .enumerate()
         .map(|(i, e)| EventEnvelope {
-            event_id: format!("0192d0f4-0000-7000-8000-00000000010{i}"),
+            event_id: format!("0192d0f4-0000-7000-8000-0000000001{i:02}"),
             aggregate: AggregateRef { tenant: "default".into(), kind: "device".into(), id: "dev-1".into() },
             occurred_at: Timestamp(1_764_000_000_000_000 + i as i64),
             actor: Actor { kind: ActorKind::User, id: "u1".into(), email: "admin@example.com".into() },
             command_id: format!("cmd-{i}"),
             correlation_id: format!("req-{i}"),
-            event: DomainEvent::Device(e),
+            event: e,
         })
         .collect()
 }
@@ -54,6 +66,7 @@ fn every_event_renders_as_json() {
         assert_eq!(json["seq"], i as u64 + 1);
         assert_eq!(json["type"], sample.event.event_type());
         assert_eq!(json["data"]["type"], sample.event.event_type());
+        assert!(!json.to_string().contains("argon2"), "password hashes never render");
         assert_eq!(json["actor"]["kind"], "user");
     }
 }

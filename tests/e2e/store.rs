@@ -195,7 +195,9 @@ async fn loading_folds_the_history_in_order() {
     let history = log.store.load(&log.store.subject(&device("d1")).unwrap()).await.unwrap();
     assert_eq!(history.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 3]);
     let state = history.iter().fold(fleetlog_events::device::DeviceState::default(), |s, r| {
-        let fleetlog_events::DomainEvent::Device(e) = &r.envelope.event;
+        let fleetlog_events::DomainEvent::Device(e) = &r.envelope.event else {
+            unreachable!("device subject")
+        };
         <Device as fleetlog_events::Aggregate>::evolve(s, e)
     });
     assert_eq!(state.status(), DeviceStatus::Accepted);

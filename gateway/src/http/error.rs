@@ -21,6 +21,9 @@ pub enum ApiError {
     /// 404: no such resource.
     #[error("{0}")]
     NotFound(String),
+    /// 422: well-formed but refused (Mender's useradm uses it for duplicates and weak passwords).
+    #[error("{0}")]
+    Unprocessable(String),
     /// 409: conflicts with the current state (or concurrent writers kept winning).
     #[error("{0}")]
     Conflict(String),
@@ -41,6 +44,7 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,6 +82,7 @@ where
     fn from(e: CommandError<E>) -> Self {
         match e {
             CommandError::Rejected(domain) => domain.into(),
+            CommandError::Taken { .. } => ApiError::Conflict("already exists".into()),
             CommandError::Conflict => {
                 ApiError::Conflict("the object was changed concurrently, try again".into())
             }
@@ -89,5 +94,26 @@ where
 impl From<fleetlog_projections::ProjectionError> for ApiError {
     fn from(e: fleetlog_projections::ProjectionError) -> Self {
         ApiError::Internal(e.into())
+    }
+}
+
+impl From<fleetlog_events::device::DeviceError> for ApiError {
+    fn from(e: fleetlog_events::device::DeviceError) -> Self {
+        use fleetlog_events::device::DeviceError as E;
+        match e {
+            E::NotFound | E::AuthSetNotFound => ApiError::NotFound(e.to_string()),
+            E::Decommissioned | E::IdentityMismatch => ApiError::Unauthorized("unauthorized".into()),
+        }
+    }
+}
+
+impl From<fleetlog_events::user::UserError> for ApiError {
+    fn from(e: fleetlog_events::user::UserError) -> Self {
+        use fleetlog_events::user::UserError as E;
+        match e {
+            // Mender's useradm answers 422 for a duplicate or invalid user.
+            E::AlreadyExists | E::InvalidEmail => ApiError::Unprocessable(e.to_string()),
+            E::NotFound => ApiError::NotFound(e.to_string()),
+        }
     }
 }

@@ -1,0 +1,34 @@
+//! `fleetlog admin ...`: one-off tasks against the log. They reach the nats-server of a `serve`
+//! running on the same data dir, or start the embedded one for their own duration.
+
+use anyhow::Context;
+use fleetlog_commands::{CommandMeta, CommandService, EventStore};
+use fleetlog_events::Actor;
+
+use crate::app::Nats;
+use crate::services::users;
+use crate::settings::ConnectionArgs;
+
+/// Creates a user; returns its id.
+pub async fn create_user(conn: &ConnectionArgs, email: &str, password: &str) -> anyhow::Result<String> {
+    let nats = Nats::connect(conn).await?;
+    let result = async {
+        let store = EventStore::open(nats.client.clone(), conn.store_config())
+            .await
+            .context("opening the event stream")?;
+        let meta = CommandMeta {
+            tenant: crate::DEFAULT_TENANT.into(),
+            actor: Actor::system("fleetlog admin"),
+            command_id: uuid::Uuid::new_v4().to_string(),
+            correlation_id: String::new(),
+            now: fleetlog_commands::now(),
+        };
+        let (id, _) = users::create_user(&CommandService::new(store), &meta, email, password)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::Ok(id)
+    }
+    .await;
+    nats.close().await;
+    result
+}

@@ -1,0 +1,13 @@
+//! What handlers and CLI subcommands call: build commands (ids, clock, hashing resolved
+//! first), run them, and map the outcome. Rules stay in `fleetlog-events`.
+
+pub mod users;
+
+use sha2::{Digest, Sha256};
+
+/// The claim id of a unique value of some kind (see `fleetlog_events::claim`).
+pub fn claim_id(kind: &str, value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    fleetlog_events::claim::claim_id(kind, &hex)
+}

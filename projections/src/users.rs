@@ -1,0 +1,90 @@
+//! The users read model (useradm): one record per user and an index by e-mail for login.
+
+use fleetlog_events::user::UserEvent;
+use fleetlog_events::{DomainEvent, RecordedEvent};
+use serde::{Deserialize, Serialize};
+
+use crate::{Projection, ProjectionError, ReadModel, Writer, from_bytes, to_bytes};
+
+/// One user as stored. `password_hash` never leaves the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    /// User id.
+    pub id: String,
+    /// Lower-cased e-mail.
+    pub email: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    /// Creation time, microseconds since the epoch.
+    pub created_ts: i64,
+    /// Time of the last change, microseconds since the epoch.
+    pub updated_ts: i64,
+}
+
+/// The projection that maintains [`UserView`]s.
+pub struct UsersProjection;
+
+fn record_key(tenant: &str, id: &str) -> Vec<u8> {
+    format!("u/{tenant}/{id}").into_bytes()
+}
+
+fn email_key(tenant: &str, email: &str) -> Vec<u8> {
+    format!("e/{tenant}/{email}").into_bytes()
+}
+
+impl Projection for UsersProjection {
+    fn name(&self) -> &'static str {
+        "users"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
+        let DomainEvent::User(event) = &e.envelope.event else { return Ok(()) };
+        let agg = &e.envelope.aggregate;
+        let (tenant, id, ts) = (agg.tenant.as_str(), agg.id.as_str(), e.envelope.occurred_at.0);
+        let key = record_key(tenant, id);
+        let user = match event {
+            UserEvent::UserCreated { email, password_hash } => UserView {
+                id: id.to_owned(),
+                email: email.clone(),
+                password_hash: password_hash.clone(),
+                created_ts: ts,
+                updated_ts: ts,
+            },
+            UserEvent::UserPasswordChanged { password_hash } => {
+                let Some(old) = w.get(&key)? else { return Ok(()) };
+                let mut user: UserView = from_bytes(&old)?;
+                user.password_hash.clone_from(password_hash);
+                user.updated_ts = ts;
+                user
+            }
+        };
+        w.insert(email_key(tenant, &user.email), id.as_bytes());
+        w.insert(key, to_bytes(&user)?);
+        Ok(())
+    }
+}
+
+/// Queries over the users read model.
+pub struct UsersQueries<'a>(pub &'a ReadModel);
+
+impl UsersQueries<'_> {
+    /// One user by id.
+    pub fn get(&self, tenant: &str, id: &str) -> Result<Option<UserView>, ProjectionError> {
+        self.0.tree().get(record_key(tenant, id))?.map(|v| from_bytes(&v)).transpose()
+    }
+
+    /// One user by (lower-cased) e-mail.
+    pub fn by_email(&self, tenant: &str, email: &str) -> Result<Option<UserView>, ProjectionError> {
+        let Some(id) = self.0.tree().get(email_key(tenant, email))? else { return Ok(None) };
+        self.get(tenant, &String::from_utf8_lossy(&id))
+    }
+
+    /// Every user of a tenant, in id order.
+    pub fn list(&self, tenant: &str) -> Result<Vec<UserView>, ProjectionError> {
+        self.0.tree().scan_prefix(format!("u/{tenant}/")).values().map(|v| from_bytes(&v?)).collect()
+    }
+}
