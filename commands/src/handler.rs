@@ -76,7 +76,19 @@ impl CommandService {
         command: &A::Command,
         claim_id: &str,
     ) -> Result<Outcome, CommandError<A::Error>> {
-        self.execute_inner::<A>(meta, id, command, Some(claim_id)).await
+        self.execute_inner::<A>(meta, id, command, Some((claim_id, true))).await
+    }
+
+    /// Like [`CommandService::execute`], and also releases claim `claim_id` if this aggregate
+    /// holds it, in the same atomic batch (e.g. decommissioning frees the device identity).
+    pub async fn execute_releasing<A: Aggregate>(
+        &self,
+        meta: &CommandMeta,
+        id: &str,
+        command: &A::Command,
+        claim_id: &str,
+    ) -> Result<Outcome, CommandError<A::Error>> {
+        self.execute_inner::<A>(meta, id, command, Some((claim_id, false))).await
     }
 
     /// Who holds claim `claim_id`, read from the log (authoritative, unlike a read model).
@@ -92,18 +104,20 @@ impl CommandService {
         meta: &CommandMeta,
         id: &str,
         command: &A::Command,
-        claim_id: Option<&str>,
+        claim: Option<(&str, bool)>,
     ) -> Result<Outcome, CommandError<A::Error>> {
         let agg = AggregateRef { tenant: meta.tenant.clone(), kind: A::TYPE.to_owned(), id: id.to_owned() };
         let subject = self.store.subject(&agg)?;
-        let claim = claim_id
-            .map(|c| {
+        let claim = claim
+            .map(|(c, take)| {
                 let agg = AggregateRef {
                     tenant: meta.tenant.clone(),
                     kind: Claim::TYPE.to_owned(),
                     id: c.to_owned(),
                 };
-                self.store.subject(&agg).map(|s| (agg, s))
+                let holder = id.to_owned();
+                let op = if take { ClaimCommand::Take { holder } } else { ClaimCommand::Release { holder } };
+                self.store.subject(&agg).map(|s| (agg, s, op))
             })
             .transpose()?;
         for attempt in 1..=MAX_ATTEMPTS {
@@ -117,10 +131,10 @@ impl CommandService {
             let mut envelopes =
                 vec![events.into_iter().map(|e| envelope(meta, &agg, e.into())).collect::<Vec<_>>()];
             let mut appends_meta = vec![(subject.clone(), expected)];
-            if let Some((claim_agg, claim_subject)) = &claim {
+            if let Some((claim_agg, claim_subject, op)) = &claim {
                 let claim_history = self.store.load(claim_subject).await?;
                 let (claim_state, claim_expected) = fold::<Claim>(&claim_history)?;
-                let taken = Claim::decide(&claim_state, &ClaimCommand::Take { holder: id.to_owned() })
+                let taken = Claim::decide(&claim_state, op)
                     .map_err(|ClaimError::Taken(holder)| CommandError::Taken { holder })?;
                 envelopes.push(taken.into_iter().map(|e| envelope(meta, claim_agg, e.into())).collect());
                 appends_meta.push((claim_subject.clone(), claim_expected));

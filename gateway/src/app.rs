@@ -13,6 +13,7 @@ use fleetlog_projections::{
 };
 use tokio::net::TcpListener;
 
+use crate::auth::jwt::{JwtAlgorithm, JwtKeys};
 use crate::nats_server::{NatsServer, NatsServerConfig};
 use crate::settings::{ConnectionArgs, ServeArgs};
 use crate::state::AppState;
@@ -81,6 +82,20 @@ async fn connect(url: &str) -> Result<async_nats::Client, async_nats::ConnectErr
         .await
 }
 
+/// The token key: `--jwt-key`, or one generated into the data dir on first start.
+fn load_jwt_keys(args: &ServeArgs) -> anyhow::Result<JwtKeys> {
+    if let Some(path) = &args.jwt_key {
+        let pem = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return JwtKeys::from_pem(&pem).with_context(|| format!("loading the token key {}", path.display()));
+    }
+    let alg = match args.jwt_algorithm.to_ascii_lowercase().as_str() {
+        "eddsa" | "ed25519" => JwtAlgorithm::EdDSA,
+        "rs256" => JwtAlgorithm::RS256,
+        other => anyhow::bail!("unknown --jwt-algorithm {other:?}: use eddsa or rs256"),
+    };
+    JwtKeys::load_or_generate(&args.conn.data_dir.join("keys"), alg).context("loading the token key")
+}
+
 /// A built server, bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
@@ -104,11 +119,13 @@ impl Application {
         if let Some(server) = &nats.embedded {
             std::fs::write(args.conn.data_dir.join(NATS_URL_FILE), server.url())?;
         }
+        let jwt = Arc::new(load_jwt_keys(&args)?);
         let state = AppState {
             commands: CommandService::new(store),
             read_models,
             metrics: crate::http::metrics_handle(),
             read_your_writes: Duration::from_millis(args.read_your_writes_ms),
+            jwt,
         };
         Ok(Application { listener, state, nats, args })
     }

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod auth;
 pub mod http;
 pub mod nats_server;
 pub mod services;

@@ -96,6 +96,13 @@ pub struct ServeArgs {
     /// How long a write waits for the local read models to show it, in milliseconds.
     #[arg(long, env = "FLEETLOG_READ_YOUR_WRITES_MS", default_value_t = 5000)]
     pub read_your_writes_ms: u64,
+    /// Key that signs user and device tokens (PKCS#8 PEM, Ed25519 or RSA). Give replicas the same
+    /// file. Without it a key is generated on first start into `<data-dir>/keys/`.
+    #[arg(long, env = "FLEETLOG_JWT_KEY")]
+    pub jwt_key: Option<PathBuf>,
+    /// Algorithm of a generated token key: `eddsa` (Ed25519) or `rs256`.
+    #[arg(long, env = "FLEETLOG_JWT_ALGORITHM", default_value = "eddsa")]
+    pub jwt_algorithm: String,
     /// Log as JSON lines instead of text.
     #[arg(long, env = "FLEETLOG_LOG_JSON")]
     pub log_json: bool,

@@ -20,6 +20,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// How long a write waits for the read models to show it.
     pub read_your_writes: Duration,
+    /// Signs and verifies user and device tokens.
+    pub jwt: Arc<crate::auth::jwt::JwtKeys>,
 }
 
 impl AppState {

@@ -31,6 +31,8 @@ fn serve_args(data_dir: PathBuf, nats_url: Option<String>) -> ServeArgs {
         public_url: None,
         max_body_bytes: 1024 * 1024,
         read_your_writes_ms: 5000,
+        jwt_key: None,
+        jwt_algorithm: "eddsa".into(),
         log_json: false,
     }
 }

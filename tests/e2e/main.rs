@@ -2,6 +2,7 @@
 //! per test.
 
 mod gateway;
+mod identity;
 mod projections;
 mod restart;
 mod store;

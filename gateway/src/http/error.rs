@@ -27,6 +27,12 @@ pub enum ApiError {
     /// 409: conflicts with the current state (or concurrent writers kept winning).
     #[error("{0}")]
     Conflict(String),
+    /// 413: the body is over the limit.
+    #[error("request body too large")]
+    TooLarge,
+    /// 415: the body is not JSON.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 503: the log is unreachable; the client may retry.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
@@ -45,6 +51,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -1,10 +1,15 @@
 //! The HTTP surface: one router per API area, merged in [`app`], and the layers around them.
 
+mod auth;
+mod devauth;
 mod error;
 mod health;
+pub mod json;
 mod metrics;
 mod request_id;
+mod useradm;
 
+pub use auth::{DeviceAuth, UserAuth};
 pub use error::ApiError;
 pub use metrics::handle as metrics_handle;
 pub use request_id::{REQUEST_ID, RequestId};
@@ -18,7 +23,8 @@ use crate::state::AppState;
 
 /// The whole gateway: every API router, wrapped in [`with_layers`].
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
-    with_layers(Router::new().merge(health::router()), max_body_bytes).with_state(state)
+    let routes = Router::new().merge(health::router()).merge(useradm::router()).merge(devauth::router());
+    with_layers(routes, max_body_bytes).with_state(state)
 }
 
 /// The layers every route gets: request ids, Mender's error format, body limits, tracing and

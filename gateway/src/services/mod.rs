@@ -1,6 +1,7 @@
 //! What handlers and CLI subcommands call: build commands (ids, clock, hashing resolved
 //! first), run them, and map the outcome. Rules stay in `fleetlog-events`.
 
+pub mod devices;
 pub mod users;
 
 use sha2::{Digest, Sha256};

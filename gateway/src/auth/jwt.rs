@@ -1,0 +1,352 @@
+//! fleetlog's own JWTs (users and devices): compact JWS, `EdDSA` (default) or `RS256`, one key.
+//!
+//! Hand-rolled on purpose: the only tokens we accept are the ones we sign, so verification pins
+//! the algorithm to our key's and never trusts the header to choose it (no `none`, no HMAC
+//! confusion with the public key).
+
+use std::fmt;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Signer as _;
+use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
+use rand_core::{OsRng, RngCore as _};
+use rsa::traits::PublicKeyParts as _;
+use rsa::{RsaPrivateKey, RsaPublicKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use spki::ObjectIdentifier;
+
+use super::signature::pkcs1v15_sha256;
+
+const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+/// Size of the RSA keys we generate for RS256.
+const RSA_GENERATED_BITS: usize = 3072;
+
+/// The claims of a fleetlog token; the same shape as Mender's own tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Token id.
+    pub jti: String,
+    /// Subject: the device id or the user id.
+    pub sub: String,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// Expires at, Unix seconds; the token is valid while `exp > now`.
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Set on device tokens.
+    #[serde(rename = "mender.device", default, skip_serializing_if = "is_false")]
+    pub device: bool,
+    /// Set on user tokens.
+    #[serde(rename = "mender.user", default, skip_serializing_if = "is_false")]
+    pub user: bool,
+    /// Tenant id; empty (and omitted) when single-tenant.
+    #[serde(rename = "mender.tenant", default, skip_serializing_if = "String::is_empty")]
+    pub tenant: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The JWS algorithm of the signing key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JwtAlgorithm {
+    /// Ed25519 (`"alg":"EdDSA"`), the default: small keys, fast signing.
+    #[default]
+    EdDSA,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, for consumers that only know RSA.
+    RS256,
+}
+
+impl JwtAlgorithm {
+    /// The JOSE `alg` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwtAlgorithm::EdDSA => "EdDSA",
+            JwtAlgorithm::RS256 => "RS256",
+        }
+    }
+
+    /// The key file name used by [`JwtKeys::load_or_generate`].
+    pub fn key_file_name(self) -> &'static str {
+        match self {
+            JwtAlgorithm::EdDSA => "jwt-ed25519.pem",
+            JwtAlgorithm::RS256 => "jwt-rs256.pem",
+        }
+    }
+}
+
+/// Why a token was refused, or the signing key could not be set up. The token variants' Display
+/// texts are client-facing.
+#[derive(Debug, thiserror::Error)]
+pub enum JwtError {
+    /// Not three base64url segments, or a header/payload that is not the expected JSON.
+    #[error("token is malformed")]
+    Malformed,
+    /// The header names an algorithm other than ours (including `none`).
+    #[error("token algorithm is not accepted")]
+    WrongAlgorithm,
+    /// The header names a key id that is not ours.
+    #[error("token was signed by an unknown key")]
+    UnknownKey,
+    /// The signature does not verify.
+    #[error("token signature is invalid")]
+    BadSignature,
+    /// `exp` is not in the future.
+    #[error("token has expired")]
+    Expired,
+    /// The key file could not be read or written.
+    #[error("JWT key file {path}: {source}")]
+    KeyFile {
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The key material is unusable.
+    #[error("JWT key: {0}")]
+    Key(String),
+}
+
+enum SigningKey {
+    // Boxed: the expanded Ed25519 key is a few hundred bytes, the RSA variant is boxed too.
+    EdDSA { secret: Box<ed25519_dalek::SigningKey> },
+    RS256 { secret: Box<RsaPrivateKey>, public: RsaPublicKey },
+}
+
+impl SigningKey {
+    fn algorithm(&self) -> JwtAlgorithm {
+        match self {
+            SigningKey::EdDSA { .. } => JwtAlgorithm::EdDSA,
+            SigningKey::RS256 { .. } => JwtAlgorithm::RS256,
+        }
+    }
+}
+
+/// The one key fleetlog signs and verifies its tokens with, plus its `kid`.
+pub struct JwtKeys {
+    key: SigningKey,
+    kid: String,
+    /// Our base64url header, precomputed: signing reuses it, and verification compares against
+    /// it first so that our own tokens skip decoding and parsing the header.
+    header_b64: String,
+}
+
+impl fmt::Debug for JwtKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never print key material.
+        f.debug_struct("JwtKeys").field("alg", &self.algorithm()).field("kid", &self.kid).finish()
+    }
+}
+
+#[derive(Deserialize)]
+struct Header<'a> {
+    alg: &'a str,
+    #[serde(default)]
+    kid: Option<&'a str>,
+}
+
+impl JwtKeys {
+    /// Loads `dir/jwt-ed25519.pem` (or `dir/jwt-rs256.pem`), a PKCS#8 private key PEM, or generates
+    /// and writes it (mode 0600, creating `dir` as 0700) when absent. Replicas pointing at the same
+    /// file share the key; when several generate at once the first one to publish the file wins and
+    /// the others load it.
+    pub fn load_or_generate(dir: &Path, alg: JwtAlgorithm) -> Result<JwtKeys, JwtError> {
+        let path = dir.join(alg.key_file_name());
+        if !path.exists() {
+            let pem = Self::generate(alg)?.to_pkcs8_pem()?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(|source| JwtError::KeyFile { path: dir.to_owned(), source })?;
+            publish_key_file(&path, pem.as_bytes())?;
+        }
+        let pem = std::fs::read_to_string(&path)
+            .map_err(|source| JwtError::KeyFile { path: path.clone(), source })?;
+        let keys = Self::from_pem(&pem)?;
+        if keys.algorithm() != alg {
+            return Err(JwtError::Key(format!("{} does not hold an {} key", path.display(), alg.as_str())));
+        }
+        Ok(keys)
+    }
+
+    /// A fresh random key (RSA keys have 3072 bits).
+    pub fn generate(alg: JwtAlgorithm) -> Result<JwtKeys, JwtError> {
+        match alg {
+            JwtAlgorithm::EdDSA => {
+                let mut seed = [0u8; 32];
+                OsRng.try_fill_bytes(&mut seed).map_err(|e| JwtError::Key(e.to_string()))?;
+                Self::from_ed25519(ed25519_dalek::SigningKey::from_bytes(&seed))
+            }
+            JwtAlgorithm::RS256 => Self::from_rsa(
+                RsaPrivateKey::new(&mut OsRng, RSA_GENERATED_BITS)
+                    .map_err(|e| JwtError::Key(e.to_string()))?,
+            ),
+        }
+    }
+
+    /// Reads a PKCS#8 `PRIVATE KEY` PEM; Ed25519 gives `EdDSA`, RSA (2048 bits or more) `RS256`.
+    pub fn from_pem(pem: &str) -> Result<JwtKeys, JwtError> {
+        let bad = |e: pkcs8::Error| JwtError::Key(format!("expected a PKCS#8 PRIVATE KEY PEM: {e}"));
+        let (_, doc) = pkcs8::SecretDocument::from_pem(pem).map_err(|e| bad(e.into()))?;
+        let info = pkcs8::PrivateKeyInfo::try_from(doc.as_bytes()).map_err(bad)?;
+        if info.algorithm.oid == OID_ED25519 {
+            Self::from_ed25519(ed25519_dalek::SigningKey::from_pkcs8_der(doc.as_bytes()).map_err(bad)?)
+        } else if info.algorithm.oid == OID_RSA_ENCRYPTION {
+            Self::from_rsa(RsaPrivateKey::from_pkcs8_der(doc.as_bytes()).map_err(bad)?)
+        } else {
+            Err(JwtError::Key(format!("unsupported key algorithm {}", info.algorithm.oid)))
+        }
+    }
+
+    fn from_ed25519(secret: ed25519_dalek::SigningKey) -> Result<JwtKeys, JwtError> {
+        let public = secret.verifying_key();
+        let der = public.to_public_key_der().map_err(|e| JwtError::Key(e.to_string()))?;
+        Ok(Self::assemble(SigningKey::EdDSA { secret: Box::new(secret) }, der.as_bytes()))
+    }
+
+    fn from_rsa(secret: RsaPrivateKey) -> Result<JwtKeys, JwtError> {
+        let public = secret.to_public_key();
+        if public.n().bits() < super::signature::RSA_MIN_BITS {
+            return Err(JwtError::Key("RSA key must have at least 2048 bits".into()));
+        }
+        let der = public.to_public_key_der().map_err(|e| JwtError::Key(e.to_string()))?;
+        Ok(Self::assemble(SigningKey::RS256 { secret: Box::new(secret), public }, der.as_bytes()))
+    }
+
+    fn assemble(key: SigningKey, public_der: &[u8]) -> JwtKeys {
+        let digest = Sha256::digest(public_der);
+        let kid: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        // kid is hex, so plain formatting yields valid JSON.
+        let header = format!(r#"{{"alg":"{}","typ":"JWT","kid":"{kid}"}}"#, key.algorithm().as_str());
+        JwtKeys { key, kid, header_b64: URL_SAFE_NO_PAD.encode(header) }
+    }
+
+    fn to_pkcs8_pem(&self) -> Result<pkcs8::der::zeroize::Zeroizing<String>, JwtError> {
+        match &self.key {
+            SigningKey::EdDSA { secret } => secret.to_pkcs8_pem(LineEnding::LF),
+            SigningKey::RS256 { secret, .. } => secret.to_pkcs8_pem(LineEnding::LF),
+        }
+        .map_err(|e| JwtError::Key(e.to_string()))
+    }
+
+    /// The algorithm of this key.
+    pub fn algorithm(&self) -> JwtAlgorithm {
+        self.key.algorithm()
+    }
+
+    /// The key id: the first 16 hex digits of SHA-256 over the public key's SPKI DER.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// Signs `claims` into a compact JWS `header.payload.signature`.
+    pub fn sign(&self, claims: &Claims) -> String {
+        // Serialising a struct of strings, integers and bools cannot fail; were it ever to, the
+        // empty payload makes a token that never verifies rather than a panic.
+        let payload = serde_json::to_vec(claims).unwrap_or_default();
+        let mut token = String::with_capacity(self.header_b64.len() + payload.len() * 2 + 520);
+        token.push_str(&self.header_b64);
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(payload, &mut token);
+        let signature = match &self.key {
+            SigningKey::EdDSA { secret } => secret.sign(token.as_bytes()).to_bytes().to_vec(),
+            // With an RNG the rsa crate blinds the private-key operation (timing side channels).
+            // It only fails on RNG failure; the empty signature then never verifies.
+            SigningKey::RS256 { secret, .. } => secret
+                .sign_with_rng(&mut OsRng, pkcs1v15_sha256(), &Sha256::digest(token.as_bytes()))
+                .unwrap_or_default(),
+        };
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
+        token
+    }
+
+    /// Verifies a token we signed: structure, `alg` (must be ours), `kid` (if present), signature,
+    /// then `exp > now_unix`.
+    ///
+    /// Cost: one signature verification dominates (Ed25519: tens of microseconds; RS256: one RSA
+    /// public-key operation with e = 65537, same order, not measured here), plus base64 and JSON
+    /// of a ~200-byte payload.
+    /// Allocations are the decoded payload and the claim strings (plus the signature buffer for
+    /// RS256); our own header is matched as a string without decoding, and the Ed25519 signature
+    /// is decoded onto the stack. The device poll path should still cache verified tokens.
+    pub fn verify(&self, token: &str, now_unix: i64) -> Result<Claims, JwtError> {
+        let (signing_input, signature_b64) = token.rsplit_once('.').ok_or(JwtError::Malformed)?;
+        let (header_b64, payload_b64) = signing_input.split_once('.').ok_or(JwtError::Malformed)?;
+        if payload_b64.contains('.') {
+            return Err(JwtError::Malformed);
+        }
+        if header_b64 != self.header_b64 {
+            self.check_foreign_header(header_b64)?;
+        }
+        match &self.key {
+            SigningKey::EdDSA { secret } => {
+                let mut sig = [0u8; 64];
+                match URL_SAFE_NO_PAD.decode_slice(signature_b64, &mut sig) {
+                    Ok(64) => {}
+                    _ => return Err(JwtError::BadSignature),
+                }
+                let sig = ed25519_dalek::Signature::from_bytes(&sig);
+                secret.verify_strict(signing_input.as_bytes(), &sig).map_err(|_| JwtError::BadSignature)?;
+            }
+            SigningKey::RS256 { public, .. } => {
+                let sig = URL_SAFE_NO_PAD.decode(signature_b64).map_err(|_| JwtError::BadSignature)?;
+                let digest = Sha256::digest(signing_input.as_bytes());
+                public.verify(pkcs1v15_sha256(), &digest, &sig).map_err(|_| JwtError::BadSignature)?;
+            }
+        }
+        let payload = URL_SAFE_NO_PAD.decode(payload_b64).map_err(|_| JwtError::Malformed)?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)?;
+        if claims.exp <= now_unix {
+            return Err(JwtError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// The slow path for a header that is not byte-for-byte ours: decode it and say precisely why
+    /// it is refused, or accept an equivalent header (same `alg`, our `kid` or none).
+    fn check_foreign_header(&self, header_b64: &str) -> Result<(), JwtError> {
+        let bytes = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| JwtError::Malformed)?;
+        let header: Header<'_> = serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)?;
+        if header.alg != self.algorithm().as_str() {
+            return Err(JwtError::WrongAlgorithm);
+        }
+        match header.kid {
+            Some(kid) if kid != self.kid => Err(JwtError::UnknownKey),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writes the key to a private temp file, then hard-links it into place: the link fails if the
+/// file already exists (another replica won the race) and readers never see a half-written key.
+fn publish_key_file(path: &Path, pem: &[u8]) -> Result<(), JwtError> {
+    let io_err = |source| JwtError::KeyFile { path: path.to_owned(), source };
+    // Unique per process and call, so concurrent generators never share a temp file.
+    let tmp = path.with_extension(format!("pem.{}-{:016x}.tmp", std::process::id(), OsRng.next_u64()));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        file.write_all(pem)?;
+        file.sync_all()
+    })();
+    let published = written.and_then(|()| match std::fs::hard_link(&tmp, path) {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => std::fs::rename(&tmp, path),
+        other => other,
+    });
+    let _ = std::fs::remove_file(&tmp);
+    published.map_err(io_err)
+}
+
+#[cfg(test)]
+#[path = "jwt_tests.rs"]
+mod tests;

@@ -1,0 +1,102 @@
+//! Who is calling: `UserAuth` for the management API, `DeviceAuth` for the device API. Both
+//! check the token's signature and expiry, then the read models, so a deleted user or a
+//! rejected or decommissioned device loses access as soon as the change is applied (on every
+//! replica, since each applies the same log).
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use fleetlog_commands::CommandMeta;
+use fleetlog_events::device::AuthSetStatus;
+use fleetlog_events::{Actor, ActorKind};
+use fleetlog_projections::users::UsersQueries;
+
+use super::{ApiError, RequestId};
+use crate::auth::jwt::Claims;
+use crate::services::devices::devices;
+use crate::state::AppState;
+
+/// An authenticated management user.
+#[derive(Debug, Clone)]
+pub struct UserAuth {
+    /// User id.
+    pub id: String,
+    /// The user's e-mail.
+    pub email: String,
+    /// The request id, for the commands this request runs.
+    pub request_id: String,
+}
+
+impl UserAuth {
+    /// Metadata for a command run on this user's behalf.
+    pub fn meta(&self) -> CommandMeta {
+        CommandMeta {
+            tenant: crate::DEFAULT_TENANT.into(),
+            actor: Actor { kind: ActorKind::User, id: self.id.clone(), email: self.email.clone() },
+            command_id: uuid::Uuid::new_v4().to_string(),
+            correlation_id: self.request_id.clone(),
+            now: fleetlog_commands::now(),
+        }
+    }
+}
+
+/// An authenticated, accepted device.
+#[derive(Debug, Clone)]
+pub struct DeviceAuth {
+    /// Device id.
+    pub device_id: String,
+    /// The accepted auth set the token was issued for.
+    pub auth_set_id: String,
+}
+
+fn bearer_claims(parts: &Parts, state: &AppState) -> Result<Claims, ApiError> {
+    let token = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized("Authorization not present in header".into()))?;
+    let now = fleetlog_commands::now().unix_seconds();
+    state.jwt.verify(token, now).map_err(|e| ApiError::Unauthorized(e.to_string()))
+}
+
+impl FromRequestParts<AppState> for UserAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let claims = bearer_claims(parts, state)?;
+        if !claims.user {
+            return Err(ApiError::Unauthorized("not a user token".into()));
+        }
+        let model = state
+            .read_models
+            .model("users")
+            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no users model")))?;
+        let user = UsersQueries(&model)
+            .get(crate::DEFAULT_TENANT, &claims.sub)?
+            .ok_or_else(|| ApiError::Unauthorized("user not found".into()))?;
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+        Ok(UserAuth { id: user.id, email: user.email, request_id })
+    }
+}
+
+impl FromRequestParts<AppState> for DeviceAuth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let claims = bearer_claims(parts, state)?;
+        if !claims.device {
+            return Err(ApiError::Unauthorized("not a device token".into()));
+        }
+        let device = devices(state, |q| q.get(crate::DEFAULT_TENANT, &claims.sub))?
+            .ok_or_else(|| ApiError::Unauthorized("device not found".into()))?;
+        let accepted =
+            device.auth_sets.iter().any(|a| a.id == claims.jti && a.status == AuthSetStatus::Accepted);
+        if !accepted {
+            return Err(ApiError::Unauthorized("device not accepted".into()));
+        }
+        Ok(DeviceAuth { device_id: claims.sub, auth_set_id: claims.jti })
+    }
+}

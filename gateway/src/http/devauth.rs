@@ -1,0 +1,169 @@
+//! Mender's deviceauth API: the device auth request and the management v2 device routes.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use fleetlog_events::device::DeviceStatus;
+use fleetlog_projections::devices::DeviceView;
+use serde::Deserialize;
+
+use super::json::{AppJson, Paging, link_header, rfc3339};
+use super::{ApiError, RequestId, UserAuth};
+use crate::services::devices::{self as svc, devices};
+use crate::state::AppState;
+
+/// The deviceauth routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/devices/v1/authentication/auth_requests", post(auth_request))
+        .route("/api/management/v2/devauth/devices", get(list))
+        .route("/api/management/v2/devauth/devices/count", get(count))
+        .route("/api/management/v2/devauth/devices/{id}", get(one).delete(decommission))
+        .route("/api/management/v2/devauth/devices/{id}/auth/{aid}/status", put(set_status).get(get_status))
+}
+
+/// Answers a device's auth request with a bare JWT (`application/jwt`) once it is accepted.
+async fn auth_request(
+    State(state): State<AppState>,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let signature = headers.get("x-men-signature").and_then(|v| v.to_str().ok());
+    let token = svc::auth_request(&state, &body, signature, &request_id).await?;
+    Ok(([(header::CONTENT_TYPE, "application/jwt")], token).into_response())
+}
+
+fn parse_status(s: Option<&str>) -> Result<Option<DeviceStatus>, ApiError> {
+    match s {
+        None | Some("") => Ok(None),
+        Some("pending") => Ok(Some(DeviceStatus::Pending)),
+        Some("accepted") => Ok(Some(DeviceStatus::Accepted)),
+        Some("rejected") => Ok(Some(DeviceStatus::Rejected)),
+        Some("noauth") => Ok(Some(DeviceStatus::Noauth)),
+        Some(other) => Err(ApiError::BadRequest(format!("invalid status {other:?}"))),
+    }
+}
+
+/// Query of the device list.
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    #[serde(flatten)]
+    paging: Paging,
+}
+
+fn device_json(d: &DeviceView) -> serde_json::Value {
+    let identity: serde_json::Value = serde_json::from_str(&d.identity_data).unwrap_or_default();
+    let sets: Vec<_> = d
+        .auth_sets
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "id": a.id, "identity_data": identity, "pubkey": a.pubkey, "ts": rfc3339(a.ts), "status": a.status,
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "id": d.id,
+        "identity_data": identity,
+        "status": d.status().as_str(),
+        "decommissioning": false,
+        "created_ts": rfc3339(d.created_ts),
+        "updated_ts": rfc3339(d.updated_ts),
+        "auth_sets": sets,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let status = parse_status(q.status.as_deref())?;
+    let (page, per_page) = q.paging.validate()?;
+    // One more than a page tells whether there is a next one (deviceauth gives no total).
+    let mut found =
+        devices(&state, |d| d.list(crate::DEFAULT_TENANT, status, (page - 1) * per_page, per_page + 1))?;
+    let has_next = found.len() > per_page;
+    found.truncate(per_page);
+    let extra: Vec<(&str, String)> = q.status.iter().map(|s| ("status", s.clone())).collect();
+    let links = link_header("/api/management/v2/devauth/devices", &extra, page, per_page, has_next);
+    let body: Vec<_> = found.iter().map(device_json).collect();
+    Ok((links, Json(body)).into_response())
+}
+
+/// Query of the count.
+#[derive(Debug, Deserialize)]
+struct CountQuery {
+    status: Option<String>,
+}
+
+async fn count(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Query(q): Query<CountQuery>,
+) -> Result<Response, ApiError> {
+    let status = parse_status(q.status.as_deref())?;
+    let n = devices(&state, |d| d.count(crate::DEFAULT_TENANT, status))?;
+    Ok(Json(serde_json::json!({ "count": n })).into_response())
+}
+
+fn find(state: &AppState, id: &str) -> Result<DeviceView, ApiError> {
+    devices(state, |d| d.get(crate::DEFAULT_TENANT, id))?
+        .ok_or_else(|| ApiError::NotFound("device not found".into()))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    Ok(Json(device_json(&find(&state, &id)?)).into_response())
+}
+
+async fn decommission(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let device = find(&state, &id)?;
+    let outcome = svc::decommission(&state, &user.meta(), &device).await?;
+    state.seen(outcome.position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of the status change.
+#[derive(Debug, Deserialize)]
+struct StatusBody {
+    status: String,
+}
+
+async fn set_status(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path((id, aid)): Path<(String, String)>,
+    AppJson(body): AppJson<StatusBody>,
+) -> Result<StatusCode, ApiError> {
+    find(&state, &id)?;
+    let outcome = svc::set_auth_status(&state, &user.meta(), &id, &aid, &body.status).await?;
+    state.seen(outcome.position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn get_status(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path((id, aid)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let device = find(&state, &id)?;
+    let set = device
+        .auth_sets
+        .iter()
+        .find(|a| a.id == aid)
+        .ok_or_else(|| ApiError::NotFound("authentication set not found".into()))?;
+    Ok(Json(serde_json::json!({ "status": set.status })).into_response())
+}

@@ -1,0 +1,259 @@
+//! Users and device authentication over HTTP, with the captured requests of real Mender
+//! clients: login, auth requests (RSA, ECDSA, Ed25519), admission, decommissioning.
+
+use std::path::PathBuf;
+
+use fleetlog_gateway::app::Application;
+use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
+use fleetlog_tests::{nats_server_bin, shared_nats_url};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A server on the shared nats-server, with its own stream, plus an admin user.
+pub struct Server {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let conn = ConnectionArgs {
+            data_dir: PathBuf::from(dir.path()),
+            nats_url: Some(shared_nats_url().into()),
+            nats_server_bin: nats_server_bin(),
+            stream: format!("I{id}"),
+            subject_prefix: format!("i{}", &id[..12]),
+            replicas: 1,
+        };
+        fleetlog_gateway::admin::create_user(&conn, "Admin@Example.com", "secret-password").await.unwrap();
+        let args = ServeArgs {
+            conn,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            read_your_writes_ms: 5000,
+            jwt_key: None,
+            jwt_algorithm: "eddsa".into(),
+            log_json: false,
+        };
+        let app = Application::build(args).await.unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        let http = reqwest::Client::new();
+        // The CLI wrote the user before serve started: the read models catch up from the log.
+        let mut token = String::new();
+        for _ in 0..100 {
+            let res = http
+                .post(format!("{base}/api/management/v1/useradm/auth/login"))
+                .basic_auth("admin@example.com", Some("secret-password"))
+                .send()
+                .await
+                .unwrap();
+            if res.status() == 200 {
+                assert_eq!(res.headers()["content-type"], "application/jwt");
+                token = res.text().await.unwrap();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(!token.is_empty() && !token.ends_with('\n'), "login works");
+        Server { base, http, token, stop: Some(tx), _dir: dir }
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let res =
+            self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn auth_request(&self, body: &str, signature: &str) -> (StatusCode, String) {
+        let res = self
+            .http
+            .post(format!("{}/api/devices/v1/authentication/auth_requests", self.base))
+            .header("Content-Type", "application/json")
+            .header("X-MEN-Signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
+
+    pub async fn set_status(&self, device: &str, auth_set: &str, status: &str) -> StatusCode {
+        let url = format!("{}/api/management/v2/devauth/devices/{device}/auth/{auth_set}/status", self.base);
+        let body = serde_json::json!({ "status": status });
+        self.http.put(url).bearer_auth(&self.token).json(&body).send().await.unwrap().status()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The captured auth requests: (body, signature).
+fn captured() -> Vec<(String, String)> {
+    let text = include_str!("../fixtures/captures/14-tenant-token.jsonl");
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["path"] == "/api/devices/v1/authentication/auth_requests")
+        .map(|r| {
+            (
+                r["body"].as_str().unwrap().to_owned(),
+                r["headers"]["X-Men-Signature"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_captured_device_is_pending_then_accepted_then_gets_a_token() {
+    let server = Server::start().await;
+    let requests = captured();
+    assert!(requests.len() >= 3, "RSA, ECDSA and Ed25519 requests captured");
+    for (body, signature) in &requests {
+        let (status, text) = server.auth_request(body, signature).await;
+        assert_eq!(status, 401, "{text}");
+        assert!(text.contains("unauthorized"), "{text}");
+    }
+    // Three captured devices (RSA, Ed25519 and ECDSA keys), each pending with one auth set.
+    let (status, devices) = server.get("/api/management/v2/devauth/devices?status=pending").await;
+    assert_eq!(status, 200);
+    let devices = devices.as_array().unwrap().clone();
+    assert_eq!(devices.len(), requests.len(), "{devices:?}");
+    for device in &devices {
+        assert_eq!(device["status"], "pending");
+        assert!(device["identity_data"]["mac"].is_string());
+        assert_eq!(device["auth_sets"].as_array().unwrap().len(), 1);
+    }
+    let (_, page) = server.get("/api/management/v2/devauth/devices?per_page=2&page=2").await;
+    assert_eq!(page.as_array().unwrap().len(), 1, "paging");
+
+    for (body, signature) in &requests {
+        let mac = serde_json::from_str::<Value>(
+            &serde_json::from_str::<Value>(body).unwrap()["id_data"].as_str().unwrap().to_owned(),
+        )
+        .unwrap()["mac"]
+            .clone();
+        let device =
+            devices.iter().find(|d| d["identity_data"]["mac"] == mac).expect("device of this request");
+        let (id, set) = (device["id"].as_str().unwrap(), device["auth_sets"][0]["id"].as_str().unwrap());
+        assert_eq!(server.set_status(id, set, "accepted").await, 204);
+        let (status, token) = server.auth_request(body, signature).await;
+        assert_eq!(status, 200, "{mac}: {token}");
+        assert_eq!(token.split('.').count(), 3, "a bare JWT");
+        // Rejected again: no more tokens.
+        assert_eq!(server.set_status(id, set, "rejected").await, 204);
+        assert_eq!(server.auth_request(body, signature).await.0, 401);
+        assert_eq!(server.set_status(id, set, "accepted").await, 204);
+    }
+    let (_, count) = server.get("/api/management/v2/devauth/devices/count?status=accepted").await;
+    assert_eq!(count["count"], requests.len());
+    assert_eq!(server.set_status("nope", "nope", "accepted").await, 404);
+    let id = devices[0]["id"].as_str().unwrap();
+    assert_eq!(server.set_status(id, "nope", "accepted").await, 404);
+    assert_eq!(server.set_status(id, devices[0]["auth_sets"][0]["id"].as_str().unwrap(), "bogus").await, 400);
+}
+
+#[tokio::test]
+async fn bad_requests_get_clear_errors_and_store_nothing() {
+    let server = Server::start().await;
+    let (body, signature) = captured().remove(0);
+    let tampered = body.replacen("test", "tost", 1);
+    assert_eq!(server.auth_request(&tampered, &signature).await.0, 401);
+    assert_eq!(server.auth_request(&body, "bm90IGEgc2lnbmF0dXJl").await.0, 401);
+    assert_eq!(server.auth_request("{not json", &signature).await.0, 400);
+    let no_object = r#"{"id_data":"[1,2]","pubkey":"x","tenant_token":""}"#;
+    assert_eq!(server.auth_request(no_object, &signature).await.0, 400);
+    let bad_key = r#"{"id_data":"{\"mac\":\"1\"}","pubkey":"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n","tenant_token":""}"#;
+    assert_eq!(server.auth_request(bad_key, &signature).await.0, 400);
+    let res = server
+        .http
+        .post(format!("{}/api/devices/v1/authentication/auth_requests", server.base))
+        .header("Content-Type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let err: Value = res.json().await.unwrap();
+    assert_eq!(err["error"], "missing request signature header");
+    assert!(err["request_id"].is_string());
+    let huge = "x".repeat(2 * 1024 * 1024);
+    assert_eq!(server.auth_request(&huge, &signature).await.0, 413);
+    let (_, count) = server.get("/api/management/v2/devauth/devices/count").await;
+    assert_eq!(count["count"], 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn management_routes_need_a_user_token() {
+    let server = Server::start().await;
+    let url = format!("{}/api/management/v2/devauth/devices", server.base);
+    assert_eq!(server.http.get(&url).send().await.unwrap().status(), 401);
+    assert_eq!(server.http.get(&url).bearer_auth("a.b.c").send().await.unwrap().status(), 401);
+    let wrong = server
+        .http
+        .post(format!("{}/api/management/v1/useradm/auth/login", server.base))
+        .basic_auth("admin@example.com", Some("wrong-password"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let (status, me) = server.get("/api/management/v1/useradm/users/me").await;
+    assert_eq!(status, 200);
+    assert_eq!(me["email"], "admin@example.com");
+    assert_eq!(server.get("/api/management/v2/devauth/devices?per_page=501").await.0, 400);
+    assert_eq!(server.get("/api/management/v2/devauth/devices/nope").await.0, 404);
+}
+
+#[tokio::test]
+async fn a_decommissioned_device_loses_access_and_its_identity_starts_over() {
+    let server = Server::start().await;
+    let (body, signature) = captured().remove(0);
+    server.auth_request(&body, &signature).await;
+    let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
+    let id = devices[0]["id"].as_str().unwrap().to_owned();
+    let set = devices[0]["auth_sets"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
+    assert_eq!(server.auth_request(&body, &signature).await.0, 200);
+    let res = server
+        .http
+        .delete(format!("{}/api/management/v2/devauth/devices/{id}", server.base))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(server.get(&format!("/api/management/v2/devauth/devices/{id}")).await.0, 404);
+    // The same identity asks again: a new, pending device.
+    assert_eq!(server.auth_request(&body, &signature).await.0, 401);
+    let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
+    assert_eq!(devices.as_array().unwrap().len(), 1);
+    assert_ne!(devices[0]["id"], id.as_str());
+    assert_eq!(devices[0]["status"], "pending");
+}
+
+#[tokio::test]
+async fn concurrent_first_requests_of_one_identity_make_one_device() {
+    let server = Server::start().await;
+    let (body, signature) = captured().remove(0);
+    let tries = (0..6).map(|_| server.auth_request(&body, &signature));
+    for (status, _) in futures::future::join_all(tries).await {
+        assert_eq!(status, 401);
+    }
+    let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
+    assert_eq!(devices.as_array().unwrap().len(), 1);
+    assert_eq!(devices[0]["auth_sets"].as_array().unwrap().len(), 1);
+}
