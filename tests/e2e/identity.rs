@@ -143,7 +143,7 @@ async fn a_captured_device_is_pending_then_accepted_then_gets_a_token() {
 
     for (body, signature) in &requests {
         let mac = serde_json::from_str::<Value>(
-            &serde_json::from_str::<Value>(body).unwrap()["id_data"].as_str().unwrap().to_owned(),
+            &serde_json::from_str::<Value>(body).unwrap()["id_data"].as_str().unwrap(),
         )
         .unwrap()["mac"]
             .clone();
