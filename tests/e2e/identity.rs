@@ -142,11 +142,9 @@ async fn a_captured_device_is_pending_then_accepted_then_gets_a_token() {
     assert_eq!(page.as_array().unwrap().len(), 1, "paging");
 
     for (body, signature) in &requests {
-        let mac = serde_json::from_str::<Value>(
-            &serde_json::from_str::<Value>(body).unwrap()["id_data"].as_str().unwrap(),
-        )
-        .unwrap()["mac"]
-            .clone();
+        let request: Value = serde_json::from_str(body).unwrap();
+        let identity: Value = serde_json::from_str(request["id_data"].as_str().unwrap()).unwrap();
+        let mac = identity["mac"].clone();
         let device =
             devices.iter().find(|d| d["identity_data"]["mac"] == mac).expect("device of this request");
         let (id, set) = (device["id"].as_str().unwrap(), device["auth_sets"][0]["id"].as_str().unwrap());
