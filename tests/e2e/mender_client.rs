@@ -1,0 +1,180 @@
+//! The real Debian `mender-client` 3.4 and `mender-cli` 1.9 against fleetlog: the client asks
+//! (401, pending), an operator accepts it, the client gets its token; `mender-cli` logs in and
+//! lists the device. The clients need root and fixed paths (`make test` installs them).
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::Once;
+
+use serde_json::Value;
+use tokio::process::Command;
+
+use crate::identity::Server;
+
+/// False (and the test is skipped with a note) where the clients cannot run, unless
+/// `FLEETLOG_REQUIRE_MENDER` is set, as `make test` does as root: then it is a failure.
+fn clients_available() -> bool {
+    let uid = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+    let root = uid.is_ok_and(|u| u == "0");
+    let installed = Path::new("/usr/bin/mender").exists() && Path::new("/usr/bin/mender-cli").exists();
+    if root && installed {
+        return true;
+    }
+    assert!(
+        std::env::var_os("FLEETLOG_REQUIRE_MENDER").is_none(),
+        "mender clients required but not runnable"
+    );
+    eprintln!("SKIP: the Mender clients need root and `make setup`");
+    false
+}
+
+/// The client's fixed files: current artifact name and an identity script driven by the
+/// environment, so that every simulated device has its own identity.
+fn install_client_files() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        std::fs::create_dir_all("/etc/mender").unwrap();
+        if !Path::new("/etc/mender/artifact_info").exists() {
+            std::fs::write("/etc/mender/artifact_info", "artifact_name=factory-image\n").unwrap();
+        }
+        let script = "#!/bin/sh\necho \"mac=${MENDER_TEST_MAC:-02:00:00:00:00:01}\"\necho \"serial=${MENDER_TEST_SERIAL:-test-0001}\"\n";
+        let path = Path::new("/usr/share/mender/identity/mender-device-identity");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        if std::fs::read_to_string(path).ok().as_deref() != Some(script) {
+            std::fs::write(path, script).unwrap();
+            std::process::Command::new("chmod").args(["755", path.to_str().unwrap()]).status().unwrap();
+        }
+    });
+}
+
+/// One simulated device: its own data dir, config and MAC.
+struct Device {
+    dir: tempfile::TempDir,
+    mac: String,
+}
+
+impl Device {
+    fn new(server: &str, mac: &str) -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        let conf = serde_json::json!({
+            "ServerURL": server,
+            "TenantToken": "",
+            "UpdatePollIntervalSeconds": 5,
+            "InventoryPollIntervalSeconds": 5,
+            "RetryPollIntervalSeconds": 5,
+            "DeviceTypeFile": dir.path().join("device_type"),
+            "DBus": { "Enabled": false },
+        });
+        std::fs::write(dir.path().join("mender.conf"), conf.to_string()).unwrap();
+        std::fs::write(dir.path().join("device_type"), "device_type=test-device\n").unwrap();
+        Device { dir, mac: mac.into() }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `mender bootstrap`: one auth request; true when the server issued a token.
+    async fn bootstrap(&self) -> bool {
+        let out = Command::new("mender")
+            .args(["--no-syslog", "--config"])
+            .arg(self.path("mender.conf"))
+            .arg("--data")
+            .arg(self.dir.path())
+            .arg("bootstrap")
+            .env("MENDER_TEST_MAC", &self.mac)
+            .output()
+            .await
+            .unwrap();
+        log("mender bootstrap", &out);
+        out.status.success()
+    }
+}
+
+fn log(what: &str, out: &Output) {
+    eprintln!(
+        "{what}: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+async fn device_with_mac(server: &Server, mac: &str) -> Value {
+    let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
+    devices
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["identity_data"]["mac"] == mac)
+        .cloned()
+        .expect("device listed")
+}
+
+async fn admit_real_client(server: &Server, device: &Device) -> String {
+    assert!(!device.bootstrap().await, "a new device is pending: no token yet");
+    let listed = device_with_mac(server, &device.mac).await;
+    assert_eq!(listed["status"], "pending");
+    let (id, set) = (listed["id"].as_str().unwrap(), listed["auth_sets"][0]["id"].as_str().unwrap());
+    assert_eq!(server.set_status(id, set, "accepted").await, 204);
+    assert!(device.bootstrap().await, "the accepted client gets its token");
+    // The client re-authenticates on every start: idempotent.
+    assert!(device.bootstrap().await);
+    let again = device_with_mac(server, &device.mac).await;
+    assert_eq!(again["auth_sets"].as_array().unwrap().len(), 1);
+    id.to_owned()
+}
+
+#[tokio::test]
+async fn the_real_mender_client_gets_a_token_once_accepted_and_mender_cli_lists_it() {
+    if !clients_available() {
+        return;
+    }
+    install_client_files();
+    let server = Server::start().await;
+
+    // The client's own key: RSA 3072, generated on first start.
+    let rsa = Device::new(&server.base, "02:fe:00:00:00:01");
+    let rsa_id = admit_real_client(&server, &rsa).await;
+    assert!(std::fs::read_to_string(rsa.path("mender-agent.pem")).unwrap().contains("RSA PRIVATE KEY"));
+
+    // A provisioned Ed25519 key.
+    let ed = Device::new(&server.base, "02:fe:00:00:00:02");
+    let status = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(ed.path("mender-agent.pem"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ed_id = admit_real_client(&server, &ed).await;
+    let listed = device_with_mac(&server, &ed.mac).await;
+    assert!(
+        listed["auth_sets"][0]["pubkey"]
+            .as_str()
+            .unwrap()
+            .starts_with("-----BEGIN PUBLIC KEY-----\nMCowBQYDK2Vw")
+    );
+
+    // mender-cli logs in and lists both devices.
+    let home = tempfile::tempdir().unwrap();
+    let cli = |args: &[&str]| {
+        Command::new("mender-cli")
+            .arg("--server")
+            .arg(&server.base)
+            .args(args)
+            .env("HOME", home.path())
+            .output()
+    };
+    let out =
+        cli(&["login", "--username", "admin@example.com", "--password", "secret-password"]).await.unwrap();
+    log("mender-cli login", &out);
+    assert!(out.status.success());
+    let out = cli(&["devices", "list"]).await.unwrap();
+    log("mender-cli devices list", &out);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&rsa_id) && text.contains(&ed_id), "{text}");
+}
