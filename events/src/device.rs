@@ -21,6 +21,8 @@ pub enum AuthSetStatus {
     Accepted,
     /// Refused.
     Rejected,
+    /// Admitted ahead of time by an operator: accepted on the device's first request.
+    Preauthorized,
 }
 
 /// Status of a device as Mender reports it (derived from its authentication sets).
@@ -33,6 +35,8 @@ pub enum DeviceStatus {
     Accepted,
     /// Every set is rejected.
     Rejected,
+    /// Admitted ahead of its first request.
+    Preauthorized,
     /// No authentication set at all.
     Noauth,
 }
@@ -44,6 +48,8 @@ impl DeviceStatus {
         let has = |s| sets.clone().any(|a| a == s);
         if has(AuthSetStatus::Accepted) {
             DeviceStatus::Accepted
+        } else if has(AuthSetStatus::Preauthorized) {
+            DeviceStatus::Preauthorized
         } else if has(AuthSetStatus::Pending) {
             DeviceStatus::Pending
         } else if sets.clone().next().is_none() {
@@ -59,6 +65,7 @@ impl DeviceStatus {
             DeviceStatus::Pending => "pending",
             DeviceStatus::Accepted => "accepted",
             DeviceStatus::Rejected => "rejected",
+            DeviceStatus::Preauthorized => "preauthorized",
             DeviceStatus::Noauth => "noauth",
         }
     }
@@ -124,6 +131,25 @@ pub enum DeviceCommand {
         /// The set to reject.
         auth_set_id: String,
     },
+    /// Put one set back to pending.
+    SetPending {
+        /// The set.
+        auth_set_id: String,
+    },
+    /// Remove one set.
+    DismissAuthSet {
+        /// The set.
+        auth_set_id: String,
+    },
+    /// Admit a device before it ever asks (creates it, with a preauthorized set).
+    Preauthorize {
+        /// Id of the set.
+        auth_set_id: String,
+        /// Identity attributes, canonical JSON object text.
+        identity_data: String,
+        /// Public key, PEM.
+        pubkey: String,
+    },
     /// Remove the device for good.
     Decommission,
 }
@@ -153,6 +179,25 @@ pub enum DeviceEvent {
     },
     /// The device was decommissioned.
     DeviceDecommissioned,
+    /// An operator created the device ahead of its first request, with one preauthorized set.
+    DevicePreauthorized {
+        /// Id of the set.
+        auth_set_id: String,
+        /// Identity attributes, canonical JSON object text.
+        identity_data: String,
+        /// Public key, PEM.
+        pubkey: String,
+    },
+    /// A set went back to pending.
+    AuthSetPending {
+        /// The set.
+        auth_set_id: String,
+    },
+    /// A set was removed.
+    AuthSetDismissed {
+        /// The set.
+        auth_set_id: String,
+    },
 }
 
 impl DeviceEvent {
@@ -163,6 +208,9 @@ impl DeviceEvent {
             DeviceEvent::AuthSetAccepted { .. } => "AuthSetAccepted",
             DeviceEvent::AuthSetRejected { .. } => "AuthSetRejected",
             DeviceEvent::DeviceDecommissioned => "DeviceDecommissioned",
+            DeviceEvent::DevicePreauthorized { .. } => "DevicePreauthorized",
+            DeviceEvent::AuthSetPending { .. } => "AuthSetPending",
+            DeviceEvent::AuthSetDismissed { .. } => "AuthSetDismissed",
         }
     }
 }
@@ -195,6 +243,9 @@ pub enum DeviceError {
     /// The device was decommissioned; its identity must authenticate as a new device.
     #[error("device decommissioned")]
     Decommissioned,
+    /// The device exists already (preauthorizing a known identity).
+    #[error("device already exists")]
+    AlreadyExists,
     /// The identity does not match the device's (a routing bug in the caller).
     #[error("identity data does not match the device")]
     IdentityMismatch,
@@ -216,8 +267,12 @@ impl Aggregate for Device {
                 if state.exists && state.identity_data != *identity_data {
                     return Err(DeviceError::IdentityMismatch);
                 }
-                // The client re-authenticates on every start: a known key changes nothing.
-                if state.auth_sets.iter().any(|a| a.pubkey == *pubkey) {
+                // The client re-authenticates on every start: a known key changes nothing, except
+                // that a preauthorized key is accepted on its first request.
+                if let Some(known) = state.auth_sets.iter().find(|a| a.pubkey == *pubkey) {
+                    if known.status == AuthSetStatus::Preauthorized {
+                        return Ok(accept(state, &known.id));
+                    }
                     return Ok(vec![]);
                 }
                 Ok(vec![DeviceEvent::AuthSetSubmitted {
@@ -230,15 +285,27 @@ impl Aggregate for Device {
                 if state.live_set(auth_set_id)?.status == AuthSetStatus::Accepted {
                     return Ok(vec![]);
                 }
-                // Only one key may be accepted at a time: accepting one rejects the others.
-                let mut events: Vec<DeviceEvent> = state
-                    .auth_sets
-                    .iter()
-                    .filter(|a| a.status == AuthSetStatus::Accepted)
-                    .map(|a| DeviceEvent::AuthSetRejected { auth_set_id: a.id.clone() })
-                    .collect();
-                events.push(DeviceEvent::AuthSetAccepted { auth_set_id: auth_set_id.clone() });
-                Ok(events)
+                Ok(accept(state, auth_set_id))
+            }
+            DeviceCommand::SetPending { auth_set_id } => {
+                if state.live_set(auth_set_id)?.status == AuthSetStatus::Pending {
+                    return Ok(vec![]);
+                }
+                Ok(vec![DeviceEvent::AuthSetPending { auth_set_id: auth_set_id.clone() }])
+            }
+            DeviceCommand::DismissAuthSet { auth_set_id } => {
+                state.live_set(auth_set_id)?;
+                Ok(vec![DeviceEvent::AuthSetDismissed { auth_set_id: auth_set_id.clone() }])
+            }
+            DeviceCommand::Preauthorize { auth_set_id, identity_data, pubkey } => {
+                if state.exists && !state.decommissioned {
+                    return Err(DeviceError::AlreadyExists);
+                }
+                Ok(vec![DeviceEvent::DevicePreauthorized {
+                    auth_set_id: auth_set_id.clone(),
+                    identity_data: identity_data.clone(),
+                    pubkey: pubkey.clone(),
+                }])
             }
             DeviceCommand::RejectAuthSet { auth_set_id } => {
                 if state.live_set(auth_set_id)?.status == AuthSetStatus::Rejected {
@@ -256,11 +323,11 @@ impl Aggregate for Device {
     }
 
     fn evolve(mut state: DeviceState, event: &DeviceEvent) -> DeviceState {
-        let mut set_status = |id: &str, status| {
+        fn set_status(state: &mut DeviceState, id: &str, status: AuthSetStatus) {
             if let Some(a) = state.auth_sets.iter_mut().find(|a| a.id == id) {
                 a.status = status;
             }
-        };
+        }
         match event {
             DeviceEvent::AuthSetSubmitted { auth_set_id, identity_data, pubkey } => {
                 state.exists = true;
@@ -271,12 +338,45 @@ impl Aggregate for Device {
                     status: AuthSetStatus::Pending,
                 });
             }
-            DeviceEvent::AuthSetAccepted { auth_set_id } => set_status(auth_set_id, AuthSetStatus::Accepted),
-            DeviceEvent::AuthSetRejected { auth_set_id } => set_status(auth_set_id, AuthSetStatus::Rejected),
+            DeviceEvent::AuthSetAccepted { auth_set_id } => {
+                set_status(&mut state, auth_set_id, AuthSetStatus::Accepted)
+            }
+            DeviceEvent::AuthSetRejected { auth_set_id } => {
+                set_status(&mut state, auth_set_id, AuthSetStatus::Rejected)
+            }
             DeviceEvent::DeviceDecommissioned => state.decommissioned = true,
+            DeviceEvent::DevicePreauthorized { auth_set_id, identity_data, pubkey } => {
+                // A preauthorized identity starts a new life, even after a decommissioning.
+                state = DeviceState {
+                    exists: true,
+                    decommissioned: false,
+                    identity_data: identity_data.clone(),
+                    auth_sets: vec![AuthSet {
+                        id: auth_set_id.clone(),
+                        pubkey: pubkey.clone(),
+                        status: AuthSetStatus::Preauthorized,
+                    }],
+                };
+            }
+            DeviceEvent::AuthSetPending { auth_set_id } => {
+                set_status(&mut state, auth_set_id, AuthSetStatus::Pending)
+            }
+            DeviceEvent::AuthSetDismissed { auth_set_id } => state.auth_sets.retain(|a| a.id != *auth_set_id),
         }
         state
     }
+}
+
+/// Accepting a set: only one key may be accepted at a time, so the others are rejected.
+fn accept(state: &DeviceState, auth_set_id: &str) -> Vec<DeviceEvent> {
+    let mut events: Vec<DeviceEvent> = state
+        .auth_sets
+        .iter()
+        .filter(|a| a.status == AuthSetStatus::Accepted && a.id != auth_set_id)
+        .map(|a| DeviceEvent::AuthSetRejected { auth_set_id: a.id.clone() })
+        .collect();
+    events.push(DeviceEvent::AuthSetAccepted { auth_set_id: auth_set_id.to_owned() });
+    events
 }
 
 #[cfg(test)]

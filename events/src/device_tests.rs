@@ -112,3 +112,42 @@ fn events_render_as_tagged_json() {
     let json = serde_json::to_string(&accepted("a1")).unwrap();
     assert_eq!(json, r#"{"type":"AuthSetAccepted","auth_set_id":"a1"}"#);
 }
+
+fn preauthorized(id: &str, key: &str) -> DeviceEvent {
+    DeviceEvent::DevicePreauthorized {
+        auth_set_id: id.into(),
+        identity_data: r#"{"mac":"00:11"}"#.into(),
+        pubkey: key.into(),
+    }
+}
+
+#[test]
+fn a_preauthorized_key_is_accepted_on_its_first_request() {
+    let given = Given::<Device>::events([preauthorized("p1", "K1")]);
+    assert_eq!(given.state().status(), DeviceStatus::Preauthorized);
+    given.when(submit("a1", "K1")).then([accepted("p1")]);
+}
+
+#[test]
+fn preauthorizing_a_known_device_is_refused() {
+    Given::<Device>::events([submitted("a1", "K1")])
+        .when(DeviceCommand::Preauthorize {
+            auth_set_id: "p1".into(),
+            identity_data: r#"{"mac":"00:11"}"#.into(),
+            pubkey: "K2".into(),
+        })
+        .then_err(DeviceError::AlreadyExists);
+}
+
+#[test]
+fn a_set_can_go_back_to_pending_and_be_dismissed() {
+    let history = [submitted("a1", "K1"), accepted("a1")];
+    Given::<Device>::events(history.clone())
+        .when(DeviceCommand::SetPending { auth_set_id: "a1".into() })
+        .then([DeviceEvent::AuthSetPending { auth_set_id: "a1".into() }]);
+    let dismissed = [submitted("a1", "K1"), DeviceEvent::AuthSetDismissed { auth_set_id: "a1".into() }];
+    assert_eq!(Given::<Device>::events(dismissed).state().status(), DeviceStatus::Noauth);
+    Given::<Device>::events(history)
+        .when(DeviceCommand::DismissAuthSet { auth_set_id: "zz".into() })
+        .then_err(DeviceError::AuthSetNotFound);
+}

@@ -75,36 +75,51 @@ impl Projection for DevicesProjection {
         let key = record_key(tenant, id);
         let old: Option<DeviceView> = w.get(&key)?.map(|v| from_bytes(&v)).transpose()?;
         let mut device = match (old.clone(), event) {
-            (Some(d), _) => d,
-            (None, DeviceEvent::AuthSetSubmitted { identity_data, .. }) => DeviceView {
+            (_, DeviceEvent::DevicePreauthorized { identity_data, .. })
+            | (None, DeviceEvent::AuthSetSubmitted { identity_data, .. }) => DeviceView {
                 id: id.to_owned(),
                 identity_data: identity_data.clone(),
                 auth_sets: Vec::new(),
                 created_ts: ts,
                 updated_ts: ts,
             },
+            (Some(d), _) => d,
             // Events of a device this model never saw created: nothing to update.
             (None, _) => return Ok(()),
         };
         if let Some(old) = &old {
             w.remove(status_key(tenant, old.status(), id))?;
         }
-        let mut set_status = |auth_set_id: &str, status| {
+        fn set_status(device: &mut DeviceView, auth_set_id: &str, status: AuthSetStatus) {
             if let Some(a) = device.auth_sets.iter_mut().find(|a| a.id == auth_set_id) {
                 a.status = status;
             }
+        }
+        let new_set = |auth_set_id: &str, pubkey: &str, status| AuthSetView {
+            id: auth_set_id.to_owned(),
+            pubkey: pubkey.to_owned(),
+            status,
+            ts,
         };
         match event {
             DeviceEvent::AuthSetSubmitted { auth_set_id, pubkey, .. } => {
-                device.auth_sets.push(AuthSetView {
-                    id: auth_set_id.clone(),
-                    pubkey: pubkey.clone(),
-                    status: AuthSetStatus::Pending,
-                    ts,
-                });
+                device.auth_sets.push(new_set(auth_set_id, pubkey, AuthSetStatus::Pending));
             }
-            DeviceEvent::AuthSetAccepted { auth_set_id } => set_status(auth_set_id, AuthSetStatus::Accepted),
-            DeviceEvent::AuthSetRejected { auth_set_id } => set_status(auth_set_id, AuthSetStatus::Rejected),
+            DeviceEvent::DevicePreauthorized { auth_set_id, pubkey, .. } => {
+                device.auth_sets.push(new_set(auth_set_id, pubkey, AuthSetStatus::Preauthorized));
+            }
+            DeviceEvent::AuthSetAccepted { auth_set_id } => {
+                set_status(&mut device, auth_set_id, AuthSetStatus::Accepted)
+            }
+            DeviceEvent::AuthSetRejected { auth_set_id } => {
+                set_status(&mut device, auth_set_id, AuthSetStatus::Rejected)
+            }
+            DeviceEvent::AuthSetPending { auth_set_id } => {
+                set_status(&mut device, auth_set_id, AuthSetStatus::Pending)
+            }
+            DeviceEvent::AuthSetDismissed { auth_set_id } => {
+                device.auth_sets.retain(|a| a.id != *auth_set_id)
+            }
             DeviceEvent::DeviceDecommissioned => {
                 w.remove(key)?;
                 w.remove(identity_key(tenant, &device.identity_data))?;

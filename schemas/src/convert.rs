@@ -84,6 +84,19 @@ fn event_to_proto(e: &DomainEvent) -> P {
                 P::AuthSetRejected(proto::AuthSetRejected { auth_set_id: auth_set_id.clone() })
             }
             DeviceEvent::DeviceDecommissioned => P::DeviceDecommissioned(proto::DeviceDecommissioned {}),
+            DeviceEvent::DevicePreauthorized { auth_set_id, identity_data, pubkey } => {
+                P::DevicePreauthorized(proto::DevicePreauthorized {
+                    auth_set_id: auth_set_id.clone(),
+                    identity_data: identity_data.clone(),
+                    pubkey: pubkey.clone(),
+                })
+            }
+            DeviceEvent::AuthSetPending { auth_set_id } => {
+                P::AuthSetPending(proto::AuthSetPending { auth_set_id: auth_set_id.clone() })
+            }
+            DeviceEvent::AuthSetDismissed { auth_set_id } => {
+                P::AuthSetDismissed(proto::AuthSetDismissed { auth_set_id: auth_set_id.clone() })
+            }
         },
         DomainEvent::User(u) => match u {
             UserEvent::UserCreated { email, password_hash } => P::UserCreated(proto::UserCreated {
@@ -117,6 +130,17 @@ fn event_from_proto(p: P) -> DomainEvent {
             DomainEvent::Device(DeviceEvent::AuthSetRejected { auth_set_id: m.auth_set_id })
         }
         P::DeviceDecommissioned(_) => DomainEvent::Device(DeviceEvent::DeviceDecommissioned),
+        P::DevicePreauthorized(m) => DomainEvent::Device(DeviceEvent::DevicePreauthorized {
+            auth_set_id: m.auth_set_id,
+            identity_data: m.identity_data,
+            pubkey: m.pubkey,
+        }),
+        P::AuthSetPending(m) => {
+            DomainEvent::Device(DeviceEvent::AuthSetPending { auth_set_id: m.auth_set_id })
+        }
+        P::AuthSetDismissed(m) => {
+            DomainEvent::Device(DeviceEvent::AuthSetDismissed { auth_set_id: m.auth_set_id })
+        }
         P::UserCreated(m) => {
             DomainEvent::User(UserEvent::UserCreated { email: m.email, password_hash: m.password_hash })
         }

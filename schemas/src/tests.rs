@@ -18,6 +18,13 @@ fn samples() -> Vec<EventEnvelope> {
         DeviceEvent::AuthSetAccepted { auth_set_id: "a1".into() },
         DeviceEvent::AuthSetRejected { auth_set_id: "a2".into() },
         DeviceEvent::DeviceDecommissioned,
+        DeviceEvent::DevicePreauthorized {
+            auth_set_id: "p1".into(),
+            identity_data: r#"{"mac":"52:54:00:12:34:57"}"#.into(),
+            pubkey: "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEB\n-----END PUBLIC KEY-----\n".into(),
+        },
+        DeviceEvent::AuthSetPending { auth_set_id: "a1".into() },
+        DeviceEvent::AuthSetDismissed { auth_set_id: "a2".into() },
     ]
     .map(DomainEvent::Device)
     .into_iter()

@@ -255,3 +255,77 @@ async fn concurrent_first_requests_of_one_identity_make_one_device() {
     assert_eq!(devices.as_array().unwrap().len(), 1);
     assert_eq!(devices[0]["auth_sets"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_preauthorized_device_gets_a_token_on_its_first_request() {
+    let server = Server::start().await;
+    let (body, signature) = captured().remove(0);
+    let request: Value = serde_json::from_str(&body).unwrap();
+    let identity: Value = serde_json::from_str(request["id_data"].as_str().unwrap()).unwrap();
+    let preauth = serde_json::json!({ "identity_data": identity, "pubkey": request["pubkey"] });
+    let url = format!("{}/api/management/v2/devauth/devices", server.base);
+    let res = server.http.post(&url).bearer_auth(&server.token).json(&preauth).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    let location = res.headers()["location"].to_str().unwrap().to_owned();
+    let (_, device) = server.get(&location).await;
+    assert_eq!(device["status"], "preauthorized");
+    // The same identity again: 409 with the existing device.
+    let res = server.http.post(&url).bearer_auth(&server.token).json(&preauth).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let existing: Value = res.json().await.unwrap();
+    assert_eq!(existing["id"], device["id"]);
+
+    let (status, token) = server.auth_request(&body, &signature).await;
+    assert_eq!(status, 200, "{token}");
+    let (_, device) = server.get(&location).await;
+    assert_eq!(device["status"], "accepted");
+
+    // Back to pending, then the set is dismissed: no set left, no token.
+    let (id, set) = (device["id"].as_str().unwrap(), device["auth_sets"][0]["id"].as_str().unwrap());
+    assert_eq!(server.set_status(id, set, "pending").await, 204);
+    assert_eq!(server.auth_request(&body, &signature).await.0, 401);
+    let res = server
+        .http
+        .delete(format!("{}/api/management/v2/devauth/devices/{id}/auth/{set}", server.base))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let (_, device) = server.get(&location).await;
+    assert_eq!(device["status"], "noauth");
+
+    // Search by status and by id.
+    let search = format!("{}/api/management/v2/devauth/devices/search", server.base);
+    let found: Value = server
+        .http
+        .post(&search)
+        .bearer_auth(&server.token)
+        .json(&serde_json::json!({ "status": ["noauth", "pending"], "id": id }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    let bad = server
+        .http
+        .post(&search)
+        .bearer_auth(&server.token)
+        .json(&serde_json::json!({ "status": "weird" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad = server
+        .http
+        .post(&url)
+        .bearer_auth(&server.token)
+        .body("{}")
+        .header("Content-Type", "text/plain")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 415);
+}

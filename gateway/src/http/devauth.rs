@@ -4,7 +4,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use fleetlog_events::device::DeviceStatus;
 use fleetlog_projections::devices::DeviceView;
@@ -19,9 +19,11 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/devices/v1/authentication/auth_requests", post(auth_request))
-        .route("/api/management/v2/devauth/devices", get(list))
+        .route("/api/management/v2/devauth/devices", get(list).post(preauthorize))
+        .route("/api/management/v2/devauth/devices/search", post(search))
         .route("/api/management/v2/devauth/devices/count", get(count))
         .route("/api/management/v2/devauth/devices/{id}", get(one).delete(decommission))
+        .route("/api/management/v2/devauth/devices/{id}/auth/{aid}", delete(dismiss))
         .route("/api/management/v2/devauth/devices/{id}/auth/{aid}/status", put(set_status).get(get_status))
 }
 
@@ -44,6 +46,7 @@ fn parse_status(s: Option<&str>) -> Result<Option<DeviceStatus>, ApiError> {
         Some("accepted") => Ok(Some(DeviceStatus::Accepted)),
         Some("rejected") => Ok(Some(DeviceStatus::Rejected)),
         Some("noauth") => Ok(Some(DeviceStatus::Noauth)),
+        Some("preauthorized") => Ok(Some(DeviceStatus::Preauthorized)),
         Some(other) => Err(ApiError::BadRequest(format!("invalid status {other:?}"))),
     }
 }
@@ -166,4 +169,108 @@ async fn get_status(
         .find(|a| a.id == aid)
         .ok_or_else(|| ApiError::NotFound("authentication set not found".into()))?;
     Ok(Json(serde_json::json!({ "status": set.status })).into_response())
+}
+
+async fn dismiss(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path((id, aid)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    find(&state, &id)?;
+    let outcome = svc::dismiss(&state, &user.meta(), &id, &aid).await?;
+    state.seen(outcome.position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Body of a preauthorization.
+#[derive(Debug, Deserialize)]
+struct PreAuthSet {
+    identity_data: serde_json::Value,
+    pubkey: String,
+    #[serde(default)]
+    #[allow(dead_code)]
+    force: bool,
+}
+
+async fn preauthorize(
+    State(state): State<AppState>,
+    user: UserAuth,
+    AppJson(body): AppJson<PreAuthSet>,
+) -> Result<Response, ApiError> {
+    match svc::preauthorize(&state, &user.meta(), &body.identity_data, &body.pubkey).await? {
+        svc::Preauthorized::Created(id, outcome) => {
+            state.seen(outcome.position).await?;
+            let location = format!("/api/management/v2/devauth/devices/{id}");
+            Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+        }
+        // Mender answers 409 with the existing device as the body.
+        svc::Preauthorized::Exists(id) => {
+            let existing = find(&state, &id)
+                .map(|d| device_json(&d))
+                .unwrap_or_else(|_| serde_json::json!({ "id": id }));
+            Ok((StatusCode::CONFLICT, Json(existing)).into_response())
+        }
+    }
+}
+
+/// Body of a search: `status` and `id`, each a string or a list.
+#[derive(Debug, Default, Deserialize)]
+struct SearchBody {
+    #[serde(default)]
+    status: OneOrMany,
+    #[serde(default)]
+    id: OneOrMany,
+}
+
+/// A JSON string or array of strings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    fn values(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::None => vec![],
+            OneOrMany::One(s) => vec![s.as_str()],
+            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
+        }
+    }
+}
+
+async fn search(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Query(paging): Query<Paging>,
+    AppJson(body): AppJson<SearchBody>,
+) -> Result<Response, ApiError> {
+    let (page, per_page) = paging.validate()?;
+    let statuses =
+        body.status.values().into_iter().map(|s| parse_status(Some(s))).collect::<Result<Vec<_>, _>>()?;
+    let ids = body.id.values();
+    let matches = |d: &DeviceView| {
+        (statuses.is_empty() || statuses.contains(&Some(d.status())))
+            && (ids.is_empty() || ids.contains(&d.id.as_str()))
+    };
+    // Searches by id read those records; otherwise the status index narrows the scan.
+    let all: Vec<DeviceView> = if ids.is_empty() {
+        let mut out = Vec::new();
+        for s in if statuses.is_empty() { vec![None] } else { statuses.clone() } {
+            out.extend(devices(&state, |d| d.list(crate::DEFAULT_TENANT, s, 0, usize::MAX))?);
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        out
+    } else {
+        ids.iter().filter_map(|id| find(&state, id).ok()).filter(|d| matches(d)).collect()
+    };
+    let found: Vec<_> =
+        all.iter().filter(|d| matches(d)).skip((page - 1) * per_page).take(per_page + 1).collect();
+    let has_next = found.len() > per_page;
+    let links = link_header("/api/management/v2/devauth/devices/search", &[], page, per_page, has_next);
+    let body: Vec<_> = found.into_iter().take(per_page).map(device_json).collect();
+    Ok((links, Json(body)).into_response())
 }

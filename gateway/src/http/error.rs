@@ -110,6 +110,7 @@ impl From<fleetlog_events::device::DeviceError> for ApiError {
         use fleetlog_events::device::DeviceError as E;
         match e {
             E::NotFound | E::AuthSetNotFound => ApiError::NotFound(e.to_string()),
+            E::AlreadyExists => ApiError::Conflict(e.to_string()),
             E::Decommissioned | E::IdentityMismatch => ApiError::Unauthorized("unauthorized".into()),
         }
     }

@@ -49,6 +49,10 @@ async fn mender_error_body(res: Response, id: &str) -> Response {
     let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
     let mut json = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(v @ serde_json::Value::Object(_)) if v.get("error").is_some() => v,
+        // A JSON document that is not an error (deviceauth's 409 carries the existing device).
+        Ok(serde_json::Value::Object(_)) if !parts.status.is_server_error() => {
+            return Response::from_parts(parts, Body::from(bytes));
+        }
         _ => {
             let text = String::from_utf8_lossy(&bytes).trim().to_owned();
             let text = if text.is_empty() || parts.status.is_server_error() {

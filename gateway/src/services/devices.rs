@@ -132,8 +132,10 @@ pub async fn set_auth_status(
     let command = match status {
         "accepted" => DeviceCommand::AcceptAuthSet { auth_set_id: auth_set_id.into() },
         "rejected" => DeviceCommand::RejectAuthSet { auth_set_id: auth_set_id.into() },
+        "pending" => DeviceCommand::SetPending { auth_set_id: auth_set_id.into() },
         other => {
-            return Err(ApiError::BadRequest(format!("invalid status {other:?}: use accepted or rejected")));
+            let msg = format!("invalid status {other:?}: use accepted, rejected or pending");
+            return Err(ApiError::BadRequest(msg));
         }
     };
     Ok(state.commands.execute::<Device>(meta, device_id, &command).await?)
@@ -154,4 +156,49 @@ pub async fn decommission(
         CommandError::Rejected(DeviceError::NotFound) => ApiError::NotFound("device not found".into()),
         other => other.into(),
     })
+}
+
+/// Removes one auth set of a device.
+pub async fn dismiss(
+    state: &AppState,
+    meta: &CommandMeta,
+    device_id: &str,
+    auth_set_id: &str,
+) -> Result<Outcome, ApiError> {
+    let command = DeviceCommand::DismissAuthSet { auth_set_id: auth_set_id.into() };
+    Ok(state.commands.execute::<Device>(meta, device_id, &command).await?)
+}
+
+/// What preauthorizing did.
+pub enum Preauthorized {
+    /// A new device, with its id.
+    Created(String, Outcome),
+    /// The identity already belongs to this device.
+    Exists(String),
+}
+
+/// Admits a device ahead of its first request: `identity_data` is a JSON object.
+pub async fn preauthorize(
+    state: &AppState,
+    meta: &CommandMeta,
+    identity_data: &serde_json::Value,
+    pubkey: &str,
+) -> Result<Preauthorized, ApiError> {
+    if !identity_data.as_object().is_some_and(|o| !o.is_empty()) {
+        return Err(ApiError::BadRequest("identity_data must be a non-empty JSON object".into()));
+    }
+    let identity = identity_data.to_string();
+    let key = parse_public_key(pubkey).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let claim = super::claim_id("identity", &identity);
+    let id = uuid::Uuid::new_v4().to_string();
+    let command = DeviceCommand::Preauthorize {
+        auth_set_id: uuid::Uuid::new_v4().to_string(),
+        identity_data: identity,
+        pubkey: key.to_canonical_pem(),
+    };
+    match state.commands.execute_claiming::<Device>(meta, &id, &command, &claim).await {
+        Ok(outcome) => Ok(Preauthorized::Created(id, outcome)),
+        Err(CommandError::Taken { holder }) => Ok(Preauthorized::Exists(holder)),
+        Err(e) => Err(e.into()),
+    }
 }
