@@ -184,7 +184,7 @@ pub async fn preauthorize(
     identity_data: &serde_json::Value,
     pubkey: &str,
 ) -> Result<Preauthorized, ApiError> {
-    if !identity_data.as_object().is_some_and(|o| !o.is_empty()) {
+    if identity_data.as_object().is_none_or(|o| o.is_empty()) {
         return Err(ApiError::BadRequest("identity_data must be a non-empty JSON object".into()));
     }
     let identity = identity_data.to_string();

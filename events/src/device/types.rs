@@ -1,15 +1,8 @@
-//! The device aggregate (Mender's deviceauth): identity, authentication sets and admission.
-//!
-//! A device is created by its first authentication request. Each distinct public key it
-//! presents is an authentication set; at most one set is accepted at a time, and the device's
-//! status is derived from its sets as Mender does.
+//! The device aggregate's vocabulary: statuses, state, commands, events and errors.
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Aggregate, DomainEvent};
-
-/// The device aggregate.
-pub struct Device;
+use crate::DomainEvent;
 
 /// Admission status of one authentication set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,7 +94,7 @@ impl DeviceState {
         DeviceStatus::derive(self.auth_sets.iter().map(|a| a.status))
     }
 
-    fn live_set(&self, auth_set_id: &str) -> Result<&AuthSet, DeviceError> {
+    pub(super) fn live_set(&self, auth_set_id: &str) -> Result<&AuthSet, DeviceError> {
         if !self.exists || self.decommissioned {
             return Err(DeviceError::NotFound);
         }
@@ -250,135 +243,3 @@ pub enum DeviceError {
     #[error("identity data does not match the device")]
     IdentityMismatch,
 }
-
-impl Aggregate for Device {
-    const TYPE: &'static str = "device";
-    type State = DeviceState;
-    type Command = DeviceCommand;
-    type Event = DeviceEvent;
-    type Error = DeviceError;
-
-    fn decide(state: &DeviceState, command: &DeviceCommand) -> Result<Vec<DeviceEvent>, DeviceError> {
-        match command {
-            DeviceCommand::SubmitAuthSet { auth_set_id, identity_data, pubkey } => {
-                if state.decommissioned {
-                    return Err(DeviceError::Decommissioned);
-                }
-                if state.exists && state.identity_data != *identity_data {
-                    return Err(DeviceError::IdentityMismatch);
-                }
-                // The client re-authenticates on every start: a known key changes nothing, except
-                // that a preauthorized key is accepted on its first request.
-                if let Some(known) = state.auth_sets.iter().find(|a| a.pubkey == *pubkey) {
-                    if known.status == AuthSetStatus::Preauthorized {
-                        return Ok(accept(state, &known.id));
-                    }
-                    return Ok(vec![]);
-                }
-                Ok(vec![DeviceEvent::AuthSetSubmitted {
-                    auth_set_id: auth_set_id.clone(),
-                    identity_data: identity_data.clone(),
-                    pubkey: pubkey.clone(),
-                }])
-            }
-            DeviceCommand::AcceptAuthSet { auth_set_id } => {
-                if state.live_set(auth_set_id)?.status == AuthSetStatus::Accepted {
-                    return Ok(vec![]);
-                }
-                Ok(accept(state, auth_set_id))
-            }
-            DeviceCommand::SetPending { auth_set_id } => {
-                if state.live_set(auth_set_id)?.status == AuthSetStatus::Pending {
-                    return Ok(vec![]);
-                }
-                Ok(vec![DeviceEvent::AuthSetPending { auth_set_id: auth_set_id.clone() }])
-            }
-            DeviceCommand::DismissAuthSet { auth_set_id } => {
-                state.live_set(auth_set_id)?;
-                Ok(vec![DeviceEvent::AuthSetDismissed { auth_set_id: auth_set_id.clone() }])
-            }
-            DeviceCommand::Preauthorize { auth_set_id, identity_data, pubkey } => {
-                if state.exists && !state.decommissioned {
-                    return Err(DeviceError::AlreadyExists);
-                }
-                Ok(vec![DeviceEvent::DevicePreauthorized {
-                    auth_set_id: auth_set_id.clone(),
-                    identity_data: identity_data.clone(),
-                    pubkey: pubkey.clone(),
-                }])
-            }
-            DeviceCommand::RejectAuthSet { auth_set_id } => {
-                if state.live_set(auth_set_id)?.status == AuthSetStatus::Rejected {
-                    return Ok(vec![]);
-                }
-                Ok(vec![DeviceEvent::AuthSetRejected { auth_set_id: auth_set_id.clone() }])
-            }
-            DeviceCommand::Decommission => {
-                if !state.exists || state.decommissioned {
-                    return Err(DeviceError::NotFound);
-                }
-                Ok(vec![DeviceEvent::DeviceDecommissioned])
-            }
-        }
-    }
-
-    fn evolve(mut state: DeviceState, event: &DeviceEvent) -> DeviceState {
-        fn set_status(state: &mut DeviceState, id: &str, status: AuthSetStatus) {
-            if let Some(a) = state.auth_sets.iter_mut().find(|a| a.id == id) {
-                a.status = status;
-            }
-        }
-        match event {
-            DeviceEvent::AuthSetSubmitted { auth_set_id, identity_data, pubkey } => {
-                state.exists = true;
-                state.identity_data.clone_from(identity_data);
-                state.auth_sets.push(AuthSet {
-                    id: auth_set_id.clone(),
-                    pubkey: pubkey.clone(),
-                    status: AuthSetStatus::Pending,
-                });
-            }
-            DeviceEvent::AuthSetAccepted { auth_set_id } => {
-                set_status(&mut state, auth_set_id, AuthSetStatus::Accepted)
-            }
-            DeviceEvent::AuthSetRejected { auth_set_id } => {
-                set_status(&mut state, auth_set_id, AuthSetStatus::Rejected)
-            }
-            DeviceEvent::DeviceDecommissioned => state.decommissioned = true,
-            DeviceEvent::DevicePreauthorized { auth_set_id, identity_data, pubkey } => {
-                // A preauthorized identity starts a new life, even after a decommissioning.
-                state = DeviceState {
-                    exists: true,
-                    decommissioned: false,
-                    identity_data: identity_data.clone(),
-                    auth_sets: vec![AuthSet {
-                        id: auth_set_id.clone(),
-                        pubkey: pubkey.clone(),
-                        status: AuthSetStatus::Preauthorized,
-                    }],
-                };
-            }
-            DeviceEvent::AuthSetPending { auth_set_id } => {
-                set_status(&mut state, auth_set_id, AuthSetStatus::Pending)
-            }
-            DeviceEvent::AuthSetDismissed { auth_set_id } => state.auth_sets.retain(|a| a.id != *auth_set_id),
-        }
-        state
-    }
-}
-
-/// Accepting a set: only one key may be accepted at a time, so the others are rejected.
-fn accept(state: &DeviceState, auth_set_id: &str) -> Vec<DeviceEvent> {
-    let mut events: Vec<DeviceEvent> = state
-        .auth_sets
-        .iter()
-        .filter(|a| a.status == AuthSetStatus::Accepted && a.id != auth_set_id)
-        .map(|a| DeviceEvent::AuthSetRejected { auth_set_id: a.id.clone() })
-        .collect();
-    events.push(DeviceEvent::AuthSetAccepted { auth_set_id: auth_set_id.to_owned() });
-    events
-}
-
-#[cfg(test)]
-#[path = "device_tests.rs"]
-mod tests;
