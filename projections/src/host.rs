@@ -211,6 +211,10 @@ async fn run_live(
             }
         }
     }
+    // Release the tree and the consumer before reporting: whoever waits on the stop may close
+    // the database next, and sled refuses to reopen one that is still referenced.
+    drop(tree);
+    drop(feed);
     let _ = stopped.send(position);
 }
 

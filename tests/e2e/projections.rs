@@ -105,7 +105,7 @@ async fn a_runner_stopped_at_random_points_ends_identical_to_a_single_pass() {
         db = Some(if restarts % 3 == 0 {
             drop(reopen);
             drop(model);
-            sled::Config::new().path(dir.path()).open().unwrap()
+            reopen_db(dir.path()).await
         } else {
             reopen
         });
@@ -202,4 +202,15 @@ async fn a_new_shape_version_rebuilds_the_model_at_start() {
     assert_eq!(model.content_hash().unwrap(), hash);
     host.stop().await;
     drop(dir);
+}
+
+/// Reopens a sled database, waiting briefly for the last references of the closed one to go.
+async fn reopen_db(path: &std::path::Path) -> sled::Db {
+    for _ in 0..100 {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return db,
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    }
+    panic!("sled database still locked after 1 s")
 }
