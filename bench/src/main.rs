@@ -1,12 +1,13 @@
 //! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
-//! Usage: `fleetlog-bench [append|rebuild|all] [--events N]`
+//! Usage: `fleetlog-bench [append|rebuild|identity|all] [--events N]`
 
 // A benchmark reports on stdout; that is its whole output.
 #![allow(clippy::print_stdout)]
 
 mod append;
+mod identity;
 mod rebuild;
 
 use fleetlog_tests::own_nats_server;
@@ -31,6 +32,9 @@ fn main() -> anyhow::Result<()> {
         }
         if which == "rebuild" || which == "all" {
             rebuild::run(server.url(), events).await?;
+        }
+        if which == "identity" || which == "all" {
+            identity::run(server.url()).await?;
         }
         anyhow::Ok(())
     })?;

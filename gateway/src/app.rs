@@ -126,6 +126,7 @@ impl Application {
             metrics: crate::http::metrics_handle(),
             read_your_writes: Duration::from_millis(args.read_your_writes_ms),
             jwt,
+            device_tokens: Arc::default(),
         };
         Ok(Application { listener, state, nats, args })
     }

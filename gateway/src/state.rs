@@ -22,6 +22,8 @@ pub struct AppState {
     pub read_your_writes: Duration,
     /// Signs and verifies user and device tokens.
     pub jwt: Arc<crate::auth::jwt::JwtKeys>,
+    /// Device tokens whose signature was already verified.
+    pub device_tokens: Arc<crate::auth::cache::TokenCache>,
 }
 
 impl AppState {

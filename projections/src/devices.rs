@@ -53,6 +53,15 @@ fn status_key(tenant: &str, status: DeviceStatus, id: &str) -> Vec<u8> {
     format!("s/{tenant}/{}/{id}", status.as_str()).into_bytes()
 }
 
+/// Present exactly while that auth set of that device is accepted: the device API's check.
+fn accepted_key(tenant: &str, id: &str, auth_set_id: &str) -> Vec<u8> {
+    format!("a/{tenant}/{id}/{auth_set_id}").into_bytes()
+}
+
+fn accepted_sets(d: &DeviceView) -> impl Iterator<Item = &AuthSetView> {
+    d.auth_sets.iter().filter(|a| a.status == AuthSetStatus::Accepted)
+}
+
 fn identity_key(tenant: &str, identity: &str) -> Vec<u8> {
     let mut k = format!("i/{tenant}/").into_bytes();
     k.extend_from_slice(identity.as_bytes());
@@ -65,7 +74,8 @@ impl Projection for DevicesProjection {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: the accepted-auth-set index.
+        2
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -89,6 +99,9 @@ impl Projection for DevicesProjection {
         };
         if let Some(old) = &old {
             w.remove(status_key(tenant, old.status(), id))?;
+            for a in accepted_sets(old) {
+                w.remove(accepted_key(tenant, id, &a.id))?;
+            }
         }
         fn set_status(device: &mut DeviceView, auth_set_id: &str, status: AuthSetStatus) {
             if let Some(a) = device.auth_sets.iter_mut().find(|a| a.id == auth_set_id) {
@@ -127,6 +140,9 @@ impl Projection for DevicesProjection {
             }
         }
         device.updated_ts = ts;
+        for a in accepted_sets(&device) {
+            w.insert(accepted_key(tenant, id, &a.id), Vec::new());
+        }
         w.insert(status_key(tenant, device.status(), id), Vec::new());
         w.insert(identity_key(tenant, &device.identity_data), id.as_bytes());
         w.insert(key, to_bytes(&device)?);
@@ -141,6 +157,12 @@ impl DevicesQueries<'_> {
     /// One device.
     pub fn get(&self, tenant: &str, id: &str) -> Result<Option<DeviceView>, ProjectionError> {
         self.0.tree().get(record_key(tenant, id))?.map(|v| from_bytes(&v)).transpose()
+    }
+
+    /// True while auth set `auth_set_id` of device `id` is accepted (one key lookup, no decoding:
+    /// the device API asks this on every request).
+    pub fn is_accepted(&self, tenant: &str, id: &str, auth_set_id: &str) -> Result<bool, ProjectionError> {
+        Ok(self.0.tree().contains_key(accepted_key(tenant, id, auth_set_id))?)
     }
 
     /// The id of the device with this identity, if any.

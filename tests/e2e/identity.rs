@@ -12,6 +12,7 @@ use serde_json::Value;
 /// A server on the shared nats-server, with its own stream, plus an admin user.
 pub struct Server {
     pub base: String,
+    pub state: fleetlog_gateway::state::AppState,
     pub http: reqwest::Client,
     pub token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -30,7 +31,9 @@ impl Server {
             subject_prefix: format!("i{}", &id[..12]),
             replicas: 1,
         };
-        fleetlog_gateway::admin::create_user(&conn, "Admin@Example.com", "secret-password").await.unwrap();
+        Box::pin(fleetlog_gateway::admin::create_user(&conn, "Admin@Example.com", "secret-password"))
+            .await
+            .unwrap();
         let args = ServeArgs {
             conn,
             listen: "127.0.0.1:0".parse().unwrap(),
@@ -41,8 +44,9 @@ impl Server {
             jwt_algorithm: "eddsa".into(),
             log_json: false,
         };
-        let app = Application::build(args).await.unwrap();
+        let app = Box::pin(Application::build(args)).await.unwrap();
         let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
@@ -65,7 +69,7 @@ impl Server {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(!token.is_empty() && !token.ends_with('\n'), "login works");
-        Server { base, http, token, stop: Some(tx), _dir: dir }
+        Server { base, state, http, token, stop: Some(tx), _dir: dir }
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {
@@ -328,4 +332,50 @@ async fn a_preauthorized_device_gets_a_token_on_its_first_request() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 415);
+}
+
+#[tokio::test]
+async fn device_tokens_work_until_the_device_is_rejected() {
+    use axum::routing::get;
+    let server = Server::start().await;
+    // A device route on the server's own state (the device APIs come with later issues).
+    let routes = axum::Router::new()
+        .route("/device-noop", get(|_d: fleetlog_gateway::http::DeviceAuth| async { "ok" }));
+    let router = fleetlog_gateway::http::with_layers(routes, 1024).with_state(server.state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/device-noop", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let (body, signature) = captured().remove(0);
+    server.auth_request(&body, &signature).await;
+    let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
+    let (id, set) = (
+        devices[0]["id"].as_str().unwrap().to_owned(),
+        devices[0]["auth_sets"][0]["id"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
+    let (_, token) = server.auth_request(&body, &signature).await;
+
+    let call = |token: String| {
+        let (http, url) = (server.http.clone(), url.clone());
+        async move { http.get(url).bearer_auth(token).send().await.unwrap().status() }
+    };
+    assert_eq!(call(token.clone()).await, 200);
+    assert_eq!(call(token.clone()).await, 200, "cached");
+    assert_eq!(call(server.token.clone()).await, 401, "a user token on the device API");
+    assert_eq!(call(format!("{token}x")).await, 401, "a tampered token");
+    // Rejected: the next request fails, though the token itself is still valid.
+    assert_eq!(server.set_status(&id, &set, "rejected").await, 204);
+    assert_eq!(call(token.clone()).await, 401);
+    assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
+    assert_eq!(call(token.clone()).await, 200);
+    let res = server
+        .http
+        .delete(format!("{}/api/management/v2/devauth/devices/{id}", server.base))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(call(token).await, 401, "a decommissioned device");
 }

@@ -169,7 +169,7 @@ impl Projection for DevicesV2 {
         "devices"
     }
     fn version(&self) -> u32 {
-        2
+        DevicesProjection.version() + 1
     }
     fn apply(&self, w: &mut Writer<'_>, e: &fleetlog_events::RecordedEvent) -> Result<(), ProjectionError> {
         DevicesProjection.apply(w, e)

@@ -1,5 +1,6 @@
 //! Authentication primitives: device request signatures (`X-MEN-Signature`) and fleetlog's JWTs.
 
+pub mod cache;
 pub mod jwt;
 pub mod signature;
 

@@ -48,7 +48,7 @@ pub(crate) const SHA256_DIGEST_INFO_PREFIX: [u8; 19] = [
 ];
 
 /// The PKCS#1 v1.5 padding scheme with SHA-256.
-pub(crate) fn pkcs1v15_sha256() -> Pkcs1v15Sign {
+pub fn pkcs1v15_sha256() -> Pkcs1v15Sign {
     Pkcs1v15Sign { hash_len: Some(32), prefix: SHA256_DIGEST_INFO_PREFIX.into() }
 }
 

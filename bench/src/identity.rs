@@ -1,0 +1,204 @@
+//! Identity figures: a device-authenticated no-op route against the same route without auth,
+//! and auth requests per second for Ed25519 and RSA-3072 device keys, through HTTP on a real
+//! fleetlog server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use base64::Engine;
+use ed25519_dalek::pkcs8::EncodePublicKey;
+use fleetlog_events::device::{Device, DeviceCommand};
+use fleetlog_gateway::app::Application;
+use fleetlog_gateway::http::{DeviceAuth, with_layers};
+use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
+use sha2::{Digest, Sha256};
+
+/// Requests in flight during a throughput run.
+const IN_FLIGHT: usize = 32;
+/// Length of one measured run.
+const RUN: Duration = Duration::from_secs(3);
+
+/// A device key that can sign auth requests.
+enum Key {
+    Ed25519(Box<ed25519_dalek::SigningKey>),
+    Rsa(Box<rsa::RsaPrivateKey>),
+}
+
+impl Key {
+    fn pem(&self) -> String {
+        let lf = ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF;
+        match self {
+            Key::Ed25519(k) => k.verifying_key().to_public_key_pem(lf).expect("pem"),
+            Key::Rsa(k) => {
+                rsa::pkcs8::EncodePublicKey::to_public_key_pem(&k.to_public_key(), lf).expect("pem")
+            }
+        }
+    }
+
+    fn sign(&self, body: &[u8]) -> String {
+        let sig = match self {
+            Key::Ed25519(k) => ed25519_dalek::Signer::sign(k.as_ref(), body).to_bytes().to_vec(),
+            Key::Rsa(k) => k
+                .sign(fleetlog_gateway::auth::signature::pkcs1v15_sha256(), &Sha256::digest(body))
+                .expect("rsa sign"),
+        };
+        base64::engine::general_purpose::STANDARD.encode(sig)
+    }
+}
+
+/// Runs `f` with `IN_FLIGHT` concurrent loops for `RUN`; returns completed requests per second.
+async fn throughput<F, Fut>(f: F) -> f64
+where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send,
+{
+    let f = Arc::new(f);
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let (f, done) = (f.clone(), done.clone());
+            tokio::spawn(async move {
+                while started.elapsed() < RUN {
+                    assert!(f().await, "request failed");
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await.expect("worker");
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Runs the identity figures and prints them.
+pub async fn run(url: &str) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let args = ServeArgs {
+        conn: ConnectionArgs {
+            data_dir: dir.path().into(),
+            nats_url: Some(url.into()),
+            nats_server_bin: "nats-server".into(),
+            stream: "BENCH_ID".into(),
+            subject_prefix: "bid".into(),
+            replicas: 1,
+        },
+        listen: "127.0.0.1:0".parse()?,
+        public_url: None,
+        max_body_bytes: 1024 * 1024,
+        read_your_writes_ms: 5000,
+        jwt_key: None,
+        jwt_algorithm: "eddsa".into(),
+        log_json: false,
+    };
+    let app = Box::pin(Application::build(args)).await?;
+    let state = app.state().clone();
+    let base = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    let http = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build()?;
+
+    let mut seed = [0u8; 32];
+    seed[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    seed[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+    let started = Instant::now();
+    let rsa_key = rsa::RsaPrivateKey::new(&mut rand_core::OsRng, 3072)?;
+    println!("    generated an RSA-3072 key in {:.1} s", started.elapsed().as_secs_f64());
+    let keys = [
+        ("Ed25519", Key::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)))),
+        ("RSA-3072", Key::Rsa(Box::new(rsa_key))),
+    ];
+
+    let mut device_token = String::new();
+    for (i, (name, key)) in keys.iter().enumerate() {
+        let id_data = format!(r#"{{"mac":"02:be:00:00:00:{i:02x}"}}"#);
+        let body = serde_json::json!({ "id_data": id_data, "tenant_token": "", "pubkey": key.pem() })
+            .to_string()
+            + "\n";
+        let signature = key.sign(body.as_bytes());
+        let send = {
+            let (http, url, body, signature) = (
+                http.clone(),
+                format!("{base}/api/devices/v1/authentication/auth_requests"),
+                body.clone(),
+                signature.clone(),
+            );
+            move || {
+                let req = http
+                    .post(&url)
+                    .header("Content-Type", "application/json")
+                    .header("X-MEN-Signature", &signature);
+                req.body(body.clone()).send()
+            }
+        };
+        assert_eq!(send().await?.status(), 401, "new device is pending");
+        // Accept it the way the management API does.
+        let model = state.read_models.model("devices").expect("devices model");
+        let queries = fleetlog_projections::devices::DevicesQueries(&model);
+        let canonical: serde_json::Value = serde_json::from_str(&id_data)?;
+        let device_id = queries.by_identity("default", &canonical.to_string())?.expect("device recorded");
+        let device = queries.get("default", &device_id)?.expect("device");
+        let meta = fleetlog_commands::CommandMeta {
+            tenant: "default".into(),
+            actor: fleetlog_events::Actor::system("bench"),
+            command_id: uuid::Uuid::new_v4().to_string(),
+            correlation_id: String::new(),
+            now: fleetlog_commands::now(),
+        };
+        let accept = DeviceCommand::AcceptAuthSet { auth_set_id: device.auth_sets[0].id.clone() };
+        let out = state.commands.execute::<Device>(&meta, &device_id, &accept).await?;
+        anyhow::ensure!(
+            state.read_models.wait_for(out.position, Duration::from_secs(10)).await,
+            "accept applied"
+        );
+        let res = send().await?;
+        anyhow::ensure!(res.status() == 200, "accepted device gets a token");
+        device_token = res.text().await?;
+        let rate = throughput(move || {
+            let fut = send();
+            async move { fut.await.is_ok_and(|r| r.status() == 200) }
+        })
+        .await;
+        println!(
+            "(c) auth requests of an accepted {name} device: {rate:.0}/s  ({IN_FLIGHT} in flight, {} s)",
+            RUN.as_secs()
+        );
+    }
+
+    // The same no-op route with and without device authentication, on the real state.
+    let routes = Router::new()
+        .route("/noop", get(|| async { StatusCode::NO_CONTENT }))
+        .route("/noop-device", get(|_device: DeviceAuth| async { StatusCode::NO_CONTENT }));
+    let router = with_layers(routes, 1024 * 1024).with_state(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let noop_base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let hit = |path: &'static str| {
+        let (http, url, token) = (http.clone(), format!("{noop_base}{path}"), device_token.clone());
+        move || {
+            let fut = http.get(&url).bearer_auth(&token).send();
+            async move { fut.await.is_ok_and(|r| r.status() == 204) }
+        }
+    };
+    let (mut plain, mut authed) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        plain.push(throughput(hit("/noop")).await);
+        authed.push(throughput(hit("/noop-device")).await);
+    }
+    let (plain, authed) = (crate::median(plain), crate::median(authed));
+    println!(
+        "(d) device-authenticated no-op {authed:.0}/s vs the same route without auth {plain:.0}/s = {:.2}x  (goal >= 0.70x; {IN_FLIGHT} in flight, median of 3 runs of {} s)",
+        authed / plain,
+        RUN.as_secs()
+    );
+    let _ = stop.send(());
+    server.await??;
+    Ok(())
+}
