@@ -9,6 +9,15 @@ use crate::store::{EventStore, SubjectAppend};
 /// How often a command is decided again after losing a race, before answering 409.
 const MAX_ATTEMPTS: usize = 5;
 
+/// A uniqueness claim to take or release together with a command.
+#[derive(Debug, Clone, Copy)]
+pub enum ClaimOp<'a> {
+    /// Take this claim id for the aggregate ([`CommandError::Taken`] if another holds it).
+    Take(&'a str),
+    /// Release this claim id if the aggregate holds it.
+    Release(&'a str),
+}
+
 /// Who asks, on whose behalf, and under which ids; resolved by the caller before deciding.
 #[derive(Debug, Clone)]
 pub struct CommandMeta {
@@ -62,7 +71,7 @@ impl CommandService {
         id: &str,
         command: &A::Command,
     ) -> Result<Outcome, CommandError<A::Error>> {
-        self.execute_inner::<A>(meta, id, command, None).await
+        self.execute_with_claims::<A>(meta, id, command, &[]).await
     }
 
     /// Like [`CommandService::execute`], and also takes the uniqueness claim `claim_id` for this
@@ -76,7 +85,7 @@ impl CommandService {
         command: &A::Command,
         claim_id: &str,
     ) -> Result<Outcome, CommandError<A::Error>> {
-        self.execute_inner::<A>(meta, id, command, Some((claim_id, true))).await
+        self.execute_with_claims::<A>(meta, id, command, &[ClaimOp::Take(claim_id)]).await
     }
 
     /// Like [`CommandService::execute`], and also releases claim `claim_id` if this aggregate
@@ -88,7 +97,7 @@ impl CommandService {
         command: &A::Command,
         claim_id: &str,
     ) -> Result<Outcome, CommandError<A::Error>> {
-        self.execute_inner::<A>(meta, id, command, Some((claim_id, false))).await
+        self.execute_with_claims::<A>(meta, id, command, &[ClaimOp::Release(claim_id)]).await
     }
 
     /// Who holds claim `claim_id`, read from the log (authoritative, unlike a read model).
@@ -99,27 +108,35 @@ impl CommandService {
         Ok(fold::<Claim>(&history)?.0.holder)
     }
 
-    async fn execute_inner<A: Aggregate>(
+    /// Like [`CommandService::execute`], with any number of claims taken or released for this
+    /// aggregate in the same atomic batch (changing an e-mail releases the old and takes the new).
+    pub async fn execute_with_claims<A: Aggregate>(
         &self,
         meta: &CommandMeta,
         id: &str,
         command: &A::Command,
-        claim: Option<(&str, bool)>,
+        claim_ops: &[ClaimOp<'_>],
     ) -> Result<Outcome, CommandError<A::Error>> {
         let agg = AggregateRef { tenant: meta.tenant.clone(), kind: A::TYPE.to_owned(), id: id.to_owned() };
         let subject = self.store.subject(&agg)?;
-        let claim = claim
-            .map(|(c, take)| {
+        let claims = claim_ops
+            .iter()
+            .map(|op| {
+                let (claim_id, holder) = match op {
+                    ClaimOp::Take(c) | ClaimOp::Release(c) => (*c, id.to_owned()),
+                };
                 let agg = AggregateRef {
                     tenant: meta.tenant.clone(),
                     kind: Claim::TYPE.to_owned(),
-                    id: c.to_owned(),
+                    id: claim_id.to_owned(),
                 };
-                let holder = id.to_owned();
-                let op = if take { ClaimCommand::Take { holder } } else { ClaimCommand::Release { holder } };
-                self.store.subject(&agg).map(|s| (agg, s, op))
+                let command = match op {
+                    ClaimOp::Take(_) => ClaimCommand::Take { holder },
+                    ClaimOp::Release(_) => ClaimCommand::Release { holder },
+                };
+                self.store.subject(&agg).map(|s| (agg, s, command))
             })
-            .transpose()?;
+            .collect::<Result<Vec<_>, _>>()?;
         for attempt in 1..=MAX_ATTEMPTS {
             let history = self.store.load(&subject).await?;
             let expected = history.last().map_or(0, |r| r.seq);
@@ -131,7 +148,7 @@ impl CommandService {
             let mut envelopes =
                 vec![events.into_iter().map(|e| envelope(meta, &agg, e.into())).collect::<Vec<_>>()];
             let mut appends_meta = vec![(subject.clone(), expected)];
-            if let Some((claim_agg, claim_subject, op)) = &claim {
+            for (claim_agg, claim_subject, op) in &claims {
                 let claim_history = self.store.load(claim_subject).await?;
                 let (claim_state, claim_expected) = fold::<Claim>(&claim_history)?;
                 let taken = Claim::decide(&claim_state, op)

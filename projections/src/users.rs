@@ -21,11 +21,33 @@ pub struct UserView {
     pub updated_ts: i64,
 }
 
+/// A personal access token as listed (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    /// Token id (`jti`).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Expiry, Unix seconds.
+    pub expiration: i64,
+    /// Creation time, microseconds since the epoch.
+    pub created_ts: i64,
+}
+
 /// The projection that maintains [`UserView`]s.
 pub struct UsersProjection;
 
 fn record_key(tenant: &str, id: &str) -> Vec<u8> {
     format!("u/{tenant}/{id}").into_bytes()
+}
+
+fn pat_key(tenant: &str, user: &str, jti: &str) -> Vec<u8> {
+    format!("p/{tenant}/{user}/{jti}").into_bytes()
+}
+
+/// Present once a token was revoked (logout, PAT deleted): checked on every management request.
+fn revoked_key(tenant: &str, jti: &str) -> Vec<u8> {
+    format!("r/{tenant}/{jti}").into_bytes()
 }
 
 fn email_key(tenant: &str, email: &str) -> Vec<u8> {
@@ -46,22 +68,45 @@ impl Projection for UsersProjection {
         let agg = &e.envelope.aggregate;
         let (tenant, id, ts) = (agg.tenant.as_str(), agg.id.as_str(), e.envelope.occurred_at.0);
         let key = record_key(tenant, id);
-        let user = match event {
-            UserEvent::UserCreated { email, password_hash } => UserView {
+        let old: Option<UserView> = w.get(&key)?.map(|v| from_bytes(&v)).transpose()?;
+        let mut user = match (old, event) {
+            (_, UserEvent::UserCreated { email, password_hash }) => UserView {
                 id: id.to_owned(),
                 email: email.clone(),
                 password_hash: password_hash.clone(),
                 created_ts: ts,
                 updated_ts: ts,
             },
-            UserEvent::UserPasswordChanged { password_hash } => {
-                let Some(old) = w.get(&key)? else { return Ok(()) };
-                let mut user: UserView = from_bytes(&old)?;
-                user.password_hash.clone_from(password_hash);
-                user.updated_ts = ts;
-                user
-            }
+            (Some(u), _) => u,
+            (None, _) => return Ok(()),
         };
+        match event {
+            UserEvent::UserCreated { .. } => {}
+            UserEvent::UserPasswordChanged { password_hash } => user.password_hash.clone_from(password_hash),
+            UserEvent::UserEmailChanged { email } => {
+                w.remove(email_key(tenant, &user.email))?;
+                user.email.clone_from(email);
+            }
+            UserEvent::UserDeleted => {
+                w.remove(email_key(tenant, &user.email))?;
+                w.remove(key)?;
+                return Ok(());
+            }
+            UserEvent::UserTokenIssued { jti, name, exp } => {
+                if !name.is_empty() {
+                    let pat =
+                        TokenView { id: jti.clone(), name: name.clone(), expiration: *exp, created_ts: ts };
+                    w.insert(pat_key(tenant, id, jti), to_bytes(&pat)?);
+                }
+                return Ok(());
+            }
+            UserEvent::UserTokenRevoked { jti } => {
+                w.insert(revoked_key(tenant, jti), Vec::new());
+                w.remove(pat_key(tenant, id, jti))?;
+                return Ok(());
+            }
+        }
+        user.updated_ts = ts;
         w.insert(email_key(tenant, &user.email), id.as_bytes());
         w.insert(key, to_bytes(&user)?);
         Ok(())
@@ -81,6 +126,16 @@ impl UsersQueries<'_> {
     pub fn by_email(&self, tenant: &str, email: &str) -> Result<Option<UserView>, ProjectionError> {
         let Some(id) = self.0.tree().get(email_key(tenant, email))? else { return Ok(None) };
         self.get(tenant, &String::from_utf8_lossy(&id))
+    }
+
+    /// True once token `jti` was revoked.
+    pub fn is_revoked(&self, tenant: &str, jti: &str) -> Result<bool, ProjectionError> {
+        Ok(self.0.tree().contains_key(revoked_key(tenant, jti))?)
+    }
+
+    /// The personal access tokens of a user (live and expired, not revoked).
+    pub fn tokens(&self, tenant: &str, user: &str) -> Result<Vec<TokenView>, ProjectionError> {
+        self.0.tree().scan_prefix(format!("p/{tenant}/{user}/")).values().map(|v| from_bytes(&v?)).collect()
     }
 
     /// Every user of a tenant, in id order.

@@ -106,6 +106,16 @@ fn event_to_proto(e: &DomainEvent) -> P {
             UserEvent::UserPasswordChanged { password_hash } => {
                 P::UserPasswordChanged(proto::UserPasswordChanged { password_hash: password_hash.clone() })
             }
+            UserEvent::UserEmailChanged { email } => {
+                P::UserEmailChanged(proto::UserEmailChanged { email: email.clone() })
+            }
+            UserEvent::UserDeleted => P::UserDeleted(proto::UserDeleted {}),
+            UserEvent::UserTokenIssued { jti, name, exp } => {
+                P::UserTokenIssued(proto::UserTokenIssued { jti: jti.clone(), name: name.clone(), exp: *exp })
+            }
+            UserEvent::UserTokenRevoked { jti } => {
+                P::UserTokenRevoked(proto::UserTokenRevoked { jti: jti.clone() })
+            }
         },
         DomainEvent::Claim(c) => match c {
             ClaimEvent::ClaimTaken { holder } => P::ClaimTaken(proto::ClaimTaken { holder: holder.clone() }),
@@ -147,6 +157,12 @@ fn event_from_proto(p: P) -> DomainEvent {
         P::UserPasswordChanged(m) => {
             DomainEvent::User(UserEvent::UserPasswordChanged { password_hash: m.password_hash })
         }
+        P::UserEmailChanged(m) => DomainEvent::User(UserEvent::UserEmailChanged { email: m.email }),
+        P::UserDeleted(_) => DomainEvent::User(UserEvent::UserDeleted),
+        P::UserTokenIssued(m) => {
+            DomainEvent::User(UserEvent::UserTokenIssued { jti: m.jti, name: m.name, exp: m.exp })
+        }
+        P::UserTokenRevoked(m) => DomainEvent::User(UserEvent::UserTokenRevoked { jti: m.jti }),
         P::ClaimTaken(m) => DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: m.holder }),
         P::ClaimReleased(m) => DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: m.holder }),
     }

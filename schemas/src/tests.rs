@@ -34,6 +34,14 @@ fn samples() -> Vec<EventEnvelope> {
             password_hash: "$argon2id$v=19$x".into(),
         }),
         DomainEvent::User(UserEvent::UserPasswordChanged { password_hash: "$argon2id$v=19$y".into() }),
+        DomainEvent::User(UserEvent::UserEmailChanged { email: "root@example.com".into() }),
+        DomainEvent::User(UserEvent::UserDeleted),
+        DomainEvent::User(UserEvent::UserTokenIssued {
+            jti: "t1".into(),
+            name: "ci".into(),
+            exp: 1_800_000_000,
+        }),
+        DomainEvent::User(UserEvent::UserTokenRevoked { jti: "t1".into() }),
         DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u1".into() }),
         DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u1".into() }),
     ]);

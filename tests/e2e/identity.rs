@@ -13,6 +13,7 @@ use serde_json::Value;
 pub struct Server {
     pub base: String,
     pub state: fleetlog_gateway::state::AppState,
+    conn: ConnectionArgs,
     pub http: reqwest::Client,
     pub token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
@@ -35,7 +36,7 @@ impl Server {
             .await
             .unwrap();
         let args = ServeArgs {
-            conn,
+            conn: conn.clone(),
             listen: "127.0.0.1:0".parse().unwrap(),
             public_url: None,
             max_body_bytes: 1024 * 1024,
@@ -69,7 +70,31 @@ impl Server {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(!token.is_empty() && !token.ends_with('\n'), "login works");
-        Server { base, state, http, token, stop: Some(tx), _dir: dir }
+        Server { base, state, conn, http, token, stop: Some(tx), _dir: dir }
+    }
+
+    /// A second replica on the same log (its own data dir, so its own read models and the
+    /// same token key file). Returns its base URL; it stops when the returned sender drops.
+    pub async fn replica(&self) -> (String, tokio::sync::oneshot::Sender<()>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = self.conn.data_dir.join("keys").join("jwt-ed25519.pem");
+        let args = ServeArgs {
+            conn: ConnectionArgs { data_dir: dir.path().into(), ..self.conn.clone() },
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            read_your_writes_ms: 5000,
+            jwt_key: Some(key),
+            jwt_algorithm: "eddsa".into(),
+            log_json: false,
+        };
+        let app = Box::pin(Application::build(args)).await.unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        (base, tx, dir)
     }
 
     pub async fn get(&self, path: &str) -> (StatusCode, Value) {

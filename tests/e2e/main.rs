@@ -8,3 +8,4 @@ mod projections;
 mod restart;
 mod store;
 mod support;
+mod users;

@@ -22,6 +22,8 @@ pub struct UserAuth {
     pub id: String,
     /// The user's e-mail.
     pub email: String,
+    /// The id of the presented token (for logout).
+    pub jti: String,
     /// The request id, for the commands this request runs.
     pub request_id: String,
 }
@@ -76,11 +78,15 @@ impl FromRequestParts<AppState> for UserAuth {
             .read_models
             .model("users")
             .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no users model")))?;
-        let user = UsersQueries(&model)
+        let users = UsersQueries(&model);
+        let user = users
             .get(crate::DEFAULT_TENANT, &claims.sub)?
             .ok_or_else(|| ApiError::Unauthorized("user not found".into()))?;
+        if users.is_revoked(crate::DEFAULT_TENANT, &claims.jti)? {
+            return Err(ApiError::Unauthorized("token revoked".into()));
+        }
         let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-        Ok(UserAuth { id: user.id, email: user.email, request_id })
+        Ok(UserAuth { id: user.id, email: user.email, jti: claims.jti, request_id })
     }
 }
 

@@ -122,7 +122,9 @@ impl From<fleetlog_events::user::UserError> for ApiError {
         match e {
             // Mender's useradm answers 422 for a duplicate or invalid user.
             E::AlreadyExists | E::InvalidEmail => ApiError::Unprocessable(e.to_string()),
-            E::NotFound => ApiError::NotFound(e.to_string()),
+            E::NotFound | E::TokenNotFound => ApiError::NotFound(e.to_string()),
+            E::TokenNameExists => ApiError::Conflict(e.to_string()),
+            E::TooManyTokens => ApiError::Unprocessable(e.to_string()),
         }
     }
 }

@@ -7,6 +7,7 @@ mod health;
 pub mod json;
 mod metrics;
 mod request_id;
+mod sessions;
 mod useradm;
 
 pub use auth::{DeviceAuth, UserAuth};
@@ -23,7 +24,11 @@ use crate::state::AppState;
 
 /// The whole gateway: every API router, wrapped in [`with_layers`].
 pub fn app(state: AppState, max_body_bytes: usize) -> Router {
-    let routes = Router::new().merge(health::router()).merge(useradm::router()).merge(devauth::router());
+    let routes = Router::new()
+        .merge(health::router())
+        .merge(useradm::router())
+        .merge(sessions::router())
+        .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }
 

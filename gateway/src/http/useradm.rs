@@ -1,72 +1,40 @@
-//! Mender's useradm API: login and users.
+//! Mender's useradm users API.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
-use base64::Engine;
 use fleetlog_projections::users::{UserView, UsersQueries};
 use serde::Deserialize;
 
 use super::json::{AppJson, rfc3339};
 use super::{ApiError, UserAuth};
-use crate::auth::jwt::Claims;
-use crate::services::users;
+use crate::services::users::{self, UserUpdate};
 use crate::state::AppState;
 
-/// How long a login token lives (Mender's default: one week).
-pub const USER_TOKEN_SECONDS: i64 = 7 * 24 * 3600;
-
-/// The useradm routes.
+/// The users routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/api/management/v1/useradm/auth/login", post(login))
         .route("/api/management/v1/useradm/users", get(list).post(create))
-        .route("/api/management/v1/useradm/users/{id}", get(one))
+        .route("/api/management/v1/useradm/users/{id}", get(one).put(update).delete(remove))
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
-    let (email, password) = std::str::from_utf8(&decoded).ok()?.split_once(':')?;
-    Some((email.to_lowercase(), password.to_owned()))
-}
-
-fn users_model(state: &AppState) -> Result<std::sync::Arc<fleetlog_projections::ReadModel>, ApiError> {
+/// The users read model.
+pub fn users_model(state: &AppState) -> Result<std::sync::Arc<fleetlog_projections::ReadModel>, ApiError> {
     state.read_models.model("users").ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no users model")))
-}
-
-/// Basic auth in, bare JWT (`application/jwt`) out.
-async fn login(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (email, password) = basic_credentials(&headers)
-        .ok_or_else(|| ApiError::Unauthorized("invalid or missing auth header".into()))?;
-    let model = users_model(&state)?;
-    let user = UsersQueries(&model).by_email(crate::DEFAULT_TENANT, &email)?;
-    // Argon2 runs on a blocking thread: it is slow on purpose.
-    let ok = match user.clone() {
-        Some(u) => tokio::task::spawn_blocking(move || users::verify_password(&u.password_hash, &password))
-            .await
-            .unwrap_or(false),
-        None => false,
-    };
-    let user = user.filter(|_| ok).ok_or_else(|| ApiError::Unauthorized("unauthorized".into()))?;
-    let now = fleetlog_commands::now().unix_seconds();
-    let claims = Claims {
-        jti: uuid::Uuid::new_v4().to_string(),
-        sub: user.id,
-        iat: now,
-        exp: now + USER_TOKEN_SECONDS,
-        iss: "fleetlog".into(),
-        device: false,
-        user: true,
-        tenant: String::new(),
-    };
-    Ok(([(header::CONTENT_TYPE, "application/jwt")], state.jwt.sign(&claims)).into_response())
 }
 
 fn user_json(u: &UserView) -> serde_json::Value {
     serde_json::json!({ "id": u.id, "email": u.email, "created_ts": rfc3339(u.created_ts), "updated_ts": rfc3339(u.updated_ts) })
+}
+
+fn find(state: &AppState, caller: &UserAuth, id: &str) -> Result<UserView, ApiError> {
+    let id = if id == "me" { caller.id.as_str() } else { id };
+    let model = users_model(state)?;
+    UsersQueries(&model)
+        .get(crate::DEFAULT_TENANT, id)?
+        .ok_or_else(|| ApiError::NotFound("user not found".into()))
 }
 
 /// Body of a new user.
@@ -99,10 +67,41 @@ async fn one(
     user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let id = if id == "me" { user.id.clone() } else { id };
-    let model = users_model(&state)?;
-    let found = UsersQueries(&model)
-        .get(crate::DEFAULT_TENANT, &id)?
-        .ok_or_else(|| ApiError::NotFound("user not found".into()))?;
-    Ok(Json(user_json(&found)).into_response())
+    Ok(Json(user_json(&find(&state, &user, &id)?)).into_response())
+}
+
+/// Body of a user update.
+#[derive(Debug, Deserialize)]
+struct UpdateBody {
+    email: Option<String>,
+    password: Option<String>,
+    current_password: Option<String>,
+}
+
+async fn update(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<UpdateBody>,
+) -> Result<StatusCode, ApiError> {
+    let target = find(&state, &user, &id)?;
+    if target.id != user.id && body.password.is_some() {
+        return Err(ApiError::Unprocessable("only the user can change their own password".into()));
+    }
+    let update =
+        UserUpdate { email: body.email, password: body.password, current_password: body.current_password };
+    let position = users::update_user(&state, &user.meta(), &user.id, &target, update).await?;
+    state.seen(position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let target = find(&state, &user, &id)?;
+    let outcome = users::delete_user(&state, &user.meta(), &target).await?;
+    state.seen(outcome.position).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

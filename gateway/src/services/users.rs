@@ -2,8 +2,12 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use fleetlog_commands::{CommandMeta, CommandService, Outcome};
+use fleetlog_commands::{ClaimOp, CommandError, CommandMeta, CommandService, Outcome};
 use fleetlog_events::user::{User, UserCommand};
+use fleetlog_projections::users::UserView;
+
+use crate::auth::jwt::Claims;
+use crate::state::AppState;
 
 use crate::http::ApiError;
 
@@ -51,6 +55,107 @@ pub async fn create_user(
             other => other.into(),
         })?;
     Ok((id, outcome))
+}
+
+/// Longest life of a personal access token (Mender: one year).
+pub const MAX_TOKEN_SECONDS: i64 = 365 * 24 * 3600;
+
+/// Records a new token for `user` and returns it signed: a login session (`name` empty) or a
+/// personal access token. Every token is an event, so revocation reaches every replica.
+pub async fn issue_token(
+    state: &AppState,
+    meta: &CommandMeta,
+    user: &str,
+    name: &str,
+    ttl: i64,
+) -> Result<String, ApiError> {
+    let now = fleetlog_commands::now().unix_seconds();
+    let jti = uuid::Uuid::new_v4().to_string();
+    let command = UserCommand::IssueToken { jti: jti.clone(), name: name.to_owned(), exp: now + ttl, now };
+    state.commands.execute::<User>(meta, user, &command).await?;
+    let claims = Claims {
+        jti,
+        sub: user.to_owned(),
+        iat: now,
+        exp: now + ttl,
+        iss: "fleetlog".into(),
+        device: false,
+        user: true,
+        tenant: String::new(),
+    };
+    Ok(state.jwt.sign(&claims))
+}
+
+/// Revokes one of `user`'s tokens (logout, PAT deletion).
+pub async fn revoke_token(
+    state: &AppState,
+    meta: &CommandMeta,
+    user: &str,
+    jti: &str,
+) -> Result<Outcome, ApiError> {
+    Ok(state.commands.execute::<User>(meta, user, &UserCommand::RevokeToken { jti: jti.to_owned() }).await?)
+}
+
+/// What a user update asks for.
+pub struct UserUpdate {
+    /// New e-mail.
+    pub email: Option<String>,
+    /// New password.
+    pub password: Option<String>,
+    /// The caller's current password (required to change their own e-mail or password).
+    pub current_password: Option<String>,
+}
+
+/// Updates `target` on behalf of `caller`; returns the last position written.
+pub async fn update_user(
+    state: &AppState,
+    meta: &CommandMeta,
+    caller: &str,
+    target: &UserView,
+    update: UserUpdate,
+) -> Result<u64, ApiError> {
+    if target.id == caller && (update.email.is_some() || update.password.is_some()) {
+        let current = update.current_password.clone().unwrap_or_default();
+        let hash = target.password_hash.clone();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &current)).await.unwrap_or(false);
+        if !ok {
+            return Err(ApiError::Unprocessable("the current password is missing or wrong".into()));
+        }
+    }
+    let mut position = 0;
+    if let Some(email) = &update.email {
+        let email = email.trim().to_lowercase();
+        let (old, new) = (super::claim_id("email", &target.email), super::claim_id("email", &email));
+        let claims = [ClaimOp::Release(&old), ClaimOp::Take(&new)];
+        let command = UserCommand::ChangeEmail { email: email.clone() };
+        let out =
+            state.commands.execute_with_claims::<User>(meta, &target.id, &command, &claims).await.map_err(
+                |e| match e {
+                    CommandError::Taken { .. } => {
+                        ApiError::Unprocessable("user with the same email already exists".into())
+                    }
+                    other => other.into(),
+                },
+            )?;
+        position = out.position;
+    }
+    if let Some(password) = &update.password {
+        let email = update.email.as_deref().unwrap_or(&target.email).to_owned();
+        let password_hash = hash_password(&email, password)?;
+        let command = UserCommand::ChangePassword { password_hash };
+        position = state.commands.execute::<User>(meta, &target.id, &command).await?.position;
+    }
+    Ok(position)
+}
+
+/// Deletes a user and frees the e-mail.
+pub async fn delete_user(
+    state: &AppState,
+    meta: &CommandMeta,
+    target: &UserView,
+) -> Result<Outcome, ApiError> {
+    let claim = super::claim_id("email", &target.email);
+    Ok(state.commands.execute_releasing::<User>(meta, &target.id, &UserCommand::Delete, &claim).await?)
 }
 
 #[cfg(test)]

@@ -1,0 +1,95 @@
+//! Given/when/then tests of the user rules.
+
+use super::*;
+use crate::testing::Given;
+
+fn create(email: &str) -> UserCommand {
+    UserCommand::Create { email: email.into(), password_hash: "$argon2id$x".into() }
+}
+
+fn created() -> UserEvent {
+    UserEvent::UserCreated { email: "a@b.co".into(), password_hash: "h".into() }
+}
+
+fn pat(jti: &str, name: &str) -> UserCommand {
+    UserCommand::IssueToken { jti: jti.into(), name: name.into(), exp: 2_000, now: 1_000 }
+}
+
+#[test]
+fn a_user_is_created_with_a_lower_case_email() {
+    Given::<User>::nothing().when(create("Admin@Example.com")).then([UserEvent::UserCreated {
+        email: "admin@example.com".into(),
+        password_hash: "$argon2id$x".into(),
+    }]);
+}
+
+#[test]
+fn a_bad_email_is_refused() {
+    for bad in ["", "admin", "admin@", "@example.com", "a b@example.com", "admin@example", "a@b@c.com"] {
+        Given::<User>::nothing().when(create(bad)).then_err(UserError::InvalidEmail);
+    }
+}
+
+#[test]
+fn creating_twice_is_refused() {
+    Given::<User>::events([created()]).when(create("a@b.co")).then_err(UserError::AlreadyExists);
+}
+
+#[test]
+fn a_deleted_user_accepts_nothing_but_creation() {
+    Given::<User>::events([created(), UserEvent::UserDeleted])
+        .when(UserCommand::Delete)
+        .then_err(UserError::NotFound);
+    Given::<User>::nothing().when(pat("t1", "ci")).then_err(UserError::NotFound);
+}
+
+#[test]
+fn changing_the_email_to_the_same_changes_nothing() {
+    Given::<User>::events([created()])
+        .when(UserCommand::ChangeEmail { email: "A@B.CO".into() })
+        .then_nothing();
+    Given::<User>::events([created()])
+        .when(UserCommand::ChangeEmail { email: "new@b.co".into() })
+        .then([UserEvent::UserEmailChanged { email: "new@b.co".into() }]);
+}
+
+#[test]
+fn personal_access_token_names_are_unique_and_limited() {
+    let issued =
+        |jti: &str, name: &str| UserEvent::UserTokenIssued { jti: jti.into(), name: name.into(), exp: 2_000 };
+    Given::<User>::events([created(), issued("t1", "ci")])
+        .when(pat("t2", "ci"))
+        .then_err(UserError::TokenNameExists);
+    // A revoked or expired token frees its name.
+    Given::<User>::events([created(), issued("t1", "ci"), UserEvent::UserTokenRevoked { jti: "t1".into() }])
+        .when(pat("t2", "ci"))
+        .then([issued("t2", "ci")]);
+    let ten: Vec<_> = std::iter::once(created())
+        .chain((0..10).map(|i| issued(&format!("t{i}"), &format!("n{i}"))))
+        .collect();
+    Given::<User>::events(ten).when(pat("t11", "eleventh")).then_err(UserError::TooManyTokens);
+}
+
+#[test]
+fn revoking_is_idempotent_and_needs_a_known_token() {
+    let issued = UserEvent::UserTokenIssued { jti: "t1".into(), name: String::new(), exp: 2_000 };
+    let revoked = UserEvent::UserTokenRevoked { jti: "t1".into() };
+    Given::<User>::events([created(), issued.clone()])
+        .when(UserCommand::RevokeToken { jti: "t1".into() })
+        .then([revoked.clone()]);
+    Given::<User>::events([created(), issued, revoked])
+        .when(UserCommand::RevokeToken { jti: "t1".into() })
+        .then_nothing();
+    Given::<User>::events([created()])
+        .when(UserCommand::RevokeToken { jti: "zz".into() })
+        .then_err(UserError::TokenNotFound);
+}
+
+#[test]
+fn the_password_hash_never_renders_as_json() {
+    let json = serde_json::to_string(&UserEvent::UserCreated {
+        email: "a@b.co".into(),
+        password_hash: "SECRET".into(),
+    });
+    assert!(!json.unwrap().contains("SECRET"));
+}

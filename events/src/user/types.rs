@@ -1,0 +1,165 @@
+//! The user aggregate's vocabulary: state, commands, events and errors.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DomainEvent;
+
+/// A token issued to a user: a login session, or a personal access token (PAT) with a name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenState {
+    /// PAT name; empty for a login session.
+    pub name: String,
+    /// Expiry, Unix seconds.
+    pub exp: i64,
+    /// True once revoked (logout or PAT deletion).
+    pub revoked: bool,
+}
+
+/// The folded state of one user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserState {
+    /// True once created and until deleted.
+    pub exists: bool,
+    /// Lower-cased e-mail.
+    pub email: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    /// Tokens by id (`jti`).
+    pub tokens: BTreeMap<String, TokenState>,
+}
+
+/// What may be asked of a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserCommand {
+    /// Create the user.
+    Create {
+        /// E-mail (any case; stored lower-case).
+        email: String,
+        /// Argon2 PHC string of the password.
+        password_hash: String,
+    },
+    /// Replace the password.
+    ChangePassword {
+        /// Argon2 PHC string of the new password.
+        password_hash: String,
+    },
+    /// Replace the e-mail (the handler moves the uniqueness claim in the same batch).
+    ChangeEmail {
+        /// The new e-mail.
+        email: String,
+    },
+    /// Delete the user (and with it every token).
+    Delete,
+    /// Record a token the handler is about to hand out.
+    IssueToken {
+        /// Token id.
+        jti: String,
+        /// PAT name, or empty for a login session.
+        name: String,
+        /// Expiry, Unix seconds.
+        exp: i64,
+        /// Now, Unix seconds (PAT limits count only live tokens).
+        now: i64,
+    },
+    /// Revoke a token (logout, PAT deletion).
+    RevokeToken {
+        /// Token id.
+        jti: String,
+    },
+}
+
+/// The facts recorded about a user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum UserEvent {
+    /// A user was created.
+    UserCreated {
+        /// Lower-cased e-mail.
+        email: String,
+        /// Argon2 PHC string; never shown in JSON.
+        #[serde(skip_serializing, default)]
+        password_hash: String,
+    },
+    /// The password was changed.
+    UserPasswordChanged {
+        /// Argon2 PHC string; never shown in JSON.
+        #[serde(skip_serializing, default)]
+        password_hash: String,
+    },
+    /// The e-mail was changed.
+    UserEmailChanged {
+        /// The new, lower-cased e-mail.
+        email: String,
+    },
+    /// The user was deleted.
+    UserDeleted,
+    /// A token was issued (login or personal access token).
+    UserTokenIssued {
+        /// Token id.
+        jti: String,
+        /// PAT name; empty for a login session.
+        name: String,
+        /// Expiry, Unix seconds.
+        exp: i64,
+    },
+    /// A token was revoked (logout or PAT deletion).
+    UserTokenRevoked {
+        /// Token id.
+        jti: String,
+    },
+}
+
+impl UserEvent {
+    /// The event's type name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            UserEvent::UserCreated { .. } => "UserCreated",
+            UserEvent::UserPasswordChanged { .. } => "UserPasswordChanged",
+            UserEvent::UserEmailChanged { .. } => "UserEmailChanged",
+            UserEvent::UserDeleted => "UserDeleted",
+            UserEvent::UserTokenIssued { .. } => "UserTokenIssued",
+            UserEvent::UserTokenRevoked { .. } => "UserTokenRevoked",
+        }
+    }
+}
+
+impl From<UserEvent> for DomainEvent {
+    fn from(e: UserEvent) -> Self {
+        DomainEvent::User(e)
+    }
+}
+
+impl TryFrom<DomainEvent> for UserEvent {
+    type Error = DomainEvent;
+    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
+        match e {
+            DomainEvent::User(u) => Ok(u),
+            other => Err(other),
+        }
+    }
+}
+
+/// Why a user command is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    /// The user exists already.
+    #[error("user with the same email already exists")]
+    AlreadyExists,
+    /// No such user.
+    #[error("user not found")]
+    NotFound,
+    /// The e-mail is not an address.
+    #[error("invalid email address")]
+    InvalidEmail,
+    /// No such token.
+    #[error("token not found")]
+    TokenNotFound,
+    /// A live personal access token has that name already.
+    #[error("Personal Access Token with a given name already exists")]
+    TokenNameExists,
+    /// The user has the most live personal access tokens allowed.
+    #[error("maximum number of personal access tokens reached")]
+    TooManyTokens,
+}
