@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::claim::ClaimEvent;
 use crate::device::DeviceEvent;
+use crate::settings::SettingsEvent;
 use crate::user::UserEvent;
 
 /// Microseconds since the Unix epoch (UTC).
@@ -72,6 +73,8 @@ pub enum DomainEvent {
     User(UserEvent),
     /// Events of uniqueness claims.
     Claim(ClaimEvent),
+    /// Events of settings.
+    Settings(SettingsEvent),
 }
 
 impl DomainEvent {
@@ -81,6 +84,7 @@ impl DomainEvent {
             DomainEvent::Device(e) => e.event_type(),
             DomainEvent::User(e) => e.event_type(),
             DomainEvent::Claim(e) => e.event_type(),
+            DomainEvent::Settings(e) => e.event_type(),
         }
     }
 }

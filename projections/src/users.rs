@@ -1,5 +1,6 @@
 //! The users read model (useradm): one record per user and an index by e-mail for login.
 
+use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 use fleetlog_events::{DomainEvent, RecordedEvent};
 use serde::{Deserialize, Serialize};
@@ -34,11 +35,24 @@ pub struct TokenView {
     pub created_ts: i64,
 }
 
-/// The projection that maintains [`UserView`]s.
+/// Settings of one scope (`global` or `user-<id>`), with the version that is their ETag.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettingsView {
+    /// The JSON object, as text.
+    pub json: String,
+    /// How many saves: the ETag.
+    pub version: u64,
+}
+
+/// The projection that maintains [`UserView`]s and settings.
 pub struct UsersProjection;
 
 fn record_key(tenant: &str, id: &str) -> Vec<u8> {
     format!("u/{tenant}/{id}").into_bytes()
+}
+
+fn settings_key(tenant: &str, scope: &str) -> Vec<u8> {
+    format!("t/{tenant}/{scope}").into_bytes()
 }
 
 fn pat_key(tenant: &str, user: &str, jti: &str) -> Vec<u8> {
@@ -60,10 +74,19 @@ impl Projection for UsersProjection {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: tokens, revocations and settings.
+        2
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
+        if let DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) = &e.envelope.event {
+            let agg = &e.envelope.aggregate;
+            let key = settings_key(&agg.tenant, &agg.id);
+            let version =
+                w.get(&key)?.map(|v| from_bytes::<SettingsView>(&v)).transpose()?.map_or(0, |s| s.version);
+            w.insert(key, to_bytes(&SettingsView { json: json.clone(), version: version + 1 })?);
+            return Ok(());
+        }
         let DomainEvent::User(event) = &e.envelope.event else { return Ok(()) };
         let agg = &e.envelope.aggregate;
         let (tenant, id, ts) = (agg.tenant.as_str(), agg.id.as_str(), e.envelope.occurred_at.0);
@@ -126,6 +149,17 @@ impl UsersQueries<'_> {
     pub fn by_email(&self, tenant: &str, email: &str) -> Result<Option<UserView>, ProjectionError> {
         let Some(id) = self.0.tree().get(email_key(tenant, email))? else { return Ok(None) };
         self.get(tenant, &String::from_utf8_lossy(&id))
+    }
+
+    /// The settings of a scope (empty, version 0, before the first save).
+    pub fn settings(&self, tenant: &str, scope: &str) -> Result<SettingsView, ProjectionError> {
+        Ok(self
+            .0
+            .tree()
+            .get(settings_key(tenant, scope))?
+            .map(|v| from_bytes(&v))
+            .transpose()?
+            .unwrap_or_default())
     }
 
     /// True once token `jti` was revoked.

@@ -2,6 +2,7 @@
 
 use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 use fleetlog_events::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, Timestamp};
 
@@ -123,6 +124,9 @@ fn event_to_proto(e: &DomainEvent) -> P {
                 P::ClaimReleased(proto::ClaimReleased { holder: holder.clone() })
             }
         },
+        DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) => {
+            P::SettingsSaved(proto::SettingsSaved { json: json.clone() })
+        }
     }
 }
 
@@ -163,6 +167,7 @@ fn event_from_proto(p: P) -> DomainEvent {
             DomainEvent::User(UserEvent::UserTokenIssued { jti: m.jti, name: m.name, exp: m.exp })
         }
         P::UserTokenRevoked(m) => DomainEvent::User(UserEvent::UserTokenRevoked { jti: m.jti }),
+        P::SettingsSaved(m) => DomainEvent::Settings(SettingsEvent::SettingsSaved { json: m.json }),
         P::ClaimTaken(m) => DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: m.holder }),
         P::ClaimReleased(m) => DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: m.holder }),
     }

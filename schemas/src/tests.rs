@@ -42,6 +42,9 @@ fn samples() -> Vec<EventEnvelope> {
             exp: 1_800_000_000,
         }),
         DomainEvent::User(UserEvent::UserTokenRevoked { jti: "t1".into() }),
+        DomainEvent::Settings(fleetlog_events::settings::SettingsEvent::SettingsSaved {
+            json: "{\"2fa\":\"disabled\"}".into(),
+        }),
         DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u1".into() }),
         DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u1".into() }),
     ]);

@@ -130,3 +130,29 @@ async fn personal_access_tokens_work_until_deleted() {
         404
     );
 }
+
+#[tokio::test]
+async fn settings_are_saved_with_an_etag() {
+    let server = Server::start().await;
+    let http = &server.http;
+    for path in ["/api/management/v1/useradm/settings", "/api/management/v1/useradm/settings/me"] {
+        let url = format!("{}{path}", server.base);
+        let res = http.get(&url).bearer_auth(&server.token).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let etag = res.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(res.json::<Value>().await.unwrap(), serde_json::json!({}));
+        let save = |body: Value, etag: &str| {
+            http.post(&url).bearer_auth(&server.token).header("If-Match", etag).json(&body)
+        };
+        assert_eq!(save(serde_json::json!({ "2fa": "enabled" }), &etag).send().await.unwrap().status(), 201);
+        assert_eq!(
+            save(serde_json::json!({ "2fa": "disabled" }), &etag).send().await.unwrap().status(),
+            412,
+            "stale ETag"
+        );
+        assert_eq!(save(serde_json::json!([1]), "\"1\"").send().await.unwrap().status(), 400);
+        let res = http.get(&url).bearer_auth(&server.token).send().await.unwrap();
+        assert_ne!(res.headers()["etag"].to_str().unwrap(), etag);
+        assert_eq!(res.json::<Value>().await.unwrap()["2fa"], "enabled");
+    }
+}

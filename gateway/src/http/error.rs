@@ -27,6 +27,9 @@ pub enum ApiError {
     /// 409: conflicts with the current state (or concurrent writers kept winning).
     #[error("{0}")]
     Conflict(String),
+    /// 412: an `If-Match` precondition failed.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// 413: the body is over the limit.
     #[error("request body too large")]
     TooLarge,
@@ -51,6 +54,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -8,6 +8,7 @@ pub mod json;
 mod metrics;
 mod request_id;
 mod sessions;
+mod settings;
 mod useradm;
 
 pub use auth::{DeviceAuth, UserAuth};
@@ -28,6 +29,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(health::router())
         .merge(useradm::router())
         .merge(sessions::router())
+        .merge(settings::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }
