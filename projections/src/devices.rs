@@ -18,6 +18,9 @@ pub struct AuthSetView {
     pub status: AuthSetStatus,
     /// When it was submitted, microseconds since the epoch.
     pub ts: i64,
+    /// Tokens of this set issued before this Unix second are revoked (0: none).
+    #[serde(default)]
+    pub tokens_revoked_before: i64,
 }
 
 /// One device as the management API shows it.
@@ -53,9 +56,15 @@ fn status_key(tenant: &str, status: DeviceStatus, id: &str) -> Vec<u8> {
     format!("s/{tenant}/{}/{id}", status.as_str()).into_bytes()
 }
 
-/// Present exactly while that auth set of that device is accepted: the device API's check.
+/// Present exactly while that auth set of that device is accepted: the device API's check. Its
+/// value is empty, or the Unix second before which tokens of the set were revoked.
 fn accepted_key(tenant: &str, id: &str, auth_set_id: &str) -> Vec<u8> {
     format!("a/{tenant}/{id}/{auth_set_id}").into_bytes()
+}
+
+/// Which device an auth set (the `jti` of its tokens) belongs to.
+fn auth_set_key(tenant: &str, auth_set_id: &str) -> Vec<u8> {
+    format!("x/{tenant}/{auth_set_id}").into_bytes()
 }
 
 fn accepted_sets(d: &DeviceView) -> impl Iterator<Item = &AuthSetView> {
@@ -74,8 +83,8 @@ impl Projection for DevicesProjection {
     }
 
     fn version(&self) -> u32 {
-        // 2: the accepted-auth-set index.
-        2
+        // 2: the accepted-auth-set index; 3: token revocation and the auth-set index.
+        3
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -102,6 +111,9 @@ impl Projection for DevicesProjection {
             for a in accepted_sets(old) {
                 w.remove(accepted_key(tenant, id, &a.id))?;
             }
+            for a in &old.auth_sets {
+                w.remove(auth_set_key(tenant, &a.id))?;
+            }
         }
         fn set_status(device: &mut DeviceView, auth_set_id: &str, status: AuthSetStatus) {
             if let Some(a) = device.auth_sets.iter_mut().find(|a| a.id == auth_set_id) {
@@ -113,6 +125,7 @@ impl Projection for DevicesProjection {
             pubkey: pubkey.to_owned(),
             status,
             ts,
+            tokens_revoked_before: 0,
         };
         match event {
             DeviceEvent::AuthSetSubmitted { auth_set_id, pubkey, .. } => {
@@ -133,6 +146,11 @@ impl Projection for DevicesProjection {
             DeviceEvent::AuthSetDismissed { auth_set_id } => {
                 device.auth_sets.retain(|a| a.id != *auth_set_id)
             }
+            DeviceEvent::DeviceTokensRevoked { auth_set_id } => {
+                if let Some(a) = device.auth_sets.iter_mut().find(|a| a.id == *auth_set_id) {
+                    a.tokens_revoked_before = e.envelope.occurred_at.unix_seconds() + 1;
+                }
+            }
             DeviceEvent::DeviceDecommissioned => {
                 w.remove(key)?;
                 w.remove(identity_key(tenant, &device.identity_data))?;
@@ -141,7 +159,15 @@ impl Projection for DevicesProjection {
         }
         device.updated_ts = ts;
         for a in accepted_sets(&device) {
-            w.insert(accepted_key(tenant, id, &a.id), Vec::new());
+            let value = if a.tokens_revoked_before > 0 {
+                a.tokens_revoked_before.to_be_bytes().to_vec()
+            } else {
+                Vec::new()
+            };
+            w.insert(accepted_key(tenant, id, &a.id), value);
+        }
+        for a in &device.auth_sets {
+            w.insert(auth_set_key(tenant, &a.id), id.as_bytes());
         }
         w.insert(status_key(tenant, device.status(), id), Vec::new());
         w.insert(identity_key(tenant, &device.identity_data), id.as_bytes());
@@ -159,10 +185,32 @@ impl DevicesQueries<'_> {
         self.0.tree().get(record_key(tenant, id))?.map(|v| from_bytes(&v)).transpose()
     }
 
-    /// True while auth set `auth_set_id` of device `id` is accepted (one key lookup, no decoding:
-    /// the device API asks this on every request).
-    pub fn is_accepted(&self, tenant: &str, id: &str, auth_set_id: &str) -> Result<bool, ProjectionError> {
-        Ok(self.0.tree().contains_key(accepted_key(tenant, id, auth_set_id))?)
+    /// Whether a token of auth set `auth_set_id` of device `id`, issued at Unix second `iat`, is
+    /// good: the set is accepted and its tokens were not revoked since (one key lookup, no
+    /// decoding: the device API asks this on every request).
+    pub fn token_valid(
+        &self,
+        tenant: &str,
+        id: &str,
+        auth_set_id: &str,
+        iat: i64,
+    ) -> Result<bool, ProjectionError> {
+        let Some(v) = self.0.tree().get(accepted_key(tenant, id, auth_set_id))? else { return Ok(false) };
+        let revoked_before = <[u8; 8]>::try_from(v.as_ref()).map(i64::from_be_bytes).unwrap_or(0);
+        Ok(iat >= revoked_before)
+    }
+
+    /// The device an auth set belongs to.
+    pub fn device_of_auth_set(
+        &self,
+        tenant: &str,
+        auth_set_id: &str,
+    ) -> Result<Option<String>, ProjectionError> {
+        Ok(self
+            .0
+            .tree()
+            .get(auth_set_key(tenant, auth_set_id))?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// The id of the device with this identity, if any.

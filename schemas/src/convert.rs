@@ -85,6 +85,9 @@ fn event_to_proto(e: &DomainEvent) -> P {
                 P::AuthSetRejected(proto::AuthSetRejected { auth_set_id: auth_set_id.clone() })
             }
             DeviceEvent::DeviceDecommissioned => P::DeviceDecommissioned(proto::DeviceDecommissioned {}),
+            DeviceEvent::DeviceTokensRevoked { auth_set_id } => {
+                P::DeviceTokensRevoked(proto::DeviceTokensRevoked { auth_set_id: auth_set_id.clone() })
+            }
             DeviceEvent::DevicePreauthorized { auth_set_id, identity_data, pubkey } => {
                 P::DevicePreauthorized(proto::DevicePreauthorized {
                     auth_set_id: auth_set_id.clone(),
@@ -144,6 +147,9 @@ fn event_from_proto(p: P) -> DomainEvent {
             DomainEvent::Device(DeviceEvent::AuthSetRejected { auth_set_id: m.auth_set_id })
         }
         P::DeviceDecommissioned(_) => DomainEvent::Device(DeviceEvent::DeviceDecommissioned),
+        P::DeviceTokensRevoked(m) => {
+            DomainEvent::Device(DeviceEvent::DeviceTokensRevoked { auth_set_id: m.auth_set_id })
+        }
         P::DevicePreauthorized(m) => DomainEvent::Device(DeviceEvent::DevicePreauthorized {
             auth_set_id: m.auth_set_id,
             identity_data: m.identity_data,

@@ -25,6 +25,7 @@ fn samples() -> Vec<EventEnvelope> {
         },
         DeviceEvent::AuthSetPending { auth_set_id: "a1".into() },
         DeviceEvent::AuthSetDismissed { auth_set_id: "a2".into() },
+        DeviceEvent::DeviceTokensRevoked { auth_set_id: "a1".into() },
     ]
     .map(DomainEvent::Device)
     .into_iter()

@@ -81,6 +81,10 @@ impl Aggregate for Device {
                 }
                 Ok(vec![DeviceEvent::DeviceDecommissioned])
             }
+            DeviceCommand::RevokeTokens { auth_set_id } => {
+                state.live_set(auth_set_id)?;
+                Ok(vec![DeviceEvent::DeviceTokensRevoked { auth_set_id: auth_set_id.clone() }])
+            }
         }
     }
 
@@ -107,6 +111,8 @@ impl Aggregate for Device {
                 set_status(&mut state, auth_set_id, AuthSetStatus::Rejected)
             }
             DeviceEvent::DeviceDecommissioned => state.decommissioned = true,
+            // Tokens are not part of the rules; the read model keeps when they were revoked.
+            DeviceEvent::DeviceTokensRevoked { .. } => {}
             DeviceEvent::DevicePreauthorized { auth_set_id, identity_data, pubkey } => {
                 // A preauthorized identity starts a new life, even after a decommissioning.
                 state = DeviceState {

@@ -145,6 +145,11 @@ pub enum DeviceCommand {
     },
     /// Remove the device for good.
     Decommission,
+    /// Invalidate every token issued so far for one auth set (the device must authenticate again).
+    RevokeTokens {
+        /// The set whose tokens go.
+        auth_set_id: String,
+    },
 }
 
 /// The facts recorded about a device.
@@ -191,6 +196,11 @@ pub enum DeviceEvent {
         /// The set.
         auth_set_id: String,
     },
+    /// Every token issued for a set until now was revoked.
+    DeviceTokensRevoked {
+        /// The set.
+        auth_set_id: String,
+    },
 }
 
 impl DeviceEvent {
@@ -204,6 +214,7 @@ impl DeviceEvent {
             DeviceEvent::DevicePreauthorized { .. } => "DevicePreauthorized",
             DeviceEvent::AuthSetPending { .. } => "AuthSetPending",
             DeviceEvent::AuthSetDismissed { .. } => "AuthSetDismissed",
+            DeviceEvent::DeviceTokensRevoked { .. } => "DeviceTokensRevoked",
         }
     }
 }

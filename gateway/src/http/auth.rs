@@ -113,7 +113,7 @@ impl FromRequestParts<AppState> for DeviceAuth {
         };
         // Admission is read on every request, so rejecting or decommissioning a device takes
         // effect as soon as the change is applied here.
-        if !devices(state, |q| q.is_accepted(crate::DEFAULT_TENANT, &claims.sub, &claims.jti))? {
+        if !devices(state, |q| q.token_valid(crate::DEFAULT_TENANT, &claims.sub, &claims.jti, claims.iat))? {
             return Err(ApiError::Unauthorized("device not accepted".into()));
         }
         Ok(DeviceAuth { device_id: claims.sub.clone(), auth_set_id: claims.jti.clone() })

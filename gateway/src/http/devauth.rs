@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/management/v2/devauth/devices/count", get(count))
         .route("/api/management/v2/devauth/devices/{id}", get(one).delete(decommission))
         .route("/api/management/v2/devauth/devices/{id}/auth/{aid}", delete(dismiss))
+        .route("/api/management/v2/devauth/tokens/{id}", delete(revoke_token))
+        .route("/api/management/v2/devauth/limits/{name}", get(limit))
         .route("/api/management/v2/devauth/devices/{id}/auth/{aid}/status", put(set_status).get(get_status))
 }
 
@@ -273,4 +275,27 @@ async fn search(
     let links = link_header("/api/management/v2/devauth/devices/search", &[], page, per_page, has_next);
     let body: Vec<_> = found.into_iter().take(per_page).map(device_json).collect();
     Ok((links, Json(body)).into_response())
+}
+
+/// Revokes the tokens of an auth set (a device token's `jti`): the device must authenticate again.
+async fn revoke_token(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(jti): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let device = devices(&state, |d| d.device_of_auth_set(crate::DEFAULT_TENANT, &jti))?
+        .ok_or_else(|| ApiError::NotFound("token not found".into()))?;
+    let command = fleetlog_events::device::DeviceCommand::RevokeTokens { auth_set_id: jti };
+    let outcome =
+        state.commands.execute::<fleetlog_events::device::Device>(&user.meta(), &device, &command).await?;
+    state.seen(outcome.position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Device limits: fleetlog has none (`0` means unlimited, as in Mender).
+async fn limit(_user: UserAuth, Path(name): Path<String>) -> Result<Response, ApiError> {
+    if name != "max_devices" {
+        return Err(ApiError::BadRequest(format!("unsupported limit {name}")));
+    }
+    Ok(Json(serde_json::json!({ "limit": 0 })).into_response())
 }
