@@ -6,6 +6,7 @@ mod identity;
 mod mender_client;
 mod projections;
 mod restart;
+mod server;
 mod store;
 mod support;
 mod users;

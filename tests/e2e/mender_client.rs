@@ -9,7 +9,7 @@ use std::sync::Once;
 use serde_json::Value;
 use tokio::process::Command;
 
-use crate::identity::Server;
+use crate::server::Server;
 
 /// False (and the test is skipped with a note) where the clients cannot run, unless
 /// `FLEETLOG_REQUIRE_MENDER` is set, as `make test` does as root: then it is a failure.

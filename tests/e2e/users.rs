@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::identity::Server;
+use crate::server::Server;
 
 async fn login(http: &reqwest::Client, base: &str, email: &str, password: &str) -> (StatusCode, String) {
     let url = format!("{base}/api/management/v1/useradm/auth/login");

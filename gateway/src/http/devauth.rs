@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/devices/v1/authentication/auth_requests", post(auth_request))
         .route("/api/management/v2/devauth/devices", get(list).post(preauthorize))
-        .route("/api/management/v2/devauth/devices/search", post(search))
+        .route("/api/management/v2/devauth/devices/search", post(super::devauth_search::search))
         .route("/api/management/v2/devauth/devices/count", get(count))
         .route("/api/management/v2/devauth/devices/{id}", get(one).delete(decommission))
         .route("/api/management/v2/devauth/devices/{id}/auth/{aid}", delete(dismiss))
@@ -41,7 +41,7 @@ async fn auth_request(
     Ok(([(header::CONTENT_TYPE, "application/jwt")], token).into_response())
 }
 
-fn parse_status(s: Option<&str>) -> Result<Option<DeviceStatus>, ApiError> {
+pub(super) fn parse_status(s: Option<&str>) -> Result<Option<DeviceStatus>, ApiError> {
     match s {
         None | Some("") => Ok(None),
         Some("pending") => Ok(Some(DeviceStatus::Pending)),
@@ -61,7 +61,7 @@ struct ListQuery {
     paging: Paging,
 }
 
-fn device_json(d: &DeviceView) -> serde_json::Value {
+pub(super) fn device_json(d: &DeviceView) -> serde_json::Value {
     let identity: serde_json::Value = serde_json::from_str(&d.identity_data).unwrap_or_default();
     let sets: Vec<_> = d
         .auth_sets
@@ -117,7 +117,7 @@ async fn count(
     Ok(Json(serde_json::json!({ "count": n })).into_response())
 }
 
-fn find(state: &AppState, id: &str) -> Result<DeviceView, ApiError> {
+pub(super) fn find(state: &AppState, id: &str) -> Result<DeviceView, ApiError> {
     devices(state, |d| d.get(crate::DEFAULT_TENANT, id))?
         .ok_or_else(|| ApiError::NotFound("device not found".into()))
 }
@@ -213,68 +213,6 @@ async fn preauthorize(
             Ok((StatusCode::CONFLICT, Json(existing)).into_response())
         }
     }
-}
-
-/// Body of a search: `status` and `id`, each a string or a list.
-#[derive(Debug, Default, Deserialize)]
-struct SearchBody {
-    #[serde(default)]
-    status: OneOrMany,
-    #[serde(default)]
-    id: OneOrMany,
-}
-
-/// A JSON string or array of strings.
-#[derive(Debug, Default, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    #[default]
-    None,
-    One(String),
-    Many(Vec<String>),
-}
-
-impl OneOrMany {
-    fn values(&self) -> Vec<&str> {
-        match self {
-            OneOrMany::None => vec![],
-            OneOrMany::One(s) => vec![s.as_str()],
-            OneOrMany::Many(v) => v.iter().map(String::as_str).collect(),
-        }
-    }
-}
-
-async fn search(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    Query(paging): Query<Paging>,
-    AppJson(body): AppJson<SearchBody>,
-) -> Result<Response, ApiError> {
-    let (page, per_page) = paging.validate()?;
-    let statuses =
-        body.status.values().into_iter().map(|s| parse_status(Some(s))).collect::<Result<Vec<_>, _>>()?;
-    let ids = body.id.values();
-    let matches = |d: &DeviceView| {
-        (statuses.is_empty() || statuses.contains(&Some(d.status())))
-            && (ids.is_empty() || ids.contains(&d.id.as_str()))
-    };
-    // Searches by id read those records; otherwise the status index narrows the scan.
-    let all: Vec<DeviceView> = if ids.is_empty() {
-        let mut out = Vec::new();
-        for s in if statuses.is_empty() { vec![None] } else { statuses.clone() } {
-            out.extend(devices(&state, |d| d.list(crate::DEFAULT_TENANT, s, 0, usize::MAX))?);
-        }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
-    } else {
-        ids.iter().filter_map(|id| find(&state, id).ok()).filter(|d| matches(d)).collect()
-    };
-    let found: Vec<_> =
-        all.iter().filter(|d| matches(d)).skip((page - 1) * per_page).take(per_page + 1).collect();
-    let has_next = found.len() > per_page;
-    let links = link_header("/api/management/v2/devauth/devices/search", &[], page, per_page, has_next);
-    let body: Vec<_> = found.into_iter().take(per_page).map(device_json).collect();
-    Ok((links, Json(body)).into_response())
 }
 
 /// Revokes the tokens of an auth set (a device token's `jti`): the device must authenticate again.

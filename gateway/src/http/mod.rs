@@ -2,6 +2,7 @@
 
 mod auth;
 mod devauth;
+mod devauth_search;
 mod error;
 mod health;
 pub mod json;

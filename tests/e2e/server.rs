@@ -1,0 +1,133 @@
+//! A fleetlog server for the HTTP tests: on the shared nats-server with a stream of its own,
+//! with an admin user logged in.
+
+use std::path::PathBuf;
+
+use fleetlog_gateway::app::Application;
+use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
+use fleetlog_tests::{nats_server_bin, shared_nats_url};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// A server on the shared nats-server, with its own stream, plus an admin user.
+pub struct Server {
+    pub base: String,
+    pub state: fleetlog_gateway::state::AppState,
+    conn: ConnectionArgs,
+    pub http: reqwest::Client,
+    pub token: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let conn = ConnectionArgs {
+            data_dir: PathBuf::from(dir.path()),
+            nats_url: Some(shared_nats_url().into()),
+            nats_server_bin: nats_server_bin(),
+            stream: format!("I{id}"),
+            subject_prefix: format!("i{}", &id[..12]),
+            replicas: 1,
+        };
+        Box::pin(fleetlog_gateway::admin::create_user(&conn, "Admin@Example.com", "secret-password"))
+            .await
+            .unwrap();
+        let args = ServeArgs {
+            conn: conn.clone(),
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            read_your_writes_ms: 5000,
+            jwt_key: None,
+            jwt_algorithm: "eddsa".into(),
+            log_json: false,
+        };
+        let app = Box::pin(Application::build(args)).await.unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        let http = reqwest::Client::new();
+        // The CLI wrote the user before serve started: the read models catch up from the log.
+        let mut token = String::new();
+        for _ in 0..100 {
+            let res = http
+                .post(format!("{base}/api/management/v1/useradm/auth/login"))
+                .basic_auth("admin@example.com", Some("secret-password"))
+                .send()
+                .await
+                .unwrap();
+            if res.status() == 200 {
+                assert_eq!(res.headers()["content-type"], "application/jwt");
+                token = res.text().await.unwrap();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(!token.is_empty() && !token.ends_with('\n'), "login works");
+        Server { base, state, conn, http, token, stop: Some(tx), _dir: dir }
+    }
+
+    /// A second replica on the same log (its own data dir, so its own read models and the
+    /// same token key file). Returns its base URL; it stops when the returned sender drops.
+    pub async fn replica(&self) -> (String, tokio::sync::oneshot::Sender<()>, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let key = self.conn.data_dir.join("keys").join("jwt-ed25519.pem");
+        let args = ServeArgs {
+            conn: ConnectionArgs { data_dir: dir.path().into(), ..self.conn.clone() },
+            listen: "127.0.0.1:0".parse().unwrap(),
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            read_your_writes_ms: 5000,
+            jwt_key: Some(key),
+            jwt_algorithm: "eddsa".into(),
+            log_json: false,
+        };
+        let app = Box::pin(Application::build(args)).await.unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
+        (base, tx, dir)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let res =
+            self.http.get(format!("{}{path}", self.base)).bearer_auth(&self.token).send().await.unwrap();
+        let status = res.status();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn auth_request(&self, body: &str, signature: &str) -> (StatusCode, String) {
+        let res = self
+            .http
+            .post(format!("{}/api/devices/v1/authentication/auth_requests", self.base))
+            .header("Content-Type", "application/json")
+            .header("X-MEN-Signature", signature)
+            .body(body.to_owned())
+            .send()
+            .await
+            .unwrap();
+        (res.status(), res.text().await.unwrap())
+    }
+
+    pub async fn set_status(&self, device: &str, auth_set: &str, status: &str) -> StatusCode {
+        let url = format!("{}/api/management/v2/devauth/devices/{device}/auth/{auth_set}/status", self.base);
+        let body = serde_json::json!({ "status": status });
+        self.http.put(url).bearer_auth(&self.token).json(&body).send().await.unwrap().status()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}
