@@ -118,7 +118,9 @@ async fn oversized_and_bad_bodies_get_menders_error_format() {
 #[tokio::test]
 async fn serve_without_a_nats_url_runs_its_own_nats_server_and_stops_it() {
     let dir = tempfile::tempdir().unwrap();
-    let app = Application::build(serve_args(dir.path().into(), None)).await.unwrap();
+    let args = serve_args(dir.path().into(), None);
+    let conn = args.conn.clone();
+    let app = Box::pin(Application::build(args)).await.unwrap();
     let url = std::fs::read_to_string(dir.path().join("nats.url")).expect("embedded URL recorded");
     assert!(url.starts_with("nats://127.0.0.1:"), "{url}");
     let conf = std::fs::read_to_string(dir.path().join("nats/nats-server.conf")).unwrap();
@@ -129,6 +131,24 @@ async fn serve_without_a_nats_url_runs_its_own_nats_server_and_stops_it() {
         let _ = rx.await;
     }));
     assert_eq!(reqwest::get(format!("{base}/healthz")).await.unwrap().status(), 200);
+    // `fleetlog admin create-user` on the same data dir reaches the running server's log.
+    Box::pin(fleetlog_gateway::admin::create_user(&conn, "ops@example.com", "ops-password")).await.unwrap();
+    let login = format!("{base}/api/management/v1/useradm/auth/login");
+    let mut status = 0;
+    for _ in 0..100 {
+        let res = reqwest::Client::new()
+            .post(&login)
+            .basic_auth("ops@example.com", Some("ops-password"))
+            .send()
+            .await
+            .unwrap();
+        status = res.status().as_u16();
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(status, 200, "the user created by the CLI logs in");
     tx.send(()).unwrap();
     server.await.unwrap().unwrap();
     assert!(!dir.path().join("nats.url").exists(), "URL file removed on stop");

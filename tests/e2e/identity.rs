@@ -277,3 +277,43 @@ async fn device_tokens_work_until_the_device_is_rejected() {
     assert_eq!(res.status(), 204);
     assert_eq!(call(token).await, 401, "a decommissioned device");
 }
+
+#[tokio::test]
+async fn devices_are_listed_by_id_and_foreign_tokens_are_refused() {
+    let server = Server::start().await;
+    for (body, signature) in captured() {
+        server.auth_request(&body, &signature).await;
+    }
+    let (_, all) = server.get("/api/management/v2/devauth/devices").await;
+    let ids: Vec<&str> = all.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3);
+    let (status, two) =
+        server.get(&format!("/api/management/v2/devauth/devices?id={}&id={}", ids[0], ids[2])).await;
+    assert_eq!(status, 200);
+    let got: Vec<&str> = two.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(got, [ids[0], ids[2]]);
+    let (_, none) =
+        server.get(&format!("/api/management/v2/devauth/devices?id={}&status=accepted", ids[0])).await;
+    assert!(none.as_array().unwrap().is_empty());
+
+    // A well-formed token signed by another key, and an expired one signed by ours.
+    let (_, me) = server.get("/api/management/v1/useradm/users/me").await;
+    let claims = |exp: i64| fleetlog_gateway::auth::Claims {
+        jti: "x".into(),
+        sub: me["id"].as_str().unwrap().into(),
+        iat: 0,
+        exp,
+        iss: "fleetlog".into(),
+        device: false,
+        user: true,
+        tenant: String::new(),
+    };
+    let other =
+        fleetlog_gateway::auth::JwtKeys::generate(fleetlog_gateway::auth::JwtAlgorithm::EdDSA).unwrap();
+    let url = format!("{}/api/management/v2/devauth/devices", server.base);
+    for token in [other.sign(&claims(i64::MAX / 2)), server.state.jwt.sign(&claims(1))] {
+        let res = server.http.get(&url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        assert!(res.json::<Value>().await.unwrap()["error"].is_string());
+    }
+}

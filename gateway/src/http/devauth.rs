@@ -53,14 +53,6 @@ pub(super) fn parse_status(s: Option<&str>) -> Result<Option<DeviceStatus>, ApiE
     }
 }
 
-/// Query of the device list.
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    status: Option<String>,
-    #[serde(flatten)]
-    paging: Paging,
-}
-
 pub(super) fn device_json(d: &DeviceView) -> serde_json::Value {
     let identity: serde_json::Value = serde_json::from_str(&d.identity_data).unwrap_or_default();
     let sets: Vec<_> = d
@@ -83,19 +75,34 @@ pub(super) fn device_json(d: &DeviceView) -> serde_json::Value {
     })
 }
 
+/// `GET /devices?status=&id=&id=&page=&per_page=`: `id` may repeat, so the query is read as
+/// pairs.
 async fn list(
     State(state): State<AppState>,
     _user: UserAuth,
-    Query(q): Query<ListQuery>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let status = parse_status(q.status.as_deref())?;
-    let (page, per_page) = q.paging.validate()?;
-    // One more than a page tells whether there is a next one (deviceauth gives no total).
-    let mut found =
-        devices(&state, |d| d.list(crate::DEFAULT_TENANT, status, (page - 1) * per_page, per_page + 1))?;
+    let value = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let status_text = value("status");
+    let status = parse_status(status_text.as_deref())?;
+    let paging = Paging::new(value("page"), value("per_page"));
+    let (page, per_page) = paging.validate()?;
+    let ids: Vec<&str> = params.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.as_str()).collect();
+    let mut found = if ids.is_empty() {
+        // One more than a page tells whether there is a next one (deviceauth gives no total).
+        devices(&state, |d| d.list(crate::DEFAULT_TENANT, status, (page - 1) * per_page, per_page + 1))?
+    } else {
+        let wanted = ids.iter().filter_map(|id| find(&state, id).ok());
+        wanted
+            .filter(|d| status.is_none_or(|s| d.status() == s))
+            .skip((page - 1) * per_page)
+            .take(per_page + 1)
+            .collect()
+    };
     let has_next = found.len() > per_page;
     found.truncate(per_page);
-    let extra: Vec<(&str, String)> = q.status.iter().map(|s| ("status", s.clone())).collect();
+    let mut extra: Vec<(&str, String)> = status_text.iter().map(|s| ("status", s.clone())).collect();
+    extra.extend(ids.iter().map(|id| ("id", (*id).to_owned())));
     let links = link_header("/api/management/v2/devauth/devices", &extra, page, per_page, has_next);
     let body: Vec<_> = found.iter().map(device_json).collect();
     Ok((links, Json(body)).into_response())

@@ -42,6 +42,11 @@ pub struct Paging {
 }
 
 impl Paging {
+    /// Paging from raw values.
+    pub fn new(page: Option<String>, per_page: Option<String>) -> Paging {
+        Paging { page, per_page }
+    }
+
     /// Page (≥ 1, default 1) and page size (1..=500, default 20), as Mender checks them.
     pub fn validate(&self) -> Result<(usize, usize), ApiError> {
         let parse = |name: &str, v: &Option<String>, default: usize| match v.as_deref() {
