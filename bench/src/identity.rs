@@ -79,8 +79,8 @@ where
 /// Runs the identity figures and prints them.
 pub async fn run(url: &str) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let args = ServeArgs {
-        conn: ConnectionArgs {
+    let args = ServeArgs::with_defaults(
+        ConnectionArgs {
             data_dir: dir.path().into(),
             nats_url: Some(url.into()),
             nats_server_bin: "nats-server".into(),
@@ -88,14 +88,8 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
             subject_prefix: "bid".into(),
             replicas: 1,
         },
-        listen: "127.0.0.1:0".parse()?,
-        public_url: None,
-        max_body_bytes: 1024 * 1024,
-        read_your_writes_ms: 5000,
-        jwt_key: None,
-        jwt_algorithm: "eddsa".into(),
-        log_json: false,
-    };
+        "127.0.0.1:0".parse()?,
+    );
     let app = Box::pin(Application::build(args)).await?;
     let state = app.state().clone();
     let base = format!("http://{}", app.local_addr());

@@ -67,19 +67,13 @@ async fn fill(store: &EventStore, events: usize) -> anyhow::Result<u64> {
     Ok(last)
 }
 
-/// Reads the whole stream with a push ordered consumer (what the runner uses), touching each
-/// payload; events per second.
-async fn raw_push_read(client: &async_nats::Client, stream: &str, last: u64) -> anyhow::Result<f64> {
-    let js = async_nats::jetstream::new(client.clone());
-    let stream = js.get_stream(stream).await?;
-    let started = Instant::now();
-    let consumer = stream
-        .create_consumer(async_nats::jetstream::consumer::push::OrderedConfig {
-            deliver_subject: client.new_inbox(),
-            ..Default::default()
-        })
-        .await?;
-    let mut messages = consumer.messages().await?;
+/// Reads messages until stream sequence `last`, touching each payload; events per second
+/// since `started`.
+async fn drain<S, E>(mut messages: S, last: u64, started: Instant) -> anyhow::Result<f64>
+where
+    S: futures::Stream<Item = Result<async_nats::jetstream::Message, E>> + Unpin,
+    E: std::error::Error + Send + Sync + 'static,
+{
     let mut bytes = 0usize;
     while let Some(m) = messages.next().await {
         let m = m?;
@@ -92,24 +86,23 @@ async fn raw_push_read(client: &async_nats::Client, stream: &str, last: u64) -> 
     Ok(last as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Reads the whole stream with async-nats's pull ordered consumer; events per second.
-async fn raw_pull_read(client: &async_nats::Client, stream: &str, last: u64) -> anyhow::Result<f64> {
-    let js = async_nats::jetstream::new(client.clone());
-    let stream = js.get_stream(stream).await?;
+/// Reads the whole stream with a push ordered consumer (what the runner uses).
+async fn raw_push_read(client: &async_nats::Client, stream: &str, last: u64) -> anyhow::Result<f64> {
+    let stream = async_nats::jetstream::new(client.clone()).get_stream(stream).await?;
     let started = Instant::now();
-    let consumer =
-        stream.create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig::default()).await?;
-    let mut messages = consumer.messages().await?;
-    let mut bytes = 0usize;
-    while let Some(m) = messages.next().await {
-        let m = m?;
-        bytes += m.payload.len();
-        if m.info().map_err(|e| anyhow::anyhow!("{e}"))?.stream_sequence >= last {
-            break;
-        }
-    }
-    std::hint::black_box(bytes);
-    Ok(last as f64 / started.elapsed().as_secs_f64())
+    let config = async_nats::jetstream::consumer::push::OrderedConfig {
+        deliver_subject: client.new_inbox(),
+        ..Default::default()
+    };
+    drain(stream.create_consumer(config).await?.messages().await?, last, started).await
+}
+
+/// Reads the whole stream with async-nats's pull ordered consumer.
+async fn raw_pull_read(client: &async_nats::Client, stream: &str, last: u64) -> anyhow::Result<f64> {
+    let stream = async_nats::jetstream::new(client.clone()).get_stream(stream).await?;
+    let started = Instant::now();
+    let config = async_nats::jetstream::consumer::pull::OrderedConfig::default();
+    drain(stream.create_consumer(config).await?.messages().await?, last, started).await
 }
 
 /// Writes every key and value of `tree` into a fresh tree in batches of 1000: what sled alone

@@ -107,3 +107,20 @@ pub struct ServeArgs {
     #[arg(long, env = "FLEETLOG_LOG_JSON")]
     pub log_json: bool,
 }
+
+impl ServeArgs {
+    /// Settings as the flags' defaults would give them, on `conn`, listening on `listen`
+    /// (port 0 for a free one): for tests, benchmarks and embedding.
+    pub fn with_defaults(conn: ConnectionArgs, listen: SocketAddr) -> ServeArgs {
+        ServeArgs {
+            conn,
+            listen,
+            public_url: None,
+            max_body_bytes: 1024 * 1024,
+            read_your_writes_ms: 5000,
+            jwt_key: None,
+            jwt_algorithm: "eddsa".into(),
+            log_json: false,
+        }
+    }
+}

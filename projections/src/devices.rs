@@ -56,15 +56,17 @@ fn status_key(tenant: &str, status: DeviceStatus, id: &str) -> Vec<u8> {
     format!("s/{tenant}/{}/{id}", status.as_str()).into_bytes()
 }
 
-/// Present exactly while that auth set of that device is accepted: the device API's check. Its
-/// value is empty, or the Unix second before which tokens of the set were revoked.
-fn accepted_key(tenant: &str, id: &str, auth_set_id: &str) -> Vec<u8> {
-    format!("a/{tenant}/{id}/{auth_set_id}").into_bytes()
+/// Present exactly while that auth set (the `jti` of its tokens) is accepted: the device API's
+/// check. Its value is the Unix second before which the set's tokens were revoked (8 bytes,
+/// big-endian; 0 for none), then the device id.
+fn accepted_key(tenant: &str, auth_set_id: &str) -> Vec<u8> {
+    format!("a/{tenant}/{auth_set_id}").into_bytes()
 }
 
-/// Which device an auth set (the `jti` of its tokens) belongs to.
-fn auth_set_key(tenant: &str, auth_set_id: &str) -> Vec<u8> {
-    format!("x/{tenant}/{auth_set_id}").into_bytes()
+/// Splits an accepted key's value into (revoked before, device id).
+fn accepted_value(v: &[u8]) -> Option<(i64, &[u8])> {
+    let (revoked, device) = v.split_first_chunk::<8>()?;
+    Some((i64::from_be_bytes(*revoked), device))
 }
 
 fn accepted_sets(d: &DeviceView) -> impl Iterator<Item = &AuthSetView> {
@@ -83,7 +85,7 @@ impl Projection for DevicesProjection {
     }
 
     fn version(&self) -> u32 {
-        // 2: the accepted-auth-set index; 3: token revocation and the auth-set index.
+        // 2: the accepted-auth-set index; 3: token revocation in that index.
         3
     }
 
@@ -109,10 +111,7 @@ impl Projection for DevicesProjection {
         if let Some(old) = &old {
             w.remove(status_key(tenant, old.status(), id))?;
             for a in accepted_sets(old) {
-                w.remove(accepted_key(tenant, id, &a.id))?;
-            }
-            for a in &old.auth_sets {
-                w.remove(auth_set_key(tenant, &a.id))?;
+                w.remove(accepted_key(tenant, &a.id))?;
             }
         }
         fn set_status(device: &mut DeviceView, auth_set_id: &str, status: AuthSetStatus) {
@@ -159,15 +158,9 @@ impl Projection for DevicesProjection {
         }
         device.updated_ts = ts;
         for a in accepted_sets(&device) {
-            let value = if a.tokens_revoked_before > 0 {
-                a.tokens_revoked_before.to_be_bytes().to_vec()
-            } else {
-                Vec::new()
-            };
-            w.insert(accepted_key(tenant, id, &a.id), value);
-        }
-        for a in &device.auth_sets {
-            w.insert(auth_set_key(tenant, &a.id), id.as_bytes());
+            let mut value = a.tokens_revoked_before.to_be_bytes().to_vec();
+            value.extend_from_slice(id.as_bytes());
+            w.insert(accepted_key(tenant, &a.id), value);
         }
         w.insert(status_key(tenant, device.status(), id), Vec::new());
         w.insert(identity_key(tenant, &device.identity_data), id.as_bytes());
@@ -195,22 +188,19 @@ impl DevicesQueries<'_> {
         auth_set_id: &str,
         iat: i64,
     ) -> Result<bool, ProjectionError> {
-        let Some(v) = self.0.tree().get(accepted_key(tenant, id, auth_set_id))? else { return Ok(false) };
-        let revoked_before = <[u8; 8]>::try_from(v.as_ref()).map(i64::from_be_bytes).unwrap_or(0);
-        Ok(iat >= revoked_before)
+        let Some(v) = self.0.tree().get(accepted_key(tenant, auth_set_id))? else { return Ok(false) };
+        Ok(accepted_value(&v)
+            .is_some_and(|(revoked_before, device)| device == id.as_bytes() && iat >= revoked_before))
     }
 
-    /// The device an auth set belongs to.
-    pub fn device_of_auth_set(
+    /// The device an accepted auth set belongs to (only accepted sets have tokens).
+    pub fn device_of_accepted_set(
         &self,
         tenant: &str,
         auth_set_id: &str,
     ) -> Result<Option<String>, ProjectionError> {
-        Ok(self
-            .0
-            .tree()
-            .get(auth_set_key(tenant, auth_set_id))?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+        let v = self.0.tree().get(accepted_key(tenant, auth_set_id))?;
+        Ok(v.as_deref().and_then(accepted_value).map(|(_, d)| String::from_utf8_lossy(d).into_owned()))
     }
 
     /// The id of the device with this identity, if any.

@@ -18,8 +18,8 @@ use crate::support::submit;
 
 fn serve_args(data_dir: PathBuf, nats_url: Option<String>) -> ServeArgs {
     let id = uuid::Uuid::new_v4().simple().to_string();
-    ServeArgs {
-        conn: ConnectionArgs {
+    ServeArgs::with_defaults(
+        ConnectionArgs {
             data_dir,
             nats_url,
             nats_server_bin: nats_server_bin(),
@@ -27,14 +27,8 @@ fn serve_args(data_dir: PathBuf, nats_url: Option<String>) -> ServeArgs {
             subject_prefix: format!("g{}", &id[..12]),
             replicas: 1,
         },
-        listen: "127.0.0.1:0".parse().unwrap(),
-        public_url: None,
-        max_body_bytes: 1024 * 1024,
-        read_your_writes_ms: 5000,
-        jwt_key: None,
-        jwt_algorithm: "eddsa".into(),
-        log_json: false,
-    }
+        "127.0.0.1:0".parse().unwrap(),
+    )
 }
 
 #[tokio::test]

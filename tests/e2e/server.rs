@@ -35,16 +35,7 @@ impl Server {
         Box::pin(fleetlog_gateway::admin::create_user(&conn, "Admin@Example.com", "secret-password"))
             .await
             .unwrap();
-        let args = ServeArgs {
-            conn: conn.clone(),
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            max_body_bytes: 1024 * 1024,
-            read_your_writes_ms: 5000,
-            jwt_key: None,
-            jwt_algorithm: "eddsa".into(),
-            log_json: false,
-        };
+        let args = ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap());
         let app = Box::pin(Application::build(args)).await.unwrap();
         let base = format!("http://{}", app.local_addr());
         let state = app.state().clone();
@@ -78,15 +69,10 @@ impl Server {
     pub async fn replica(&self) -> (String, tokio::sync::oneshot::Sender<()>, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let key = self.conn.data_dir.join("keys").join("jwt-ed25519.pem");
+        let conn = ConnectionArgs { data_dir: dir.path().into(), ..self.conn.clone() };
         let args = ServeArgs {
-            conn: ConnectionArgs { data_dir: dir.path().into(), ..self.conn.clone() },
-            listen: "127.0.0.1:0".parse().unwrap(),
-            public_url: None,
-            max_body_bytes: 1024 * 1024,
-            read_your_writes_ms: 5000,
             jwt_key: Some(key),
-            jwt_algorithm: "eddsa".into(),
-            log_json: false,
+            ..ServeArgs::with_defaults(conn, "127.0.0.1:0".parse().unwrap())
         };
         let app = Box::pin(Application::build(args)).await.unwrap();
         let base = format!("http://{}", app.local_addr());

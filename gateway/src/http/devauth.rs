@@ -228,7 +228,7 @@ async fn revoke_token(
     user: UserAuth,
     Path(jti): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let device = devices(&state, |d| d.device_of_auth_set(crate::DEFAULT_TENANT, &jti))?
+    let device = devices(&state, |d| d.device_of_accepted_set(crate::DEFAULT_TENANT, &jti))?
         .ok_or_else(|| ApiError::NotFound("token not found".into()))?;
     let command = fleetlog_events::device::DeviceCommand::RevokeTokens { auth_set_id: jti };
     let outcome =
