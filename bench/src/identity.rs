@@ -136,9 +136,9 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         // Accept it the way the management API does.
         let model = state.read_models.model("devices").expect("devices model");
         let queries = fleetlog_projections::devices::DevicesQueries(&model);
-        let canonical: serde_json::Value = serde_json::from_str(&id_data)?;
-        let device_id = queries.by_identity("default", &canonical.to_string())?.expect("device recorded");
-        let device = queries.get("default", &device_id)?.expect("device");
+        let pending = queries.list("default", Some(fleetlog_events::device::DeviceStatus::Pending), 0, 10)?;
+        let device = pending.into_iter().next().expect("device recorded");
+        let device_id = device.id.clone();
         let meta = fleetlog_commands::CommandMeta {
             tenant: "default".into(),
             actor: fleetlog_events::Actor::system("bench"),

@@ -73,20 +73,15 @@ fn accepted_sets(d: &DeviceView) -> impl Iterator<Item = &AuthSetView> {
     d.auth_sets.iter().filter(|a| a.status == AuthSetStatus::Accepted)
 }
 
-fn identity_key(tenant: &str, identity: &str) -> Vec<u8> {
-    let mut k = format!("i/{tenant}/").into_bytes();
-    k.extend_from_slice(identity.as_bytes());
-    k
-}
-
 impl Projection for DevicesProjection {
     fn name(&self) -> &'static str {
         "devices"
     }
 
     fn version(&self) -> u32 {
-        // 2: the accepted-auth-set index; 3: token revocation in that index.
-        3
+        // 2: the accepted-auth-set index; 3: token revocation in that index; 4: no identity
+        // index (the identity claim in the log is the authority).
+        4
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -152,7 +147,6 @@ impl Projection for DevicesProjection {
             }
             DeviceEvent::DeviceDecommissioned => {
                 w.remove(key)?;
-                w.remove(identity_key(tenant, &device.identity_data))?;
                 return Ok(());
             }
         }
@@ -163,7 +157,6 @@ impl Projection for DevicesProjection {
             w.insert(accepted_key(tenant, &a.id), value);
         }
         w.insert(status_key(tenant, device.status(), id), Vec::new());
-        w.insert(identity_key(tenant, &device.identity_data), id.as_bytes());
         w.insert(key, to_bytes(&device)?);
         Ok(())
     }
@@ -201,15 +194,6 @@ impl DevicesQueries<'_> {
     ) -> Result<Option<String>, ProjectionError> {
         let v = self.0.tree().get(accepted_key(tenant, auth_set_id))?;
         Ok(v.as_deref().and_then(accepted_value).map(|(_, d)| String::from_utf8_lossy(d).into_owned()))
-    }
-
-    /// The id of the device with this identity, if any.
-    pub fn by_identity(&self, tenant: &str, identity_data: &str) -> Result<Option<String>, ProjectionError> {
-        Ok(self
-            .0
-            .tree()
-            .get(identity_key(tenant, identity_data))?
-            .map(|v| String::from_utf8_lossy(&v).into_owned()))
     }
 
     /// Devices of one status (or all), in id order, skipping `skip` and returning at most `limit`.
