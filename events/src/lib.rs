@@ -10,7 +10,10 @@ pub mod settings;
 pub mod testing;
 pub mod user;
 
-pub use envelope::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, RecordedEvent, Timestamp};
+pub use envelope::{
+    AGGREGATE_TYPES, Actor, ActorKind, AggregateRef, DomainEvent, EVENT_TYPES, EventEnvelope, RecordedEvent,
+    Timestamp,
+};
 
 /// An aggregate: a consistency boundary whose state is a fold of its own events.
 ///

@@ -127,6 +127,7 @@ impl Application {
             read_your_writes: Duration::from_millis(args.read_your_writes_ms),
             jwt,
             device_tokens: Arc::default(),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         };
         Ok(Application { listener, state, nats, args })
     }
@@ -150,6 +151,11 @@ impl Application {
         let Application { listener, state, nats, args } = self;
         tracing::info!(addr = %listener.local_addr()?, "fleetlog serving");
         let router = crate::http::app(state.clone(), args.max_body_bytes);
+        let token = state.shutdown.clone();
+        let shutdown = async move {
+            shutdown.await;
+            token.cancel();
+        };
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         tracing::info!("HTTP drained; stopping");
         state.read_models.stop().await;

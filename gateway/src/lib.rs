@@ -5,6 +5,7 @@ pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod http;
+pub mod logtools;
 pub mod nats_server;
 pub mod services;
 pub mod settings;

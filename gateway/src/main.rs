@@ -30,6 +30,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = Application::build(args).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
+        Command::Tail(args) => fleetlog_gateway::logtools::tail(&args, &mut std::io::stdout()).await,
+        Command::Replay(args) => fleetlog_gateway::logtools::replay(&args).await,
         Command::Admin { command: AdminCommand::CreateUser { conn, email, password } } => {
             let id = fleetlog_gateway::admin::create_user(&conn, &email, &password).await?;
             // The id is the command's output, for scripts.

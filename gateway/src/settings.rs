@@ -19,6 +19,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the gateway, command handlers and projections.
     Serve(ServeArgs),
+    /// Show events from the log as JSON lines, live (like `tail -f`) or up to now.
+    Tail(TailArgs),
+    /// Rebuild read models from the log, offline (stop `serve` on this data dir first).
+    Replay(ReplayArgs),
     /// Administrative tasks (work whether `serve` runs or not).
     Admin {
         /// The task.
@@ -123,4 +127,41 @@ impl ServeArgs {
             log_json: false,
         }
     }
+}
+
+/// Flags of `fleetlog tail`.
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// Connection settings.
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    /// Start at this position (1 = the beginning); without it, only new events are shown.
+    #[arg(long)]
+    pub from: Option<u64>,
+    /// Stop once caught up instead of waiting for new events.
+    #[arg(long)]
+    pub no_follow: bool,
+    /// Only this tenant.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Only this aggregate type (device, user, claim, settings).
+    #[arg(long = "type")]
+    pub aggregate_type: Option<String>,
+    /// Only this aggregate id.
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Only this event type (e.g. AuthSetAccepted).
+    #[arg(long)]
+    pub event: Option<String>,
+}
+
+/// Flags of `fleetlog replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// Connection settings.
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    /// Only this read model (default: all).
+    #[arg(long)]
+    pub model: Option<String>,
 }

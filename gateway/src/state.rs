@@ -24,6 +24,9 @@ pub struct AppState {
     pub jwt: Arc<crate::auth::jwt::JwtKeys>,
     /// Device tokens whose signature was already verified.
     pub device_tokens: Arc<crate::auth::cache::TokenCache>,
+    /// Cancelled when the server begins to stop, so that endless responses (event streams)
+    /// end and the graceful shutdown can finish.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {

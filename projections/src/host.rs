@@ -54,6 +54,8 @@ pub struct ProjectionHost {
     pub(crate) client: async_nats::Client,
     pub(crate) cfg: HostConfig,
     pub(crate) slots: Vec<Arc<Slot>>,
+    /// Trees replaced by rebuilds, each dropped by a task after a grace period (or at stop).
+    pub(crate) retired: std::sync::Mutex<Vec<(String, tokio::task::JoinHandle<()>)>>,
 }
 
 impl ProjectionHost {
@@ -107,7 +109,8 @@ impl ProjectionHost {
             slots.push(slot);
         }
         meta.flush_async().await?;
-        let host = Arc::new(ProjectionHost { db, meta, stream, client, cfg, slots });
+        let host =
+            Arc::new(ProjectionHost { db, meta, stream, client, cfg, slots, retired: Default::default() });
         for name in stale {
             tracing::info!(model = name, "read model shape changed; rebuilding from the log");
             let host = host.clone();
@@ -150,6 +153,16 @@ impl ProjectionHost {
     pub async fn stop(&self) {
         for slot in &self.slots {
             stop_live(slot).await;
+        }
+        // Nobody reads any more: drop replaced trees now, and end the tasks that would have,
+        // since each holds the database open.
+        let retired = std::mem::take(&mut *self.retired.lock().expect("retired lock"));
+        for (name, task) in retired {
+            task.abort();
+            let _ = task.await;
+            if let Err(e) = self.db.drop_tree(&name) {
+                tracing::warn!(tree = %name, error = %e, "dropping a replaced tree");
+            }
         }
         if let Err(e) = self.db.flush_async().await {
             tracing::warn!(error = %e, "flushing read models on stop");

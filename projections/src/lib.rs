@@ -7,6 +7,7 @@ pub mod devices;
 mod feed;
 mod host;
 mod rebuild;
+pub mod tail;
 pub mod users;
 mod view;
 mod writer;

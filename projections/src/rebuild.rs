@@ -71,13 +71,14 @@ impl ProjectionHost {
         tracing::info!(model = name, position, "read model rebuilt and swapped in");
 
         // Readers hold a tree for one query only; give them a moment before dropping the old one.
-        let db = self.db.clone();
-        tokio::spawn(async move {
+        let (db, name) = (self.db.clone(), old_name.clone());
+        let task = tokio::spawn(async move {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            if let Err(e) = db.drop_tree(&old_name) {
-                tracing::warn!(tree = %old_name, error = %e, "dropping the replaced tree");
+            if let Err(e) = db.drop_tree(&name) {
+                tracing::warn!(tree = %name, error = %e, "dropping the replaced tree");
             }
         });
+        self.retired.lock().expect("retired lock").push((old_name, task));
         Ok(())
     }
 }

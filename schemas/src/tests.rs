@@ -112,3 +112,12 @@ fn to_hex(bytes: &[u8]) -> String {
 fn from_hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
+
+#[test]
+fn the_list_of_event_types_is_complete() {
+    let mut seen: Vec<&str> = samples().iter().map(|s| s.event.event_type()).collect();
+    seen.sort();
+    let mut listed = fleetlog_events::EVENT_TYPES.to_vec();
+    listed.sort();
+    assert_eq!(seen, listed, "every event type has a sample and is listed in EVENT_TYPES");
+}

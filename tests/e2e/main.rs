@@ -3,6 +3,7 @@
 
 mod gateway;
 mod identity;
+mod logtools;
 mod mender_client;
 mod projections;
 mod restart;

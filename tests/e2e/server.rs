@@ -13,7 +13,7 @@ use serde_json::Value;
 pub struct Server {
     pub base: String,
     pub state: fleetlog_gateway::state::AppState,
-    conn: ConnectionArgs,
+    pub conn: ConnectionArgs,
     pub http: reqwest::Client,
     pub token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,

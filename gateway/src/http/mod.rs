@@ -4,6 +4,7 @@ mod auth;
 mod devauth;
 mod devauth_search;
 mod error;
+mod events;
 mod health;
 pub mod json;
 mod metrics;
@@ -31,6 +32,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(useradm::router())
         .merge(sessions::router())
         .merge(settings::router())
+        .merge(events::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }

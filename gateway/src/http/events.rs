@@ -1,0 +1,97 @@
+//! The log over HTTP for other tools: `GET /api/management/v1/fleetlog/events` streams events
+//! as Server-Sent Events (`id` = position, `event` = type, `data` = JSON) or, with
+//! `format=ndjson`, as JSON lines. Resumable with `Last-Event-ID` or `from`.
+
+use std::convert::Infallible;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use fleetlog_projections::tail::{Tail, TailError, TailFilter};
+use futures::StreamExt;
+use serde::Deserialize;
+
+use super::{ApiError, UserAuth};
+use crate::state::AppState;
+
+/// The event stream route.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/api/management/v1/fleetlog/events", get(stream))
+}
+
+/// Query of the stream.
+#[derive(Debug, Deserialize)]
+struct StreamQuery {
+    aggregate_type: Option<String>,
+    object_id: Option<String>,
+    event_type: Option<String>,
+    from: Option<String>,
+    format: Option<String>,
+    follow: Option<bool>,
+}
+
+async fn stream(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    headers: HeaderMap,
+    Query(q): Query<StreamQuery>,
+) -> Result<Response, ApiError> {
+    let parse = |what: &str, v: &str| {
+        v.trim().parse::<u64>().map_err(|_| ApiError::BadRequest(format!("invalid {what} {v:?}")))
+    };
+    // Last-Event-ID is the last position the client saw: resume after it.
+    let from = match (headers.get("last-event-id").and_then(|v| v.to_str().ok()), q.from.as_deref()) {
+        (Some(last), _) => Some(parse("Last-Event-ID", last)? + 1),
+        (None, Some(from)) => Some(parse("from", from)?),
+        (None, None) => None,
+    };
+    let filter = TailFilter {
+        // Operators see their own tenant only.
+        tenant: Some(crate::DEFAULT_TENANT.into()),
+        aggregate_type: q.aggregate_type,
+        id: q.object_id,
+        event_type: q.event_type,
+    };
+    let store = state.commands.store();
+    let (client, cfg) = (store.client(), store.config());
+    let tail = Tail::open(client, &cfg.stream, &cfg.prefix, &filter, from, q.follow.unwrap_or(true))
+        .await
+        .map_err(|e| match e {
+            TailError::Nats(e) => ApiError::Unavailable(e.into()),
+            other => ApiError::BadRequest(other.to_string()),
+        })?;
+    let events = futures::stream::unfold(tail, |mut tail| async move {
+        match tail.next().await? {
+            Ok(e) => Some((e, tail)),
+            Err(err) => {
+                tracing::warn!(error = %err, "event stream ended");
+                None
+            }
+        }
+    })
+    .take_until(state.shutdown.clone().cancelled_owned());
+    match q.format.as_deref() {
+        None | Some("sse") => {
+            let sse = events.map(|e| {
+                let json = fleetlog_schemas::to_json(e.seq, &e.envelope);
+                Ok::<_, Infallible>(
+                    Event::default()
+                        .id(e.seq.to_string())
+                        .event(e.envelope.event.event_type())
+                        .data(json.to_string()),
+                )
+            });
+            Ok(Sse::new(sse).keep_alive(KeepAlive::default()).into_response())
+        }
+        Some("ndjson") => {
+            let lines = events
+                .map(|e| Ok::<_, Infallible>(format!("{}\n", fleetlog_schemas::to_json(e.seq, &e.envelope))));
+            Ok(([(header::CONTENT_TYPE, "application/x-ndjson")], Body::from_stream(lines)).into_response())
+        }
+        Some(other) => Err(ApiError::BadRequest(format!("unknown format {other:?}: use sse or ndjson"))),
+    }
+}

@@ -1,0 +1,160 @@
+//! The log as a product: `fleetlog tail`, the HTTP event stream, and `fleetlog replay`.
+
+use std::time::Duration;
+
+use fleetlog_gateway::app::Application;
+use fleetlog_gateway::logtools;
+use fleetlog_gateway::settings::{ConnectionArgs, ReplayArgs, ServeArgs, TailArgs};
+use fleetlog_tests::{nats_server_bin, shared_nats_url};
+use serde_json::Value;
+
+use crate::server::Server;
+
+fn tail_args(conn: ConnectionArgs) -> TailArgs {
+    TailArgs {
+        conn,
+        from: Some(1),
+        no_follow: true,
+        tenant: None,
+        aggregate_type: None,
+        id: None,
+        event: None,
+    }
+}
+
+async fn tail_lines(args: &TailArgs) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    logtools::tail(args, &mut out).await?;
+    Ok(String::from_utf8(out)?.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+}
+
+#[tokio::test]
+async fn tail_shows_the_history_as_json_lines_with_filters() {
+    let server = Server::start().await;
+    let all = tail_lines(&tail_args(server.conn.clone())).await.unwrap();
+    // The admin user: UserCreated + its e-mail claim, then the login session.
+    let types: Vec<&str> = all.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types[..2], ["UserCreated", "ClaimTaken"]);
+    assert!(types.contains(&"UserTokenIssued"));
+    assert!(all.windows(2).all(|w| w[0]["seq"].as_u64() < w[1]["seq"].as_u64()));
+    assert!(!all.iter().any(|e| e.to_string().contains("argon2")), "no password hash in JSON");
+
+    let only_claims = TailArgs { event: Some("ClaimTaken".into()), ..tail_args(server.conn.clone()) };
+    assert_eq!(tail_lines(&only_claims).await.unwrap().len(), 1);
+    let users = TailArgs { aggregate_type: Some("user".into()), ..tail_args(server.conn.clone()) };
+    assert!(tail_lines(&users).await.unwrap().iter().all(|e| e["aggregate"]["type"] == "user"));
+    let from_two = TailArgs { from: Some(2), ..tail_args(server.conn.clone()) };
+    assert_eq!(tail_lines(&from_two).await.unwrap()[0]["seq"], 2);
+
+    for (bad, message) in [
+        (TailArgs { from: Some(10_000), ..tail_args(server.conn.clone()) }, "beyond the end"),
+        (TailArgs { event: Some("Nope".into()), ..tail_args(server.conn.clone()) }, "unknown event type"),
+        (
+            TailArgs { aggregate_type: Some("gizmo".into()), ..tail_args(server.conn.clone()) },
+            "unknown aggregate type",
+        ),
+        (TailArgs { id: Some("a.b".into()), ..tail_args(server.conn.clone()) }, "invalid id"),
+    ] {
+        let err = tail_lines(&bad).await.unwrap_err().to_string();
+        assert!(err.contains(message), "{err}");
+    }
+}
+
+#[tokio::test]
+async fn the_http_stream_delivers_history_and_live_events_and_resumes() {
+    let server = Server::start().await;
+    let url = format!("{}/api/management/v1/fleetlog/events", server.base);
+    // History as NDJSON, up to now.
+    let res = server
+        .http
+        .get(format!("{url}?from=1&follow=false&format=ndjson"))
+        .bearer_auth(&server.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    let history: Vec<Value> =
+        res.text().await.unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(history.len() >= 3);
+    let last = history.last().unwrap()["seq"].as_u64().unwrap();
+
+    // Live, as Server-Sent Events, resuming after the last event seen.
+    let res = server
+        .http
+        .get(format!("{url}?event_type=UserCreated"))
+        .bearer_auth(&server.token)
+        .header("Last-Event-ID", last.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut res = res;
+    let users = format!("{}/api/management/v1/useradm/users", server.base);
+    let created = server
+        .http
+        .post(&users)
+        .bearer_auth(&server.token)
+        .json(&serde_json::json!({ "email": "live@example.com", "password": "live-password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let mut text = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !text.contains("live@example.com") {
+        let chunk =
+            tokio::time::timeout_at(deadline, res.chunk()).await.expect("event in time").unwrap().unwrap();
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(text.contains("event: UserCreated"), "{text}");
+    let id: u64 = text.lines().find_map(|l| l.strip_prefix("id: ")).unwrap().parse().unwrap();
+    assert!(id > last);
+
+    for bad in ["?event_type=Nope", "?from=abc", "?from=999999", "?format=xml"] {
+        let res = server.http.get(format!("{url}{bad}")).bearer_auth(&server.token).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+    }
+    assert_eq!(server.http.get(&url).send().await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn replay_rebuilds_read_models_identical_to_the_live_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let conn = ConnectionArgs {
+        data_dir: dir.path().into(),
+        nats_url: Some(shared_nats_url().into()),
+        nats_server_bin: nats_server_bin(),
+        stream: format!("R{id}"),
+        subject_prefix: format!("r{}", &id[..12]),
+        replicas: 1,
+    };
+    Box::pin(fleetlog_gateway::admin::create_user(&conn, "a@example.com", "a-password")).await.unwrap();
+    Box::pin(fleetlog_gateway::admin::create_user(&conn, "b@example.com", "b-password")).await.unwrap();
+    let app =
+        Box::pin(Application::build(ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap())))
+            .await
+            .unwrap();
+    let state = app.state().clone();
+    let last = state.commands.store().last_seq().await.unwrap();
+    assert!(state.read_models.wait_for(last, Duration::from_secs(10)).await);
+    let live: Vec<String> = state.read_models.models().map(|m| m.content_hash().unwrap()).collect();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    drop(state);
+
+    Box::pin(logtools::replay(&ReplayArgs { conn: conn.clone(), model: None })).await.unwrap();
+    let app = Box::pin(Application::build(ServeArgs::with_defaults(conn, "127.0.0.1:0".parse().unwrap())))
+        .await
+        .unwrap();
+    let rebuilt: Vec<String> = app.state().read_models.models().map(|m| m.content_hash().unwrap()).collect();
+    assert_eq!(rebuilt, live);
+    let meta = app.state().read_models.db().open_tree("fleetlog.meta").unwrap();
+    assert_eq!(&meta.get("active/users").unwrap().unwrap()[..], b"rm/users/2", "a fresh tree was swapped in");
+}
