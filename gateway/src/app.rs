@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fleetlog_commands::{CommandService, EventStore};
+use fleetlog_projections::audit::AuditProjection;
 use fleetlog_projections::{
     HostConfig, Projection, ProjectionHost, devices::DevicesProjection, users::UsersProjection,
 };
@@ -20,7 +21,7 @@ use crate::state::AppState;
 
 /// Every read model this build maintains. A new read model is one line here.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(DevicesProjection), Arc::new(UsersProjection)]
+    vec![Arc::new(DevicesProjection), Arc::new(UsersProjection), Arc::new(AuditProjection)]
 }
 
 /// NATS as reached by a subcommand: a client, and the embedded server if we started one.

@@ -3,6 +3,7 @@
 //!
 //! A new read model is one [`Projection`] impl plus a line in the gateway's host set-up.
 
+pub mod audit;
 pub mod devices;
 mod feed;
 mod host;

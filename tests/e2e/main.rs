@@ -1,6 +1,7 @@
 //! End-to-end tests against a real nats-server: one test binary, one shared server, one stream
 //! per test.
 
+mod audit;
 mod gateway;
 mod identity;
 mod logtools;

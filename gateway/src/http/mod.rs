@@ -1,5 +1,6 @@
 //! The HTTP surface: one router per API area, merged in [`app`], and the layers around them.
 
+mod auditlogs;
 mod auth;
 mod devauth;
 mod devauth_search;
@@ -33,6 +34,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(sessions::router())
         .merge(settings::router())
         .merge(events::router())
+        .merge(auditlogs::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }
