@@ -15,6 +15,8 @@ export CARGO_TARGET_DIR
 TOOLS ?= $(HOME)/.cache/fleetlog/tools
 export FLEETLOG_TOOLS := $(TOOLS)
 export FLEETLOG_NATS_SERVER := $(TOOLS)/bin/nats-server
+# The cross-language tail test runs this Python (nats-py + protobuf), installed by setup.
+export FLEETLOG_PYTHON := $(TOOLS)/py-consumer/bin/python
 export PATH := $(TOOLS)/bin:$(PATH)
 
 RUST_BACKTRACE ?= 1

