@@ -10,7 +10,7 @@ use crate::{Aggregate, DomainEvent};
 pub struct Claim;
 
 /// Who holds a claim.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ClaimState {
     /// The holder's id, if held.
     pub holder: Option<String>,

@@ -9,7 +9,7 @@ use crate::{Aggregate, DomainEvent};
 pub struct Settings;
 
 /// The current settings of one scope.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SettingsState {
     /// The JSON object, as text (empty before the first save).
     pub json: String,

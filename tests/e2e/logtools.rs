@@ -158,3 +158,36 @@ async fn replay_rebuilds_read_models_identical_to_the_live_ones() {
     let meta = app.state().read_models.db().open_tree("fleetlog.meta").unwrap();
     assert_eq!(&meta.get("active/users").unwrap().unwrap()[..], b"rm/users/2", "a fresh tree was swapped in");
 }
+
+#[tokio::test]
+async fn an_objects_history_and_its_state_at_an_instant() {
+    let server = Server::start().await;
+    let (_, me) = server.get("/api/management/v1/useradm/users/me").await;
+    let id = me["id"].as_str().unwrap();
+    let before_change = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let me_url = format!("{}/api/management/v1/useradm/users/me", server.base);
+    let body = serde_json::json!({ "email": "root@example.com", "current_password": "secret-password" });
+    assert_eq!(
+        server.http.put(&me_url).bearer_auth(&server.token).json(&body).send().await.unwrap().status(),
+        204
+    );
+
+    let (status, now) = server.get(&format!("/api/management/v1/fleetlog/objects/user/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(now["state"]["email"], "root@example.com");
+    assert!(now["state"].get("password_hash").is_none(), "no secrets");
+    let types: Vec<&str> =
+        now["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"UserCreated"));
+    assert_eq!(types.last(), Some(&"UserEmailChanged"));
+
+    let (_, then) =
+        server.get(&format!("/api/management/v1/fleetlog/objects/user/{id}?at={before_change}")).await;
+    assert_eq!(then["state"]["email"], "admin@example.com", "the state as it was");
+    assert!(then["events"].as_array().unwrap().len() < types.len());
+
+    assert_eq!(server.get("/api/management/v1/fleetlog/objects/gizmo/x").await.0, 400);
+    assert_eq!(server.get("/api/management/v1/fleetlog/objects/user/nobody").await.0, 404);
+    assert_eq!(server.get(&format!("/api/management/v1/fleetlog/objects/user/{id}?at=noon")).await.0, 400);
+}

@@ -65,7 +65,7 @@ impl DeviceStatus {
 }
 
 /// One authentication set in the state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuthSet {
     /// Id of the set.
     pub id: String,
@@ -76,7 +76,7 @@ pub struct AuthSet {
 }
 
 /// The folded state of one device.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeviceState {
     /// True once the first authentication set was submitted.
     pub exists: bool,

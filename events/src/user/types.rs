@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::DomainEvent;
 
 /// A token issued to a user: a login session, or a personal access token (PAT) with a name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenState {
     /// PAT name; empty for a login session.
     pub name: String,
@@ -18,13 +18,14 @@ pub struct TokenState {
 }
 
 /// The folded state of one user.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UserState {
     /// True once created and until deleted.
     pub exists: bool,
     /// Lower-cased e-mail.
     pub email: String,
-    /// Argon2 PHC string.
+    /// Argon2 PHC string; never shown in JSON.
+    #[serde(skip_serializing)]
     pub password_hash: String,
     /// Tokens by id (`jti`).
     pub tokens: BTreeMap<String, TokenState>,

@@ -20,7 +20,38 @@ use crate::state::AppState;
 
 /// The event stream route.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/management/v1/fleetlog/events", get(stream))
+    Router::new()
+        .route("/api/management/v1/fleetlog/events", get(stream))
+        .route("/api/management/v1/fleetlog/objects/{type}/{id}", get(object))
+}
+
+/// Query of an object's history.
+#[derive(Debug, Deserialize)]
+struct ObjectQuery {
+    /// Unix seconds (inclusive): the history and state as they were then.
+    at: Option<String>,
+}
+
+/// Every event of one object in order, and its state after them (or at `at`).
+async fn object(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    axum::extract::Path((kind, id)): axum::extract::Path<(String, String)>,
+    Query(q): Query<ObjectQuery>,
+) -> Result<Response, ApiError> {
+    let at = match q.at.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(s) => Some(
+            s.parse::<i64>()
+                .map_err(|_| ApiError::BadRequest(format!("at: not a Unix time in seconds: {s:?}")))?
+                * 1_000_000
+                + 999_999,
+        ),
+    };
+    let h = crate::services::history::history(&state, &kind, &id, at).await?;
+    let events: Vec<_> = h.events.iter().map(|e| fleetlog_schemas::to_json(e.seq, &e.envelope)).collect();
+    let position = h.events.last().map_or(0, |e| e.seq);
+    Ok(axum::Json(serde_json::json!({ "type": kind, "id": id, "position": position, "state": h.state, "events": events })).into_response())
 }
 
 /// Query of the stream.

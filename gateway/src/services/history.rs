@@ -1,0 +1,62 @@
+//! Object history: every event of one object in order, and its state at an instant, folded
+//! with the aggregate's own `evolve` (the same fold the command side uses).
+
+use fleetlog_events::claim::Claim;
+use fleetlog_events::device::Device;
+use fleetlog_events::settings::Settings;
+use fleetlog_events::user::User;
+use fleetlog_events::{AGGREGATE_TYPES, Aggregate, AggregateRef, RecordedEvent};
+use serde::Serialize;
+
+use crate::http::ApiError;
+use crate::state::AppState;
+
+/// The history of one object, up to `at_us` (microseconds, inclusive) when given.
+pub struct History {
+    /// Its events, oldest first.
+    pub events: Vec<RecordedEvent>,
+    /// Its state after them.
+    pub state: serde_json::Value,
+}
+
+fn fold<A: Aggregate>(events: &[RecordedEvent]) -> serde_json::Value
+where
+    A::State: Serialize,
+{
+    let state = events
+        .iter()
+        .filter_map(|r| A::Event::try_from(r.envelope.event.clone()).ok())
+        .fold(A::initial(), |s, e| A::evolve(s, &e));
+    serde_json::to_value(state).unwrap_or_default()
+}
+
+/// Reads one object's subject from the log (the log is the history) and folds it.
+pub async fn history(
+    state: &AppState,
+    kind: &str,
+    id: &str,
+    at_us: Option<i64>,
+) -> Result<History, ApiError> {
+    if !AGGREGATE_TYPES.contains(&kind) {
+        return Err(ApiError::BadRequest(format!(
+            "unknown object type {kind:?}; known: {}",
+            AGGREGATE_TYPES.join(", ")
+        )));
+    }
+    let store = state.commands.store();
+    let agg = AggregateRef { tenant: crate::DEFAULT_TENANT.into(), kind: kind.into(), id: id.into() };
+    let mut events = store.load(&store.subject(&agg)?).await?;
+    if events.is_empty() {
+        return Err(ApiError::NotFound(format!("no {kind} {id:?} in the log")));
+    }
+    if let Some(at) = at_us {
+        events.retain(|r| r.envelope.occurred_at.0 <= at);
+    }
+    let state = match kind {
+        "device" => fold::<Device>(&events),
+        "user" => fold::<User>(&events),
+        "claim" => fold::<Claim>(&events),
+        _ => fold::<Settings>(&events),
+    };
+    Ok(History { events, state })
+}
