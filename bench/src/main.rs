@@ -1,7 +1,7 @@
 //! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
-//! Usage: `fleetlog-bench [append|rebuild|identity|all] [--events N]`
+//! Usage: `fleetlog-bench [append|rebuild|identity|tail|all] [--events N]`
 
 // A benchmark reports on stdout; that is its whole output.
 #![allow(clippy::print_stdout)]
@@ -9,6 +9,7 @@
 mod append;
 mod identity;
 mod rebuild;
+mod tail;
 
 use fleetlog_tests::own_nats_server;
 
@@ -34,7 +35,10 @@ fn main() -> anyhow::Result<()> {
             rebuild::run(server.url(), events).await?;
         }
         if which == "identity" || which == "all" {
-            identity::run(server.url()).await?;
+            Box::pin(identity::run(server.url())).await?;
+        }
+        if which == "tail" || which == "all" {
+            tail::run(server.url()).await?;
         }
         anyhow::Ok(())
     })?;
