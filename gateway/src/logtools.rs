@@ -4,6 +4,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context;
+use fleetlog_projections::snapshot::{Until, build_copy};
 use fleetlog_projections::tail::{Tail, TailFilter};
 use fleetlog_projections::{HostConfig, ProjectionHost};
 
@@ -40,9 +41,51 @@ pub async fn tail(args: &TailArgs, out: &mut (dyn Write + Send)) -> anyhow::Resu
     result
 }
 
-/// Rebuilds read models offline into fresh trees, with a progress line on stderr.
+/// Parses `--to`: a position, or an RFC 3339 instant.
+pub fn parse_until(to: &str) -> anyhow::Result<Until> {
+    if let Ok(n) = to.parse::<u64>() {
+        return Ok(Until::Position(n));
+    }
+    let t = time::OffsetDateTime::parse(to, &time::format_description::well_known::Rfc3339)
+        .map_err(|_| anyhow::anyhow!("--to {to:?}: neither a position nor an RFC 3339 time"))?;
+    Ok(Until::Time((t.unix_timestamp_nanos() / 1000) as i64))
+}
+
+/// Builds a point-in-time copy of the read models into `out/readmodels`.
+async fn copy_until(args: &ReplayArgs, nats: &Nats, to: &str, out: &std::path::Path) -> anyhow::Result<()> {
+    let until = parse_until(to)?;
+    let path = out.join("readmodels");
+    if path.exists() {
+        anyhow::bail!("{} exists already: choose an empty --out", path.display());
+    }
+    let db = sled::open(&path).with_context(|| format!("creating {}", path.display()))?;
+    let all = projections();
+    let chosen: Vec<_> =
+        all.into_iter().filter(|p| args.model.as_deref().is_none_or(|m| m == p.name())).collect();
+    anyhow::ensure!(
+        !chosen.is_empty(),
+        "no read model named {:?}",
+        args.model.as_deref().unwrap_or_default()
+    );
+    let started = Instant::now();
+    let reached = build_copy(&nats.client, &args.conn.stream, &db, &chosen, until, &|name, done, target| {
+        progress(name, done, target, started)
+    })
+    .await?;
+    eprintln!();
+    eprintln!("copy at position {reached} in {}", path.display());
+    Ok(())
+}
+
+/// Rebuilds read models offline into fresh trees, with a progress line on stderr; with `--to`,
+/// builds a point-in-time copy instead.
 pub async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     let nats = Nats::connect(&args.conn).await?;
+    if let (Some(to), Some(out)) = (&args.to, &args.out) {
+        let result = copy_until(args, &nats, to, out).await;
+        nats.close().await;
+        return result;
+    }
     let result = async {
         let path = args.conn.data_dir.join("readmodels");
         let db = sled::open(&path).with_context(|| {

@@ -164,4 +164,11 @@ pub struct ReplayArgs {
     /// Only this read model (default: all).
     #[arg(long)]
     pub model: Option<String>,
+    /// Build a point-in-time copy up to this position, or this instant (RFC 3339), into `--out`
+    /// instead of rebuilding the live read models.
+    #[arg(long, requires = "out")]
+    pub to: Option<String>,
+    /// Directory of the point-in-time copy (its read models in `readmodels/`).
+    #[arg(long, requires = "to")]
+    pub out: Option<std::path::PathBuf>,
 }

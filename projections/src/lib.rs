@@ -8,6 +8,7 @@ pub mod devices;
 mod feed;
 mod host;
 mod rebuild;
+pub mod snapshot;
 pub mod tail;
 pub mod users;
 mod view;

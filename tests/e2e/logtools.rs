@@ -149,7 +149,9 @@ async fn replay_rebuilds_read_models_identical_to_the_live_ones() {
     server.await.unwrap().unwrap();
     drop(state);
 
-    Box::pin(logtools::replay(&ReplayArgs { conn: conn.clone(), model: None })).await.unwrap();
+    Box::pin(logtools::replay(&ReplayArgs { conn: conn.clone(), model: None, to: None, out: None }))
+        .await
+        .unwrap();
     let app = Box::pin(Application::build(ServeArgs::with_defaults(conn, "127.0.0.1:0".parse().unwrap())))
         .await
         .unwrap();
@@ -190,4 +192,45 @@ async fn an_objects_history_and_its_state_at_an_instant() {
     assert_eq!(server.get("/api/management/v1/fleetlog/objects/gizmo/x").await.0, 400);
     assert_eq!(server.get("/api/management/v1/fleetlog/objects/user/nobody").await.0, 404);
     assert_eq!(server.get(&format!("/api/management/v1/fleetlog/objects/user/{id}?at=noon")).await.0, 400);
+}
+
+#[tokio::test]
+async fn replay_to_a_position_or_an_instant_makes_a_point_in_time_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let conn = ConnectionArgs {
+        data_dir: dir.path().into(),
+        nats_url: Some(shared_nats_url().into()),
+        nats_server_bin: nats_server_bin(),
+        stream: format!("P{id}"),
+        subject_prefix: format!("p{}", &id[..12]),
+        replicas: 1,
+    };
+    // Positions 1-2: user a (and its e-mail claim); 3-4: user b.
+    Box::pin(fleetlog_gateway::admin::create_user(&conn, "a@example.com", "a-password")).await.unwrap();
+    let between = time::OffsetDateTime::now_utc();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    Box::pin(fleetlog_gateway::admin::create_user(&conn, "b@example.com", "b-password")).await.unwrap();
+
+    let users_in = |out: &std::path::Path| {
+        let db = sled::open(out.join("readmodels")).unwrap();
+        let active = db.open_tree("fleetlog.meta").unwrap().get("active/users").unwrap().unwrap();
+        let tree = db.open_tree(active).unwrap();
+        tree.scan_prefix("u/default/").count()
+    };
+    let rfc3339 = between.format(&time::format_description::well_known::Rfc3339).unwrap();
+    for (to, expected) in [("2".to_owned(), 1), ("4".to_owned(), 2), (rfc3339, 1)] {
+        let out = tempfile::tempdir().unwrap();
+        let args = ReplayArgs {
+            conn: conn.clone(),
+            model: Some("users".into()),
+            to: Some(to.clone()),
+            out: Some(out.path().into()),
+        };
+        Box::pin(logtools::replay(&args)).await.unwrap();
+        assert_eq!(users_in(out.path()), expected, "--to {to}");
+    }
+    let out = tempfile::tempdir().unwrap();
+    let bad = ReplayArgs { conn, model: None, to: Some("yesterday".into()), out: Some(out.path().into()) };
+    assert!(Box::pin(logtools::replay(&bad)).await.unwrap_err().to_string().contains("neither a position"));
 }
