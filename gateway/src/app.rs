@@ -151,6 +151,16 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Application { listener, state, nats, args } = self;
         tracing::info!(addr = %listener.local_addr()?, "fleetlog serving");
+        // `fleetlog replay` on this data dir reaches this process through its id.
+        let serve_id = uuid::Uuid::new_v4().simple().to_string();
+        let id_file = args.conn.data_dir.join(crate::remote::SERVE_ID_FILE);
+        std::fs::write(&id_file, &serve_id)?;
+        let subject = crate::remote::rebuild_subject(&args.conn.stream, &serve_id);
+        let rebuilds = tokio::spawn(crate::remote::serve_rebuilds(
+            nats.client.clone(),
+            subject,
+            state.read_models.clone(),
+        ));
         let router = crate::http::app(state.clone(), args.max_body_bytes);
         let token = state.shutdown.clone();
         let shutdown = async move {
@@ -159,6 +169,8 @@ impl Application {
         };
         axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
         tracing::info!("HTTP drained; stopping");
+        rebuilds.abort();
+        let _ = std::fs::remove_file(&id_file);
         state.read_models.stop().await;
         if let Err(e) = nats.client.drain().await {
             tracing::warn!(error = %e, "draining the NATS connection");

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod http;
 pub mod logtools;
 pub mod nats_server;
+pub mod remote;
 pub mod services;
 pub mod settings;
 pub mod state;

@@ -88,9 +88,14 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     }
     let result = async {
         let path = args.conn.data_dir.join("readmodels");
-        let db = sled::open(&path).with_context(|| {
-            format!("opening {} (is `fleetlog serve` running on this data dir?)", path.display())
-        })?;
+        let db = match sled::open(&path) {
+            Ok(db) => db,
+            // Locked: a `serve` runs on this data dir. Ask it to rebuild its own models.
+            Err(e) => match std::fs::read_to_string(args.conn.data_dir.join(crate::remote::SERVE_ID_FILE)) {
+                Ok(id) => return replay_remote(args, &nats, id.trim()).await,
+                Err(_) => return Err(anyhow::Error::new(e).context(format!("opening {}", path.display()))),
+            },
+        };
         let cfg = HostConfig { stream: args.conn.stream.clone(), ..HostConfig::default() };
         let host = ProjectionHost::start(db, nats.client.clone(), cfg, projections()).await?;
         let names: Vec<String> = match &args.model {
@@ -114,6 +119,35 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     .await;
     nats.close().await;
     result
+}
+
+/// Asks the running `serve` with id `id` to rebuild, printing its progress.
+async fn replay_remote(args: &ReplayArgs, nats: &Nats, id: &str) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    let subject = crate::remote::rebuild_subject(&args.conn.stream, id);
+    let inbox = nats.client.new_inbox();
+    let mut replies = nats.client.subscribe(inbox.clone()).await?;
+    let model = args.model.clone().unwrap_or_default();
+    nats.client.publish_with_reply(subject, inbox, model.into()).await?;
+    nats.client.flush().await?;
+    let started = Instant::now();
+    loop {
+        let msg = tokio::time::timeout(std::time::Duration::from_secs(30), replies.next())
+            .await
+            .map_err(|_| anyhow::anyhow!("the running serve did not answer (is it still running?)"))?
+            .ok_or_else(|| anyhow::anyhow!("connection closed"))?;
+        let report: crate::remote::Report = serde_json::from_slice(&msg.payload)?;
+        if let Some(e) = report.error {
+            eprintln!();
+            anyhow::bail!("rebuilding {}: {e}", report.model);
+        }
+        if report.done {
+            eprintln!();
+            eprintln!("rebuilt in the running serve in {:.1} s", started.elapsed().as_secs_f64());
+            return Ok(());
+        }
+        progress(&report.model, report.position, report.target, started);
+    }
 }
 
 fn progress(name: &str, done: u64, target: u64, started: Instant) {

@@ -234,3 +234,46 @@ async fn replay_to_a_position_or_an_instant_makes_a_point_in_time_copy() {
     let bad = ReplayArgs { conn, model: None, to: Some("yesterday".into()), out: Some(out.path().into()) };
     assert!(Box::pin(logtools::replay(&bad)).await.unwrap_err().to_string().contains("neither a position"));
 }
+
+#[tokio::test]
+async fn replay_while_serve_runs_rebuilds_in_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let conn = ConnectionArgs {
+        data_dir: dir.path().into(),
+        nats_url: Some(shared_nats_url().into()),
+        nats_server_bin: nats_server_bin(),
+        stream: format!("L{id}"),
+        subject_prefix: format!("l{}", &id[..12]),
+        replicas: 1,
+    };
+    Box::pin(fleetlog_gateway::admin::create_user(&conn, "a@example.com", "a-password")).await.unwrap();
+    let app =
+        Box::pin(Application::build(ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap())))
+            .await
+            .unwrap();
+    let state = app.state().clone();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    let last = state.commands.store().last_seq().await.unwrap();
+    assert!(state.read_models.wait_for(last, Duration::from_secs(10)).await);
+    let before = state.read_models.model("users").unwrap().content_hash().unwrap();
+    while !dir.path().join("serve.id").exists() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let args = ReplayArgs { conn: conn.clone(), model: Some("users".into()), to: None, out: None };
+    Box::pin(logtools::replay(&args)).await.unwrap();
+    assert_eq!(state.read_models.model("users").unwrap().content_hash().unwrap(), before);
+    let meta = state.read_models.db().open_tree("fleetlog.meta").unwrap();
+    assert_eq!(&meta.get("active/users").unwrap().unwrap()[..], b"rm/users/2", "rebuilt and swapped live");
+
+    let unknown = ReplayArgs { conn, model: Some("nope".into()), to: None, out: None };
+    let err = Box::pin(logtools::replay(&unknown)).await.unwrap_err().to_string();
+    assert!(err.contains("no read model named"), "{err}");
+    tx.send(()).unwrap();
+    server.await.unwrap().unwrap();
+    assert!(!dir.path().join("serve.id").exists());
+}

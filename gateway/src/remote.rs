@@ -1,0 +1,110 @@
+//! Letting `fleetlog replay` reach a running `serve` on the same data dir: the server listens
+//! on a core-NATS subject named after its own id (written to `<data-dir>/serve.id`), rebuilds
+//! the asked read models in the background and streams progress back to the asker's inbox.
+//! The subject is outside the stream's prefix, so requests never enter the log.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fleetlog_projections::ProjectionHost;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+/// File in the data dir holding the running server's id.
+pub const SERVE_ID_FILE: &str = "serve.id";
+
+/// The request subject of server `id` on stream `stream`.
+pub fn rebuild_subject(stream: &str, id: &str) -> String {
+    format!("_FLEETLOG.{stream}.{id}.rebuild")
+}
+
+/// A progress report (one JSON message per report on the reply subject).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// The model being rebuilt.
+    #[serde(default)]
+    pub model: String,
+    /// Position reached.
+    #[serde(default)]
+    pub position: u64,
+    /// Position aimed at.
+    #[serde(default)]
+    pub target: u64,
+    /// True in the last report of a successful run.
+    #[serde(default)]
+    pub done: bool,
+    /// Set in the last report of a failed run.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// Serves rebuild requests until the connection closes.
+pub async fn serve_rebuilds(client: async_nats::Client, subject: String, host: Arc<ProjectionHost>) {
+    let mut requests = match client.subscribe(subject.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, %subject, "remote rebuilds unavailable");
+            return;
+        }
+    };
+    while let Some(request) = requests.next().await {
+        let Some(reply) = request.reply.clone() else { continue };
+        let (client, host) = (client.clone(), host.clone());
+        let wanted = String::from_utf8_lossy(&request.payload).trim().to_owned();
+        tokio::spawn(async move {
+            let names: Vec<String> = if wanted.is_empty() {
+                host.models().map(|m| m.name().to_owned()).collect()
+            } else {
+                vec![wanted]
+            };
+            let mut last = Report { model: String::new(), position: 0, target: 0, done: true, error: None };
+            for name in names {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u64, u64)>();
+                let forward = {
+                    let (client, reply, name) = (client.clone(), reply.clone(), name.clone());
+                    tokio::spawn(async move {
+                        let mut sent = Instant::now() - Duration::from_secs(1);
+                        while let Some((position, target)) = rx.recv().await {
+                            // At most ten reports a second, and always the last one.
+                            if sent.elapsed() >= Duration::from_millis(100) || position >= target {
+                                let report = Report {
+                                    model: name.clone(),
+                                    position,
+                                    target,
+                                    done: false,
+                                    error: None,
+                                };
+                                let _ = client
+                                    .publish(
+                                        reply.clone(),
+                                        serde_json::to_vec(&report).unwrap_or_default().into(),
+                                    )
+                                    .await;
+                                sent = Instant::now();
+                            }
+                        }
+                    })
+                };
+                let result = host
+                    .rebuild(&name, &|p, t| {
+                        let _ = tx.send((p, t));
+                    })
+                    .await;
+                drop(tx);
+                let _ = forward.await;
+                if let Err(e) = result {
+                    last = Report {
+                        model: name,
+                        position: 0,
+                        target: 0,
+                        done: false,
+                        error: Some(e.to_string()),
+                    };
+                    break;
+                }
+            }
+            let _ = client.publish(reply, serde_json::to_vec(&last).unwrap_or_default().into()).await;
+            let _ = client.flush().await;
+        });
+    }
+}
