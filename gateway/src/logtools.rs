@@ -9,7 +9,7 @@ use fleetlog_projections::tail::{Tail, TailFilter};
 use fleetlog_projections::{HostConfig, ProjectionHost};
 
 use crate::app::{Nats, projections};
-use crate::settings::{ReplayArgs, TailArgs};
+use crate::settings::{HistoryArgs, ReplayArgs, TailArgs};
 
 /// Writes matching events to `out` as JSON lines until the log is caught up (`--no-follow`),
 /// the connection ends, or `out` is closed.
@@ -161,4 +161,33 @@ fn progress(name: &str, done: u64, target: u64, started: Instant) {
         "#".repeat(filled),
         " ".repeat(width - filled)
     );
+}
+
+/// Writes one object's events and state (now, or at `--at`) to `out` as one JSON document.
+pub async fn history(args: &HistoryArgs, out: &mut (dyn Write + Send)) -> anyhow::Result<()> {
+    let at = match args.at.as_deref() {
+        None => None,
+        Some(at) => Some(match at.parse::<i64>() {
+            Ok(seconds) => seconds * 1_000_000 + 999_999,
+            Err(_) => match parse_until(at)? {
+                Until::Time(us) => us,
+                Until::Position(_) => unreachable!("numbers parse as seconds above"),
+            },
+        }),
+    };
+    let nats = Nats::connect(&args.conn).await?;
+    let result = async {
+        let store =
+            fleetlog_commands::EventStore::open(nats.client.clone(), args.conn.store_config()).await?;
+        let h = crate::services::history::history(&store, &args.kind, &args.id, at)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let events: Vec<_> = h.events.iter().map(|e| fleetlog_schemas::to_json(e.seq, &e.envelope)).collect();
+        let doc = serde_json::json!({ "type": args.kind, "id": args.id, "state": h.state, "events": events });
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
+        anyhow::Ok(())
+    }
+    .await;
+    nats.close().await;
+    result
 }

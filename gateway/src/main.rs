@@ -32,6 +32,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Tail(args) => fleetlog_gateway::logtools::tail(&args, &mut std::io::stdout()).await,
         Command::Replay(args) => fleetlog_gateway::logtools::replay(&args).await,
+        Command::History(args) => fleetlog_gateway::logtools::history(&args, &mut std::io::stdout()).await,
         Command::Admin { command: AdminCommand::CreateUser { conn, email, password } } => {
             let id = fleetlog_gateway::admin::create_user(&conn, &email, &password).await?;
             // The id is the command's output, for scripts.

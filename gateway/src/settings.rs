@@ -21,8 +21,10 @@ pub enum Command {
     Serve(ServeArgs),
     /// Show events from the log as JSON lines, live (like `tail -f`) or up to now.
     Tail(TailArgs),
-    /// Rebuild read models from the log, offline (stop `serve` on this data dir first).
+    /// Rebuild read models from the log (offline, or in the `serve` running on this data dir).
     Replay(ReplayArgs),
+    /// Every event of one object, and its state now or at an instant, as JSON.
+    History(HistoryArgs),
     /// Administrative tasks (work whether `serve` runs or not).
     Admin {
         /// The task.
@@ -171,4 +173,21 @@ pub struct ReplayArgs {
     /// Directory of the point-in-time copy (its read models in `readmodels/`).
     #[arg(long, requires = "to")]
     pub out: Option<std::path::PathBuf>,
+}
+
+/// Flags of `fleetlog history`.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryArgs {
+    /// Connection settings.
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    /// Object type (device, user, claim, settings).
+    #[arg(long = "type")]
+    pub kind: String,
+    /// Object id.
+    #[arg(long)]
+    pub id: String,
+    /// The state at this instant (RFC 3339, or Unix seconds) instead of now.
+    #[arg(long)]
+    pub at: Option<String>,
 }

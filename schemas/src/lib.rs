@@ -14,6 +14,10 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/fleetlog.events.v1.rs"));
 }
 
+/// The JSON Schema of the events' JSON form ([`to_json`]), generated from the `.proto` files;
+/// a copy is committed as `schemas/json/events.schema.json` for other tools.
+pub const JSON_SCHEMA: &str = include_str!(concat!(env!("OUT_DIR"), "/events.schema.json"));
+
 /// The shape version written by this build; [`decode`] accepts this and every older one.
 pub const SCHEMA_VERSION: u32 = 1;
 

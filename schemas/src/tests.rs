@@ -121,3 +121,31 @@ fn the_list_of_event_types_is_complete() {
     listed.sort();
     assert_eq!(seen, listed, "every event type has a sample and is listed in EVENT_TYPES");
 }
+
+/// The committed JSON Schema is the generated one; regenerate with `FLEETLOG_BLESS=1`.
+#[test]
+fn the_committed_json_schema_is_current_and_describes_every_event() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/json/events.schema.json");
+    if std::env::var_os("FLEETLOG_BLESS").is_some() {
+        std::fs::create_dir_all(concat!(env!("CARGO_MANIFEST_DIR"), "/json")).unwrap();
+        std::fs::write(path, JSON_SCHEMA).unwrap();
+    }
+    assert_eq!(std::fs::read_to_string(path).expect("committed schema"), JSON_SCHEMA);
+    let schema: serde_json::Value = serde_json::from_str(JSON_SCHEMA).unwrap();
+    let variants = schema["properties"]["data"]["oneOf"].as_array().unwrap();
+    assert_eq!(variants.len(), fleetlog_events::EVENT_TYPES.len());
+    // Every sample's JSON form has exactly the fields its variant lists.
+    for (i, sample) in samples().iter().enumerate() {
+        let json = to_json(i as u64 + 1, sample);
+        for key in schema["required"].as_array().unwrap() {
+            assert!(json.get(key.as_str().unwrap()).is_some(), "{key} missing");
+        }
+        let variant = variants.iter().find(|v| v["title"] == json["type"]).expect("a variant per type");
+        let mut want: Vec<&str> =
+            variant["required"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+        let mut have: Vec<&str> = json["data"].as_object().unwrap().keys().map(String::as_str).collect();
+        want.sort();
+        have.sort();
+        assert_eq!(have, want, "{}", json["type"]);
+    }
+}

@@ -277,3 +277,28 @@ async fn replay_while_serve_runs_rebuilds_in_the_running_server() {
     server.await.unwrap().unwrap();
     assert!(!dir.path().join("serve.id").exists());
 }
+
+#[tokio::test]
+async fn the_history_command_prints_an_objects_events_and_state() {
+    let server = Server::start().await;
+    let (_, me) = server.get("/api/management/v1/useradm/users/me").await;
+    let args = fleetlog_gateway::settings::HistoryArgs {
+        conn: server.conn.clone(),
+        kind: "user".into(),
+        id: me["id"].as_str().unwrap().into(),
+        at: None,
+    };
+    let mut out = Vec::new();
+    logtools::history(&args, &mut out).await.unwrap();
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["state"]["email"], "admin@example.com");
+    assert_eq!(doc["events"][0]["type"], "UserCreated");
+    let long_ago =
+        fleetlog_gateway::settings::HistoryArgs { at: Some("1990-01-01T00:00:00Z".into()), ..args.clone() };
+    let mut out = Vec::new();
+    logtools::history(&long_ago, &mut out).await.unwrap();
+    let doc: Value = serde_json::from_slice(&out).unwrap();
+    assert!(doc["events"].as_array().unwrap().is_empty());
+    let bad = fleetlog_gateway::settings::HistoryArgs { kind: "gizmo".into(), ..args };
+    assert!(logtools::history(&bad, &mut Vec::new()).await.is_err());
+}

@@ -48,7 +48,7 @@ async fn object(
                 + 999_999,
         ),
     };
-    let h = crate::services::history::history(&state, &kind, &id, at).await?;
+    let h = crate::services::history::history(state.commands.store(), &kind, &id, at).await?;
     let events: Vec<_> = h.events.iter().map(|e| fleetlog_schemas::to_json(e.seq, &e.envelope)).collect();
     let position = h.events.last().map_or(0, |e| e.seq);
     Ok(axum::Json(serde_json::json!({ "type": kind, "id": id, "position": position, "state": h.state, "events": events })).into_response())

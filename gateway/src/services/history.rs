@@ -9,7 +9,7 @@ use fleetlog_events::{AGGREGATE_TYPES, Aggregate, AggregateRef, RecordedEvent};
 use serde::Serialize;
 
 use crate::http::ApiError;
-use crate::state::AppState;
+use fleetlog_commands::EventStore;
 
 /// The history of one object, up to `at_us` (microseconds, inclusive) when given.
 pub struct History {
@@ -32,7 +32,7 @@ where
 
 /// Reads one object's subject from the log (the log is the history) and folds it.
 pub async fn history(
-    state: &AppState,
+    store: &EventStore,
     kind: &str,
     id: &str,
     at_us: Option<i64>,
@@ -43,7 +43,6 @@ pub async fn history(
             AGGREGATE_TYPES.join(", ")
         )));
     }
-    let store = state.commands.store();
     let agg = AggregateRef { tenant: crate::DEFAULT_TENANT.into(), kind: kind.into(), id: id.into() };
     let mut events = store.load(&store.subject(&agg)?).await?;
     if events.is_empty() {
