@@ -154,6 +154,12 @@ async fn a_rebuild_swaps_in_an_identical_model_and_stays_live() {
     assert_eq!(model.content_hash().unwrap(), fresh.model("devices").unwrap().content_hash().unwrap());
     assert_ne!(before, model.content_hash().unwrap(), "new events were applied");
     assert!(matches!(host.rebuild("nope", &|_, _| {}).await, Err(ProjectionError::UnknownModel(_))));
+    // Two rebuilds of one model at once: the second is refused, the first completes.
+    let (first, second) =
+        tokio::join!(host.rebuild("devices", &|_, _| {}), host.rebuild("devices", &|_, _| {}));
+    assert!(first.is_ok() ^ second.is_ok(), "exactly one rebuild ran");
+    assert!(matches!(first.err().or(second.err()), Some(ProjectionError::AlreadyRebuilding(_))));
+    assert_eq!(DevicesQueries(&model).count("default", None).unwrap(), 240, "the model is intact");
     host.stop().await;
     fresh.stop().await;
 }
