@@ -10,6 +10,21 @@ use serde_json::Value;
 
 use crate::server::Server;
 
+/// A data dir and connection settings with a stream of their own on the shared server.
+fn fresh_conn(tag: &str) -> (tempfile::TempDir, ConnectionArgs) {
+    let dir = tempfile::tempdir().unwrap();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let conn = ConnectionArgs {
+        data_dir: dir.path().into(),
+        nats_url: Some(shared_nats_url().into()),
+        nats_server_bin: nats_server_bin(),
+        stream: format!("{}{id}", tag.to_uppercase()),
+        subject_prefix: format!("{}{}", tag.to_lowercase(), &id[..12]),
+        replicas: 1,
+    };
+    (dir, conn)
+}
+
 fn tail_args(conn: ConnectionArgs) -> TailArgs {
     TailArgs {
         conn,
@@ -121,16 +136,7 @@ async fn the_http_stream_delivers_history_and_live_events_and_resumes() {
 
 #[tokio::test]
 async fn replay_rebuilds_read_models_identical_to_the_live_ones() {
-    let dir = tempfile::tempdir().unwrap();
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let conn = ConnectionArgs {
-        data_dir: dir.path().into(),
-        nats_url: Some(shared_nats_url().into()),
-        nats_server_bin: nats_server_bin(),
-        stream: format!("R{id}"),
-        subject_prefix: format!("r{}", &id[..12]),
-        replicas: 1,
-    };
+    let (dir, conn) = fresh_conn("R");
     Box::pin(fleetlog_gateway::admin::create_user(&conn, "a@example.com", "a-password")).await.unwrap();
     Box::pin(fleetlog_gateway::admin::create_user(&conn, "b@example.com", "b-password")).await.unwrap();
     let app =
@@ -196,16 +202,7 @@ async fn an_objects_history_and_its_state_at_an_instant() {
 
 #[tokio::test]
 async fn replay_to_a_position_or_an_instant_makes_a_point_in_time_copy() {
-    let dir = tempfile::tempdir().unwrap();
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let conn = ConnectionArgs {
-        data_dir: dir.path().into(),
-        nats_url: Some(shared_nats_url().into()),
-        nats_server_bin: nats_server_bin(),
-        stream: format!("P{id}"),
-        subject_prefix: format!("p{}", &id[..12]),
-        replicas: 1,
-    };
+    let (dir, conn) = fresh_conn("P");
     // Positions 1-2: user a (and its e-mail claim); 3-4: user b.
     Box::pin(fleetlog_gateway::admin::create_user(&conn, "a@example.com", "a-password")).await.unwrap();
     let between = time::OffsetDateTime::now_utc();
@@ -237,16 +234,7 @@ async fn replay_to_a_position_or_an_instant_makes_a_point_in_time_copy() {
 
 #[tokio::test]
 async fn replay_while_serve_runs_rebuilds_in_the_running_server() {
-    let dir = tempfile::tempdir().unwrap();
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let conn = ConnectionArgs {
-        data_dir: dir.path().into(),
-        nats_url: Some(shared_nats_url().into()),
-        nats_server_bin: nats_server_bin(),
-        stream: format!("L{id}"),
-        subject_prefix: format!("l{}", &id[..12]),
-        replicas: 1,
-    };
+    let (dir, conn) = fresh_conn("L");
     Box::pin(fleetlog_gateway::admin::create_user(&conn, "a@example.com", "a-password")).await.unwrap();
     let app =
         Box::pin(Application::build(ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap())))
