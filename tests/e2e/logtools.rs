@@ -136,7 +136,7 @@ async fn the_http_stream_delivers_history_and_live_events_and_resumes() {
 
 #[tokio::test]
 async fn replay_rebuilds_read_models_identical_to_the_live_ones() {
-    let (dir, conn) = fresh_conn("R");
+    let (_dir, conn) = fresh_conn("R");
     Box::pin(fleetlog_gateway::admin::create_user(&conn, "a@example.com", "a-password")).await.unwrap();
     Box::pin(fleetlog_gateway::admin::create_user(&conn, "b@example.com", "b-password")).await.unwrap();
     let app =
@@ -202,7 +202,7 @@ async fn an_objects_history_and_its_state_at_an_instant() {
 
 #[tokio::test]
 async fn replay_to_a_position_or_an_instant_makes_a_point_in_time_copy() {
-    let (dir, conn) = fresh_conn("P");
+    let (_dir, conn) = fresh_conn("P");
     // Positions 1-2: user a (and its e-mail claim); 3-4: user b.
     Box::pin(fleetlog_gateway::admin::create_user(&conn, "a@example.com", "a-password")).await.unwrap();
     let between = time::OffsetDateTime::now_utc();
