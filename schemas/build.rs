@@ -28,6 +28,8 @@ fn json_type(t: Type) -> Value {
         Type::String | Type::Bytes => json!({ "type": "string" }),
         Type::Bool => json!({ "type": "boolean" }),
         Type::Double | Type::Float => json!({ "type": "number" }),
+        // Maps (the only message-typed fields of events) render as JSON objects.
+        Type::Message => json!({ "type": "object" }),
         _ => json!({ "type": "integer" }),
     }
 }

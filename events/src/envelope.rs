@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::claim::ClaimEvent;
 use crate::device::DeviceEvent;
+use crate::inventory::InventoryEvent;
 use crate::settings::SettingsEvent;
 use crate::user::UserEvent;
 
@@ -75,6 +76,8 @@ pub enum DomainEvent {
     Claim(ClaimEvent),
     /// Events of settings.
     Settings(SettingsEvent),
+    /// Events of device inventories.
+    Inventory(InventoryEvent),
 }
 
 /// Every event type name, as [`DomainEvent::event_type`] returns them (for filters that must
@@ -95,12 +98,13 @@ pub const EVENT_TYPES: &[&str] = &[
     "UserTokenIssued",
     "UserTokenRevoked",
     "SettingsSaved",
+    "InventoryReported",
     "ClaimTaken",
     "ClaimReleased",
 ];
 
 /// Every aggregate type.
-pub const AGGREGATE_TYPES: &[&str] = &["device", "user", "claim", "settings"];
+pub const AGGREGATE_TYPES: &[&str] = &["device", "user", "claim", "settings", "inventory"];
 
 impl DomainEvent {
     /// The event's type name, as shown in tail, audit and the `Fleetlog-Event` header.
@@ -110,6 +114,7 @@ impl DomainEvent {
             DomainEvent::User(e) => e.event_type(),
             DomainEvent::Claim(e) => e.event_type(),
             DomainEvent::Settings(e) => e.event_type(),
+            DomainEvent::Inventory(e) => e.event_type(),
         }
     }
 }

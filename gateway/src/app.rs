@@ -21,7 +21,12 @@ use crate::state::AppState;
 
 /// Every read model this build maintains. A new read model is one line here.
 pub fn projections() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(DevicesProjection), Arc::new(UsersProjection), Arc::new(AuditProjection)]
+    vec![
+        Arc::new(DevicesProjection),
+        Arc::new(UsersProjection),
+        Arc::new(AuditProjection),
+        Arc::new(fleetlog_projections::inventory::InventoryProjection),
+    ]
 }
 
 /// NATS as reached by a subcommand: a client, and the embedded server if we started one.

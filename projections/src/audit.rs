@@ -4,6 +4,7 @@
 
 use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::inventory::InventoryEvent;
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 use fleetlog_events::{ActorKind, DomainEvent, RecordedEvent};
@@ -95,6 +96,9 @@ fn describe(event: &DomainEvent) -> Option<(&'static str, &'static str, String)>
         },
         DomainEvent::Settings(SettingsEvent::SettingsSaved { .. }) => {
             ("update", "settings", "settings saved".into())
+        }
+        DomainEvent::Inventory(InventoryEvent::InventoryReported { attributes }) => {
+            ("update", "inventory", format!("inventory reported: {} attributes", attributes.len()))
         }
         DomainEvent::Claim(ClaimEvent::ClaimTaken { .. } | ClaimEvent::ClaimReleased { .. }) => return None,
     })

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod devices;
 mod feed;
 mod host;
+pub mod inventory;
 mod rebuild;
 pub mod snapshot;
 pub mod tail;

@@ -2,6 +2,7 @@
 
 use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::inventory::InventoryEvent;
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 use fleetlog_events::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, Timestamp};
@@ -127,6 +128,13 @@ fn event_to_proto(e: &DomainEvent) -> P {
                 P::ClaimReleased(proto::ClaimReleased { holder: holder.clone() })
             }
         },
+        DomainEvent::Inventory(InventoryEvent::InventoryReported { attributes }) => {
+            let attributes = attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap_or_default()))
+                .collect();
+            P::InventoryReported(proto::InventoryReported { attributes })
+        }
         DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) => {
             P::SettingsSaved(proto::SettingsSaved { json: json.clone() })
         }
@@ -173,6 +181,14 @@ fn event_from_proto(p: P) -> DomainEvent {
             DomainEvent::User(UserEvent::UserTokenIssued { jti: m.jti, name: m.name, exp: m.exp })
         }
         P::UserTokenRevoked(m) => DomainEvent::User(UserEvent::UserTokenRevoked { jti: m.jti }),
+        P::InventoryReported(m) => {
+            let attributes = m
+                .attributes
+                .into_iter()
+                .filter_map(|(k, v)| serde_json::from_str(&v).ok().map(|v| (k, v)))
+                .collect();
+            DomainEvent::Inventory(InventoryEvent::InventoryReported { attributes })
+        }
         P::SettingsSaved(m) => DomainEvent::Settings(SettingsEvent::SettingsSaved { json: m.json }),
         P::ClaimTaken(m) => DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: m.holder }),
         P::ClaimReleased(m) => DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: m.holder }),

@@ -46,6 +46,20 @@ fn samples() -> Vec<EventEnvelope> {
         DomainEvent::Settings(fleetlog_events::settings::SettingsEvent::SettingsSaved {
             json: "{\"2fa\":\"disabled\"}".into(),
         }),
+        DomainEvent::Inventory(fleetlog_events::inventory::InventoryEvent::InventoryReported {
+            attributes: [
+                ("device_type".to_owned(), fleetlog_events::inventory::AttrValue::Text("qemux86-64".into())),
+                ("mem_kb".to_owned(), fleetlog_events::inventory::AttrValue::Number(1024.0)),
+                (
+                    "ipv4".to_owned(),
+                    fleetlog_events::inventory::AttrValue::List(vec![
+                        fleetlog_events::inventory::Scalar::Text("10.0.2.15/24".into()),
+                    ]),
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        }),
         DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u1".into() }),
         DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u1".into() }),
     ]);

@@ -4,6 +4,7 @@
 mod audit;
 mod gateway;
 mod identity;
+mod inventory;
 mod logtools;
 mod mender_client;
 mod projections;

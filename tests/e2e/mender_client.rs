@@ -141,6 +141,36 @@ async fn the_real_mender_client_gets_a_token_once_accepted_and_mender_cli_lists_
     let rsa_id = admit_real_client(&server, &rsa).await;
     assert!(std::fs::read_to_string(rsa.path("mender-agent.pem")).unwrap().contains("RSA PRIVATE KEY"));
 
+    // The daemon reports its inventory once authenticated.
+    let mut daemon = Command::new("mender")
+        .args(["--no-syslog", "--config"])
+        .arg(rsa.path("mender.conf"))
+        .arg("--data")
+        .arg(rsa.dir.path())
+        .arg("daemon")
+        .env("MENDER_TEST_MAC", &rsa.mac)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut inventory = Value::Null;
+    for _ in 0..300 {
+        let (_, device) = server.get(&format!("/api/management/v1/inventory/devices/{rsa_id}")).await;
+        if device["attributes"].as_array().is_some_and(|a| a.iter().any(|a| a["name"] == "device_type")) {
+            inventory = device["attributes"].clone();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = daemon.kill().await;
+    let value = |name: &str| {
+        inventory.as_array().and_then(|a| a.iter().find(|x| x["name"] == name)).map(|x| x["value"].clone())
+    };
+    assert_eq!(value("device_type"), Some(Value::from("test-device")), "inventory reported: {inventory}");
+    assert_eq!(value("artifact_name"), Some(Value::from("factory-image")));
+    assert!(value("mender_client_version").is_some());
+
     // A provisioned Ed25519 key.
     let ed = Device::new(&server.base, "02:fe:00:00:00:02");
     let status = std::process::Command::new("openssl")

@@ -39,6 +39,17 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
         user(UserEvent::UserTokenIssued { jti: "t".into(), name: String::new(), exp: 1 }),
         user(UserEvent::UserTokenRevoked { jti: "t".into() }),
         ("settings", DomainEvent::Settings(SettingsEvent::SettingsSaved { json: "{}".into() })),
+        (
+            "inventory",
+            DomainEvent::Inventory(fleetlog_events::inventory::InventoryEvent::InventoryReported {
+                attributes: [(
+                    "device_type".to_owned(),
+                    fleetlog_events::inventory::AttrValue::Text("x".into()),
+                )]
+                .into_iter()
+                .collect(),
+            }),
+        ),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u".into() })),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u".into() })),
     ]

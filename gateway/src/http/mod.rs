@@ -7,6 +7,7 @@ mod devauth_search;
 mod error;
 mod events;
 mod health;
+mod inventory;
 pub mod json;
 mod metrics;
 mod request_id;
@@ -35,6 +36,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(settings::router())
         .merge(events::router())
         .merge(auditlogs::router())
+        .merge(inventory::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }
