@@ -111,3 +111,107 @@ async fn a_device_reports_its_inventory_and_only_changes_are_recorded() {
     assert_eq!(res.status(), 204);
     assert_eq!(server.get(&format!("/api/management/v1/inventory/devices/{id}")).await.0, 404);
 }
+
+#[tokio::test]
+async fn devices_are_searched_with_menders_filter_operators() {
+    let server = Server::start().await;
+    // Three captured devices, accepted, each reporting its own inventory.
+    let text = include_str!("../fixtures/captures/14-tenant-token.jsonl");
+    let requests: Vec<(String, String)> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["path"] == "/api/devices/v1/authentication/auth_requests")
+        .map(|r| {
+            (
+                r["body"].as_str().unwrap().to_owned(),
+                r["headers"]["X-Men-Signature"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (i, (body, signature)) in requests.iter().enumerate() {
+        server.auth_request(body, signature).await;
+        let (_, pending) = server.get("/api/management/v2/devauth/devices?status=pending").await;
+        let (id, set) =
+            (pending[0]["id"].as_str().unwrap(), pending[0]["auth_sets"][0]["id"].as_str().unwrap());
+        assert_eq!(server.set_status(id, set, "accepted").await, 204);
+        let (_, token) = server.auth_request(body, signature).await;
+        let attrs = serde_json::json!([
+            { "name": "device_type", "value": if i == 2 { "rpi4" } else { "qemu" } },
+            { "name": "mem_kb", "value": 1000 * (i + 1) },
+            { "name": "modules", "value": ["deb", format!("m{i}")] },
+        ]);
+        let url = format!("{}/api/devices/v1/inventory/device/attributes", server.base);
+        assert_eq!(server.http.put(url).bearer_auth(&token).json(&attrs).send().await.unwrap().status(), 200);
+    }
+    let url = format!("{}/api/management/v2/inventory/filters/search", server.base);
+    let search = |body: Value| {
+        let req = server.http.post(&url).bearer_auth(&server.token).json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let count = |filters: Value| {
+        let fut = search(serde_json::json!({ "filters": filters }));
+        async move {
+            let res = fut.await;
+            assert_eq!(res.status(), 200);
+            res.headers()["x-total-count"].to_str().unwrap().parse::<usize>().unwrap()
+        }
+    };
+    // Reports are applied asynchronously: wait for the last one.
+    let f = |scope: &str, attr: &str, op: &str, value: Value| serde_json::json!({ "scope": scope, "attribute": attr, "type": op, "value": value });
+    for _ in 0..100 {
+        if count(serde_json::json!([f("inventory", "mem_kb", "$exists", true.into())])).await == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(count(serde_json::json!([f("inventory", "device_type", "$eq", "qemu".into())])).await, 2);
+    assert_eq!(
+        count(serde_json::json!([
+            f("inventory", "device_type", "$eq", "qemu".into()),
+            f("inventory", "mem_kb", "$gt", 1500.into())
+        ]))
+        .await,
+        1
+    );
+    assert_eq!(
+        count(serde_json::json!([f("inventory", "device_type", "$in", serde_json::json!(["rpi4", "x"]))]))
+            .await,
+        1
+    );
+    assert_eq!(
+        count(serde_json::json!([f("inventory", "device_type", "$nin", serde_json::json!(["rpi4"]))])).await,
+        2
+    );
+    assert_eq!(count(serde_json::json!([f("inventory", "modules", "$eq", "m1".into())])).await, 1);
+    assert_eq!(count(serde_json::json!([f("inventory", "device_type", "$regex", "^q".into())])).await, 2);
+    assert_eq!(count(serde_json::json!([f("identity", "status", "$eq", "accepted".into())])).await, 3);
+    assert_eq!(
+        count(serde_json::json!([
+            f("inventory", "mem_kb", "$lte", 2000.into()),
+            f("inventory", "absent", "$exists", false.into())
+        ]))
+        .await,
+        2
+    );
+
+    let res = search(serde_json::json!({ "sort": [{ "scope": "inventory", "attribute": "mem_kb", "order": "desc" }], "per_page": 2 })).await;
+    let page: Vec<Value> = res.json().await.unwrap();
+    let mem = |d: &Value| {
+        d["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "mem_kb").unwrap()["value"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(page.len(), 2);
+    assert!(mem(&page[0]) > mem(&page[1]));
+
+    for bad in [
+        serde_json::json!({ "filters": [f("inventory", "a", "$like", "x".into())] }),
+        serde_json::json!({ "filters": [f("inventory", "a", "$in", "x".into())] }),
+        serde_json::json!({ "filters": [f("nowhere", "a", "$eq", "x".into())] }),
+        serde_json::json!({ "filters": [f("inventory", "a", "$regex", "(".into())] }),
+        serde_json::json!({ "sort": [{ "scope": "inventory", "attribute": "a", "order": "up" }] }),
+        serde_json::json!({ "per_page": 501 }),
+    ] {
+        assert_eq!(search(bad.clone()).await.status(), 400, "{bad}");
+    }
+}

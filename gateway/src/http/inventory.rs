@@ -127,7 +127,7 @@ async fn patch_attributes(
     report(&state, &device, request_id, body, false).await
 }
 
-fn device_json(state: &AppState, d: &DeviceView) -> Result<serde_json::Value, ApiError> {
+pub(super) fn device_json(state: &AppState, d: &DeviceView) -> Result<serde_json::Value, ApiError> {
     let model = state
         .read_models
         .model("inventory")

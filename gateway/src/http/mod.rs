@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod health;
 mod inventory;
+mod inventory_search;
 pub mod json;
 mod metrics;
 mod request_id;
@@ -37,6 +38,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(events::router())
         .merge(auditlogs::router())
         .merge(inventory::router())
+        .merge(inventory_search::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }

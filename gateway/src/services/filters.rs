@@ -1,0 +1,179 @@
+//! Mender's inventory filter language (v2 `filters/search`): `{scope, attribute, type, value}`
+//! with `$eq $ne $in $nin $exists $gt $gte $lt $lte $regex`, checked once, then evaluated
+//! against a device's attributes.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::http::ApiError;
+
+/// One filter term as the client sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FilterTerm {
+    /// `identity`, `inventory`, `system` or `tags`.
+    pub scope: String,
+    /// Attribute name.
+    pub attribute: String,
+    /// The operator, e.g. `$eq`.
+    #[serde(rename = "type")]
+    pub op: String,
+    /// The operand.
+    #[serde(default)]
+    pub value: Value,
+}
+
+/// A checked filter term.
+#[derive(Debug)]
+pub struct Filter {
+    scope: String,
+    attribute: String,
+    op: Op,
+}
+
+#[derive(Debug)]
+enum Op {
+    Eq(Value),
+    Ne(Value),
+    In(Vec<Value>),
+    Nin(Vec<Value>),
+    Exists(bool),
+    Cmp(std::cmp::Ordering, bool, Value),
+    Regex(regex::Regex),
+}
+
+/// The scopes a filter or sort may name.
+pub const SCOPES: &[&str] = &["identity", "inventory", "system", "tags"];
+
+impl Filter {
+    /// Checks a term: known scope and operator, operand of the right type.
+    pub fn parse(t: &FilterTerm) -> Result<Filter, ApiError> {
+        if !SCOPES.contains(&t.scope.as_str()) {
+            return Err(ApiError::BadRequest(format!("unknown scope {:?}", t.scope)));
+        }
+        if t.attribute.is_empty() {
+            return Err(ApiError::BadRequest("filter attribute must not be empty".into()));
+        }
+        let scalar = |v: &Value| v.is_string() || v.is_number() || v.is_boolean();
+        let bad = |what: &str| ApiError::BadRequest(format!("{}: {what}", t.op));
+        let op = match t.op.as_str() {
+            "$eq" | "$ne" if !scalar(&t.value) => {
+                return Err(bad("value must be a string, number or boolean"));
+            }
+            "$eq" => Op::Eq(t.value.clone()),
+            "$ne" => Op::Ne(t.value.clone()),
+            "$in" | "$nin" => {
+                let list = t
+                    .value
+                    .as_array()
+                    .filter(|l| l.iter().all(scalar))
+                    .ok_or_else(|| bad("value must be a list"))?;
+                if t.op == "$in" { Op::In(list.clone()) } else { Op::Nin(list.clone()) }
+            }
+            "$exists" => Op::Exists(t.value.as_bool().ok_or_else(|| bad("value must be true or false"))?),
+            "$gt" | "$gte" | "$lt" | "$lte" => {
+                if !(t.value.is_number() || t.value.is_string()) {
+                    return Err(bad("value must be a number or a string"));
+                }
+                let ord = if t.op.starts_with("$g") {
+                    std::cmp::Ordering::Greater
+                } else {
+                    std::cmp::Ordering::Less
+                };
+                Op::Cmp(ord, t.op.ends_with('e'), t.value.clone())
+            }
+            "$regex" => {
+                let pattern = t.value.as_str().ok_or_else(|| bad("value must be a string"))?;
+                Op::Regex(
+                    regex::Regex::new(pattern)
+                        .map_err(|e| bad(&format!("invalid regular expression: {e}")))?,
+                )
+            }
+            other => return Err(ApiError::BadRequest(format!("unknown filter type {other:?}"))),
+        };
+        Ok(Filter { scope: t.scope.clone(), attribute: t.attribute.clone(), op })
+    }
+
+    /// Whether a device whose attribute (in this filter's scope) is `value` matches. Lists match
+    /// when any element does, as in Mender.
+    pub fn matches(&self, lookup: impl Fn(&str, &str) -> Option<Value>) -> bool {
+        let value = lookup(&self.scope, &self.attribute);
+        let elements: Vec<Value> = match &value {
+            Some(Value::Array(items)) => items.clone(),
+            Some(v) => vec![v.clone()],
+            None => vec![],
+        };
+        let any = |f: &dyn Fn(&Value) -> bool| elements.iter().any(f);
+        match &self.op {
+            Op::Eq(v) => any(&|e| loose_eq(e, v)),
+            Op::Ne(v) => !any(&|e| loose_eq(e, v)),
+            Op::In(list) => any(&|e| list.iter().any(|v| loose_eq(e, v))),
+            Op::Nin(list) => !any(&|e| list.iter().any(|v| loose_eq(e, v))),
+            Op::Exists(want) => value.is_some() == *want,
+            Op::Cmp(ord, or_equal, v) => {
+                any(&|e| compare(e, v).is_some_and(|o| o == *ord || (*or_equal && o.is_eq())))
+            }
+            Op::Regex(re) => any(&|e| e.as_str().is_some_and(|s| re.is_match(s))),
+        }
+    }
+}
+
+fn loose_eq(a: &Value, b: &Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
+        _ => a.as_f64()?.partial_cmp(&b.as_f64()?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn term(op: &str, value: Value) -> FilterTerm {
+        FilterTerm { scope: "inventory".into(), attribute: "a".into(), op: op.into(), value }
+    }
+
+    fn check(op: &str, operand: Value, attribute: Option<Value>) -> bool {
+        Filter::parse(&term(op, operand)).unwrap().matches(|_, _| attribute.clone())
+    }
+
+    #[test]
+    fn operators_match_as_in_mender() {
+        let s = |v: &str| Some(Value::from(v));
+        assert!(check("$eq", "x".into(), s("x")));
+        assert!(check("$eq", "b".into(), Some(serde_json::json!(["a", "b"]))));
+        assert!(check("$ne", "x".into(), s("y")));
+        assert!(check("$ne", "x".into(), None));
+        assert!(check("$in", serde_json::json!(["x", "y"]), s("y")));
+        assert!(check("$nin", serde_json::json!(["x"]), s("y")));
+        assert!(check("$exists", true.into(), s("y")));
+        assert!(check("$exists", false.into(), None));
+        assert!(check("$gt", 5.into(), Some(Value::from(6.0))));
+        assert!(check("$gte", 6.into(), Some(Value::from(6))));
+        assert!(!check("$lt", 6.into(), Some(Value::from(6))));
+        assert!(check("$lte", "b".into(), s("a")));
+        assert!(check("$regex", "^deb".into(), s("debian")));
+    }
+
+    #[test]
+    fn bad_terms_are_refused() {
+        for (op, value) in [
+            ("$like", Value::from("x")),
+            ("$in", Value::from("x")),
+            ("$exists", Value::from("yes")),
+            ("$regex", Value::from("(")),
+            ("$eq", serde_json::json!({"a": 1})),
+            ("$gt", serde_json::json!([1])),
+        ] {
+            assert!(Filter::parse(&term(op, value)).is_err(), "{op}");
+        }
+        let scope = FilterTerm { scope: "nope".into(), ..term("$eq", "x".into()) };
+        assert!(Filter::parse(&scope).is_err());
+    }
+}
