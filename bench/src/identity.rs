@@ -139,13 +139,8 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         let pending = queries.list("default", Some(fleetlog_events::device::DeviceStatus::Pending), 0, 10)?;
         let device = pending.into_iter().next().expect("device recorded");
         let device_id = device.id.clone();
-        let meta = fleetlog_commands::CommandMeta {
-            tenant: "default".into(),
-            actor: fleetlog_events::Actor::system("bench"),
-            command_id: uuid::Uuid::new_v4().to_string(),
-            correlation_id: String::new(),
-            now: fleetlog_commands::now(),
-        };
+        let meta =
+            fleetlog_commands::CommandMeta::new("default", fleetlog_events::Actor::system("bench"), "");
         let accept = DeviceCommand::AcceptAuthSet { auth_set_id: device.auth_sets[0].id.clone() };
         let out = state.commands.execute::<Device>(&meta, &device_id, &accept).await?;
         anyhow::ensure!(

@@ -33,6 +33,20 @@ pub struct CommandMeta {
     pub now: Timestamp,
 }
 
+impl CommandMeta {
+    /// Metadata for a new command (fresh command id, the current time) by `actor`, on behalf
+    /// of request `correlation_id`.
+    pub fn new(tenant: &str, actor: Actor, correlation_id: &str) -> Self {
+        CommandMeta {
+            tenant: tenant.to_owned(),
+            actor,
+            command_id: uuid::Uuid::new_v4().to_string(),
+            correlation_id: correlation_id.to_owned(),
+            now: crate::now(),
+        }
+    }
+}
+
 /// What a command did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Outcome {
@@ -184,7 +198,7 @@ impl CommandService {
 }
 
 /// Folds a subject's history into the aggregate's state; returns it with the last sequence.
-fn fold<A: Aggregate>(history: &[RecordedEvent]) -> Result<(A::State, u64), StoreError> {
+pub fn fold<A: Aggregate>(history: &[RecordedEvent]) -> Result<(A::State, u64), StoreError> {
     let mut state = A::initial();
     for r in history {
         let event = A::Event::try_from(r.envelope.event.clone()).map_err(|_| StoreError::Decode {

@@ -6,7 +6,7 @@ mod handler;
 mod store;
 
 pub use error::{CommandError, StoreError};
-pub use handler::{ClaimOp, CommandMeta, CommandService, Outcome, envelope};
+pub use handler::{ClaimOp, CommandMeta, CommandService, Outcome, envelope, fold};
 pub use store::{Appended, EventStore, StoreConfig, SubjectAppend, check_token};
 
 /// The current time as an event timestamp (handlers read the clock, `decide` never does).

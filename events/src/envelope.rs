@@ -46,6 +46,16 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// A management user.
+    pub fn user(id: &str, email: &str) -> Self {
+        Actor { kind: ActorKind::User, id: id.to_owned(), email: email.to_owned() }
+    }
+
+    /// A device.
+    pub fn device(id: &str) -> Self {
+        Actor { kind: ActorKind::Device, id: id.to_owned(), email: String::new() }
+    }
+
     /// fleetlog acting on its own, e.g. `Actor::system("cli")`.
     pub fn system(component: &str) -> Self {
         Actor { kind: ActorKind::System, id: component.to_owned(), email: String::new() }

@@ -16,13 +16,7 @@ pub async fn create_user(conn: &ConnectionArgs, email: &str, password: &str) -> 
         let store = EventStore::open(nats.client.clone(), conn.store_config())
             .await
             .context("opening the event stream")?;
-        let meta = CommandMeta {
-            tenant: crate::DEFAULT_TENANT.into(),
-            actor: Actor::system("fleetlog admin"),
-            command_id: uuid::Uuid::new_v4().to_string(),
-            correlation_id: String::new(),
-            now: fleetlog_commands::now(),
-        };
+        let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::system("fleetlog admin"), "");
         let (id, _) = users::create_user(&CommandService::new(store), &meta, email, password)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;

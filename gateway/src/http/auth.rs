@@ -7,7 +7,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use fleetlog_commands::CommandMeta;
-use fleetlog_events::{Actor, ActorKind};
+use fleetlog_events::Actor;
 use fleetlog_projections::users::UsersQueries;
 
 use super::{ApiError, RequestId};
@@ -31,23 +31,25 @@ pub struct UserAuth {
 impl UserAuth {
     /// Metadata for a command run on this user's behalf.
     pub fn meta(&self) -> CommandMeta {
-        CommandMeta {
-            tenant: crate::DEFAULT_TENANT.into(),
-            actor: Actor { kind: ActorKind::User, id: self.id.clone(), email: self.email.clone() },
-            command_id: uuid::Uuid::new_v4().to_string(),
-            correlation_id: self.request_id.clone(),
-            now: fleetlog_commands::now(),
-        }
+        CommandMeta::new(crate::DEFAULT_TENANT, Actor::user(&self.id, &self.email), &self.request_id)
     }
 }
 
-/// An authenticated, accepted device.
+/// An authenticated, accepted device: the verified claims of its token, shared with the token
+/// cache (no copy on the polling path).
 #[derive(Debug, Clone)]
-pub struct DeviceAuth {
+pub struct DeviceAuth(std::sync::Arc<Claims>);
+
+impl DeviceAuth {
     /// Device id.
-    pub device_id: String,
+    pub fn device_id(&self) -> &str {
+        &self.0.sub
+    }
+
     /// The accepted auth set the token was issued for.
-    pub auth_set_id: String,
+    pub fn auth_set_id(&self) -> &str {
+        &self.0.jti
+    }
 }
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
@@ -116,6 +118,6 @@ impl FromRequestParts<AppState> for DeviceAuth {
         if !devices(state, |q| q.token_valid(crate::DEFAULT_TENANT, &claims.sub, &claims.jti, claims.iat))? {
             return Err(ApiError::Unauthorized("device not accepted".into()));
         }
-        Ok(DeviceAuth { device_id: claims.sub.clone(), auth_set_id: claims.jti.clone() })
+        Ok(DeviceAuth(claims))
     }
 }

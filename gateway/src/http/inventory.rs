@@ -7,10 +7,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use fleetlog_events::Actor;
 use fleetlog_events::inventory::{
     AttrValue, Attributes, Inventory, InventoryCommand, InventoryError, Scalar,
 };
-use fleetlog_events::{Actor, ActorKind};
 use fleetlog_projections::devices::DeviceView;
 use fleetlog_projections::inventory::InventoryQueries;
 use serde::Deserialize;
@@ -97,15 +97,13 @@ async fn report(
     replace: bool,
 ) -> Result<StatusCode, ApiError> {
     let attributes = parse(body)?;
-    let meta = fleetlog_commands::CommandMeta {
-        tenant: crate::DEFAULT_TENANT.into(),
-        actor: Actor { kind: ActorKind::Device, id: device.device_id.clone(), email: String::new() },
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: request_id,
-        now: fleetlog_commands::now(),
-    };
+    let meta = fleetlog_commands::CommandMeta::new(
+        crate::DEFAULT_TENANT,
+        Actor::device(device.device_id()),
+        &request_id,
+    );
     let command = InventoryCommand::Report { attributes, replace };
-    state.commands.execute::<Inventory>(&meta, &device.device_id, &command).await?;
+    state.commands.execute::<Inventory>(&meta, device.device_id(), &command).await?;
     Ok(StatusCode::OK)
 }
 

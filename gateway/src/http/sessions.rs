@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use base64::Engine;
-use fleetlog_events::{Actor, ActorKind};
+use fleetlog_events::Actor;
 use fleetlog_projections::users::UsersQueries;
 use serde::Deserialize;
 
@@ -56,11 +56,11 @@ async fn login(
         None => false,
     };
     let user = user.filter(|_| ok).ok_or_else(|| ApiError::Unauthorized("unauthorized".into()))?;
-    let caller = UserAuth { id: user.id.clone(), email: user.email.clone(), jti: String::new(), request_id };
-    let meta = fleetlog_commands::CommandMeta {
-        actor: Actor { kind: ActorKind::User, id: user.id.clone(), email: user.email },
-        ..caller.meta()
-    };
+    let meta = fleetlog_commands::CommandMeta::new(
+        crate::DEFAULT_TENANT,
+        Actor::user(&user.id, &user.email),
+        &request_id,
+    );
     Ok(jwt_response(users::issue_token(&state, &meta, &user.id, "", USER_TOKEN_SECONDS).await?))
 }
 

@@ -64,17 +64,8 @@ pub async fn auth_request(
         identity_data: identity,
         pubkey: pubkey.clone(),
     };
-    let meta = |actor_id: &str| CommandMeta {
-        tenant: tenant.into(),
-        actor: fleetlog_events::Actor {
-            kind: fleetlog_events::ActorKind::Device,
-            id: actor_id.into(),
-            email: String::new(),
-        },
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: request_id.into(),
-        now: fleetlog_commands::now(),
-    };
+    let meta =
+        |actor_id: &str| CommandMeta::new(tenant, fleetlog_events::Actor::device(actor_id), request_id);
     let outcome = loop {
         match state.commands.execute_claiming::<Device>(&meta(&device_id), &device_id, &command, &claim).await
         {

@@ -19,15 +19,13 @@ pub struct History {
     pub state: serde_json::Value,
 }
 
-fn fold<A: Aggregate>(events: &[RecordedEvent]) -> serde_json::Value
+/// The state after `events`, as JSON, folded exactly as the command side folds it.
+fn state_json<A: Aggregate>(events: &[RecordedEvent]) -> Result<serde_json::Value, ApiError>
 where
     A::State: Serialize,
 {
-    let state = events
-        .iter()
-        .filter_map(|r| A::Event::try_from(r.envelope.event.clone()).ok())
-        .fold(A::initial(), |s, e| A::evolve(s, &e));
-    serde_json::to_value(state).unwrap_or_default()
+    let (state, _) = fleetlog_commands::fold::<A>(events)?;
+    serde_json::to_value(state).map_err(|e| ApiError::Internal(e.into()))
 }
 
 /// Reads one object's subject from the log (the log is the history) and folds it.
@@ -52,10 +50,11 @@ pub async fn history(
         events.retain(|r| r.envelope.occurred_at.0 <= at);
     }
     let state = match kind {
-        "device" => fold::<Device>(&events),
-        "user" => fold::<User>(&events),
-        "claim" => fold::<Claim>(&events),
-        _ => fold::<Settings>(&events),
+        "device" => state_json::<Device>(&events)?,
+        "user" => state_json::<User>(&events)?,
+        "claim" => state_json::<Claim>(&events)?,
+        "inventory" => state_json::<fleetlog_events::inventory::Inventory>(&events)?,
+        _ => state_json::<Settings>(&events)?,
     };
     Ok(History { events, state })
 }
