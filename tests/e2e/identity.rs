@@ -3,22 +3,7 @@
 
 use serde_json::Value;
 
-use crate::server::Server;
-
-/// The captured auth requests: (body, signature).
-fn captured() -> Vec<(String, String)> {
-    let text = include_str!("../fixtures/captures/14-tenant-token.jsonl");
-    text.lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|r| r["path"] == "/api/devices/v1/authentication/auth_requests")
-        .map(|r| {
-            (
-                r["body"].as_str().unwrap().to_owned(),
-                r["headers"]["X-Men-Signature"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
+use crate::server::{Server, captured};
 
 #[tokio::test]
 async fn a_captured_device_is_pending_then_accepted_then_gets_a_token() {
@@ -128,14 +113,7 @@ async fn a_decommissioned_device_loses_access_and_its_identity_starts_over() {
     let set = devices[0]["auth_sets"][0]["id"].as_str().unwrap().to_owned();
     assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
     assert_eq!(server.auth_request(&body, &signature).await.0, 200);
-    let res = server
-        .http
-        .delete(format!("{}/api/management/v2/devauth/devices/{id}", server.base))
-        .bearer_auth(&server.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    assert_eq!(server.delete(&format!("/api/management/v2/devauth/devices/{id}")).await, 204);
     assert_eq!(server.get(&format!("/api/management/v2/devauth/devices/{id}")).await.0, 404);
     // The same identity asks again: a new, pending device.
     assert_eq!(server.auth_request(&body, &signature).await.0, 401);
@@ -186,14 +164,7 @@ async fn a_preauthorized_device_gets_a_token_on_its_first_request() {
     let (id, set) = (device["id"].as_str().unwrap(), device["auth_sets"][0]["id"].as_str().unwrap());
     assert_eq!(server.set_status(id, set, "pending").await, 204);
     assert_eq!(server.auth_request(&body, &signature).await.0, 401);
-    let res = server
-        .http
-        .delete(format!("{}/api/management/v2/devauth/devices/{id}/auth/{set}", server.base))
-        .bearer_auth(&server.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    assert_eq!(server.delete(&format!("/api/management/v2/devauth/devices/{id}/auth/{set}")).await, 204);
     let (_, device) = server.get(&location).await;
     assert_eq!(device["status"], "noauth");
 
@@ -267,14 +238,7 @@ async fn device_tokens_work_until_the_device_is_rejected() {
     assert_eq!(call(token.clone()).await, 401);
     assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
     assert_eq!(call(token.clone()).await, 200);
-    let res = server
-        .http
-        .delete(format!("{}/api/management/v2/devauth/devices/{id}", server.base))
-        .bearer_auth(&server.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    assert_eq!(server.delete(&format!("/api/management/v2/devauth/devices/{id}")).await, 204);
     assert_eq!(call(token).await, 401, "a decommissioned device");
 }
 

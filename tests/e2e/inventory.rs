@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::server::Server;
+use crate::server::{Server, captured};
 
 fn captured_inventory() -> String {
     let text = include_str!("../fixtures/captures/01-daemon-noupdate.jsonl");
@@ -14,20 +14,10 @@ fn captured_inventory() -> String {
         .expect("a captured inventory report")
 }
 
-fn captured_auth() -> (String, String) {
-    let text = include_str!("../fixtures/captures/14-tenant-token.jsonl");
-    let r: Value = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .find(|r| r["path"] == "/api/devices/v1/authentication/auth_requests")
-        .unwrap();
-    (r["body"].as_str().unwrap().to_owned(), r["headers"]["X-Men-Signature"].as_str().unwrap().to_owned())
-}
-
 #[tokio::test]
 async fn a_device_reports_its_inventory_and_only_changes_are_recorded() {
     let server = Server::start().await;
-    let (body, signature) = captured_auth();
+    let (body, signature) = captured().remove(0);
     server.auth_request(&body, &signature).await;
     let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
     let id = devices[0]["id"].as_str().unwrap().to_owned();
@@ -101,14 +91,7 @@ async fn a_device_reports_its_inventory_and_only_changes_are_recorded() {
     assert_eq!(store.last_seq().await.unwrap(), after_first + 1, "bad reports stored nothing");
 
     // Decommissioned: gone from inventory.
-    let res = server
-        .http
-        .delete(format!("{}/api/management/v2/devauth/devices/{id}", server.base))
-        .bearer_auth(&server.token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    assert_eq!(server.delete(&format!("/api/management/v2/devauth/devices/{id}")).await, 204);
     assert_eq!(server.get(&format!("/api/management/v1/inventory/devices/{id}")).await.0, 404);
 }
 
@@ -116,18 +99,7 @@ async fn a_device_reports_its_inventory_and_only_changes_are_recorded() {
 async fn devices_are_searched_with_menders_filter_operators() {
     let server = Server::start().await;
     // Three captured devices, accepted, each reporting its own inventory.
-    let text = include_str!("../fixtures/captures/14-tenant-token.jsonl");
-    let requests: Vec<(String, String)> = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|r| r["path"] == "/api/devices/v1/authentication/auth_requests")
-        .map(|r| {
-            (
-                r["body"].as_str().unwrap().to_owned(),
-                r["headers"]["X-Men-Signature"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
+    let requests = captured();
     for (i, (body, signature)) in requests.iter().enumerate() {
         server.auth_request(body, signature).await;
         let (_, pending) = server.get("/api/management/v2/devauth/devices?status=pending").await;

@@ -5,25 +5,10 @@ use std::time::Duration;
 use fleetlog_gateway::app::Application;
 use fleetlog_gateway::logtools;
 use fleetlog_gateway::settings::{ConnectionArgs, ReplayArgs, ServeArgs, TailArgs};
-use fleetlog_tests::{nats_server_bin, shared_nats_url};
+use fleetlog_tests::fresh_conn;
 use serde_json::Value;
 
 use crate::server::Server;
-
-/// A data dir and connection settings with a stream of their own on the shared server.
-fn fresh_conn(tag: &str) -> (tempfile::TempDir, ConnectionArgs) {
-    let dir = tempfile::tempdir().unwrap();
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let conn = ConnectionArgs {
-        data_dir: dir.path().into(),
-        nats_url: Some(shared_nats_url().into()),
-        nats_server_bin: nats_server_bin(),
-        stream: format!("{}{id}", tag.to_uppercase()),
-        subject_prefix: format!("{}{}", tag.to_lowercase(), &id[..12]),
-        replicas: 1,
-    };
-    (dir, conn)
-}
 
 fn tail_args(conn: ConnectionArgs) -> TailArgs {
     TailArgs {

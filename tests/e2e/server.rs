@@ -1,11 +1,9 @@
 //! A fleetlog server for the HTTP tests: on the shared nats-server with a stream of its own,
 //! with an admin user logged in.
 
-use std::path::PathBuf;
-
 use fleetlog_gateway::app::Application;
 use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
-use fleetlog_tests::{nats_server_bin, shared_nats_url};
+use fleetlog_tests::fresh_conn;
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -22,16 +20,7 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        let conn = ConnectionArgs {
-            data_dir: PathBuf::from(dir.path()),
-            nats_url: Some(shared_nats_url().into()),
-            nats_server_bin: nats_server_bin(),
-            stream: format!("I{id}"),
-            subject_prefix: format!("i{}", &id[..12]),
-            replicas: 1,
-        };
+        let (dir, conn) = fresh_conn("I");
         Box::pin(fleetlog_gateway::admin::create_user(&conn, "Admin@Example.com", "secret-password"))
             .await
             .unwrap();
@@ -103,6 +92,17 @@ impl Server {
         (res.status(), res.text().await.unwrap())
     }
 
+    /// `DELETE path` with the admin's token.
+    pub async fn delete(&self, path: &str) -> StatusCode {
+        self.http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
     pub async fn set_status(&self, device: &str, auth_set: &str, status: &str) -> StatusCode {
         let url = format!("{}/api/management/v2/devauth/devices/{device}/auth/{auth_set}/status", self.base);
         let body = serde_json::json!({ "status": status });
@@ -116,4 +116,19 @@ impl Drop for Server {
             let _ = tx.send(());
         }
     }
+}
+
+/// The captured auth requests: (body, signature).
+pub fn captured() -> Vec<(String, String)> {
+    let text = include_str!("../fixtures/captures/14-tenant-token.jsonl");
+    text.lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|r| r["path"] == "/api/devices/v1/authentication/auth_requests")
+        .map(|r| {
+            (
+                r["body"].as_str().unwrap().to_owned(),
+                r["headers"]["X-Men-Signature"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use fleetlog_commands::{CommandMeta, CommandService, EventStore, StoreConfig};
-use fleetlog_events::{Actor, ActorKind};
+use fleetlog_events::Actor;
 use fleetlog_gateway::nats_server::{NatsServer, NatsServerConfig};
 use fleetlog_projections::{HostConfig, Projection, ProjectionHost};
 
@@ -78,13 +78,11 @@ impl TestLog {
 
 /// Command metadata for a test command with a fresh id.
 pub fn meta() -> CommandMeta {
-    CommandMeta {
-        tenant: "default".into(),
-        actor: Actor { kind: ActorKind::User, id: "tester".into(), email: "tester@example.com".into() },
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: uuid::Uuid::new_v4().to_string(),
-        now: fleetlog_commands::now(),
-    }
+    CommandMeta::new(
+        "default",
+        Actor::user("tester", "tester@example.com"),
+        &uuid::Uuid::new_v4().to_string(),
+    )
 }
 
 /// A temporary sled database.
@@ -92,4 +90,20 @@ pub fn temp_db() -> (tempfile::TempDir, sled::Db) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = sled::Config::new().path(dir.path()).open().expect("open sled");
     (dir, db)
+}
+
+/// A data dir and connection settings (for `serve` and the subcommands) with a stream of their
+/// own on the shared server; `tag` makes the stream name tell which test made it.
+pub fn fresh_conn(tag: &str) -> (tempfile::TempDir, fleetlog_gateway::settings::ConnectionArgs) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let conn = fleetlog_gateway::settings::ConnectionArgs {
+        data_dir: dir.path().into(),
+        nats_url: Some(shared_nats_url().into()),
+        nats_server_bin: nats_server_bin(),
+        stream: format!("{}{id}", tag.to_uppercase()),
+        subject_prefix: format!("{}{}", tag.to_lowercase(), &id[..12]),
+        replicas: 1,
+    };
+    (dir, conn)
 }
