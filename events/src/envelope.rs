@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::claim::ClaimEvent;
 use crate::device::DeviceEvent;
+use crate::filter::FilterEvent;
 use crate::inventory::InventoryEvent;
 use crate::settings::SettingsEvent;
 use crate::user::UserEvent;
@@ -88,6 +89,8 @@ pub enum DomainEvent {
     Settings(SettingsEvent),
     /// Events of device inventories.
     Inventory(InventoryEvent),
+    /// Events of saved inventory filters.
+    Filter(FilterEvent),
 }
 
 /// Every event type name, as [`DomainEvent::event_type`] returns them (for filters that must
@@ -109,12 +112,18 @@ pub const EVENT_TYPES: &[&str] = &[
     "UserTokenRevoked",
     "SettingsSaved",
     "InventoryReported",
+    "InventoryTagsSet",
+    "InventoryGroupAssigned",
+    "InventoryGroupUnassigned",
+    "InventoryDeleted",
+    "FilterCreated",
+    "FilterDeleted",
     "ClaimTaken",
     "ClaimReleased",
 ];
 
 /// Every aggregate type.
-pub const AGGREGATE_TYPES: &[&str] = &["device", "user", "claim", "settings", "inventory"];
+pub const AGGREGATE_TYPES: &[&str] = &["device", "user", "claim", "settings", "inventory", "filter"];
 
 impl DomainEvent {
     /// The event's type name, as shown in tail, audit and the `Fleetlog-Event` header.
@@ -125,6 +134,7 @@ impl DomainEvent {
             DomainEvent::Claim(e) => e.event_type(),
             DomainEvent::Settings(e) => e.event_type(),
             DomainEvent::Inventory(e) => e.event_type(),
+            DomainEvent::Filter(e) => e.event_type(),
         }
     }
 }

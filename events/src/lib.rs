@@ -6,6 +6,7 @@
 pub mod claim;
 pub mod device;
 mod envelope;
+pub mod filter;
 pub mod inventory;
 pub mod settings;
 pub mod testing;

@@ -4,6 +4,7 @@
 
 use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::filter::FilterEvent;
 use fleetlog_events::inventory::InventoryEvent;
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
@@ -97,9 +98,25 @@ fn describe(event: &DomainEvent) -> Option<(&'static str, &'static str, String)>
         DomainEvent::Settings(SettingsEvent::SettingsSaved { .. }) => {
             ("update", "settings", "settings saved".into())
         }
-        DomainEvent::Inventory(InventoryEvent::InventoryReported { attributes }) => {
-            ("update", "inventory", format!("inventory reported: {} attributes", attributes.len()))
+        DomainEvent::Inventory(e) => match e {
+            InventoryEvent::InventoryReported { attributes } => {
+                ("update", "inventory", format!("inventory reported: {} attributes", attributes.len()))
+            }
+            InventoryEvent::InventoryTagsSet { tags, .. } => {
+                ("update", "inventory", format!("tags set: {} tags", tags.len()))
+            }
+            InventoryEvent::InventoryGroupAssigned { group } => {
+                ("update", "inventory", format!("added to group {group}"))
+            }
+            InventoryEvent::InventoryGroupUnassigned { group } => {
+                ("update", "inventory", format!("removed from group {group}"))
+            }
+            InventoryEvent::InventoryDeleted => ("delete", "inventory", "inventory deleted".into()),
+        },
+        DomainEvent::Filter(FilterEvent::FilterCreated { name, terms }) => {
+            ("create", "filter", format!("filter {name} saved with {} terms", terms.len()))
         }
+        DomainEvent::Filter(FilterEvent::FilterDeleted) => ("delete", "filter", "filter deleted".into()),
         DomainEvent::Claim(ClaimEvent::ClaimTaken { .. } | ClaimEvent::ClaimReleased { .. }) => return None,
     })
 }

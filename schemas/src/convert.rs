@@ -2,7 +2,8 @@
 
 use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::device::DeviceEvent;
-use fleetlog_events::inventory::InventoryEvent;
+use fleetlog_events::filter::{FilterEvent, FilterTerm};
+use fleetlog_events::inventory::{InventoryEvent, Tag};
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 use fleetlog_events::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, Timestamp};
@@ -128,13 +129,22 @@ fn event_to_proto(e: &DomainEvent) -> P {
                 P::ClaimReleased(proto::ClaimReleased { holder: holder.clone() })
             }
         },
-        DomainEvent::Inventory(InventoryEvent::InventoryReported { attributes }) => {
-            let attributes = attributes
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap_or_default()))
-                .collect();
-            P::InventoryReported(proto::InventoryReported { attributes })
+        DomainEvent::Inventory(i) => inventory_to_proto(i),
+        DomainEvent::Filter(FilterEvent::FilterCreated { name, terms }) => {
+            P::FilterCreated(proto::FilterCreated {
+                name: name.clone(),
+                terms: terms
+                    .iter()
+                    .map(|t| proto::FilterTerm {
+                        scope: t.scope.clone(),
+                        attribute: t.attribute.clone(),
+                        op: t.op.clone(),
+                        value_json: t.value_json.clone(),
+                    })
+                    .collect(),
+            })
         }
+        DomainEvent::Filter(FilterEvent::FilterDeleted) => P::FilterDeleted(proto::FilterDeleted {}),
         DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) => {
             P::SettingsSaved(proto::SettingsSaved { json: json.clone() })
         }
@@ -189,8 +199,65 @@ fn event_from_proto(p: P) -> DomainEvent {
                 .collect();
             DomainEvent::Inventory(InventoryEvent::InventoryReported { attributes })
         }
+        P::InventoryTagsSet(m) => DomainEvent::Inventory(InventoryEvent::InventoryTagsSet {
+            tags: m
+                .tags
+                .into_iter()
+                .map(|(k, t)| (k, Tag { value: t.value, description: t.description }))
+                .collect(),
+            etag: m.etag,
+        }),
+        P::InventoryGroupAssigned(m) => {
+            DomainEvent::Inventory(InventoryEvent::InventoryGroupAssigned { group: m.group })
+        }
+        P::InventoryGroupUnassigned(m) => {
+            DomainEvent::Inventory(InventoryEvent::InventoryGroupUnassigned { group: m.group })
+        }
+        P::InventoryDeleted(_) => DomainEvent::Inventory(InventoryEvent::InventoryDeleted),
+        P::FilterCreated(m) => DomainEvent::Filter(FilterEvent::FilterCreated {
+            name: m.name,
+            terms: m
+                .terms
+                .into_iter()
+                .map(|t| FilterTerm {
+                    scope: t.scope,
+                    attribute: t.attribute,
+                    op: t.op,
+                    value_json: t.value_json,
+                })
+                .collect(),
+        }),
+        P::FilterDeleted(_) => DomainEvent::Filter(FilterEvent::FilterDeleted),
         P::SettingsSaved(m) => DomainEvent::Settings(SettingsEvent::SettingsSaved { json: m.json }),
         P::ClaimTaken(m) => DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: m.holder }),
         P::ClaimReleased(m) => DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: m.holder }),
+    }
+}
+
+fn inventory_to_proto(e: &InventoryEvent) -> P {
+    match e {
+        InventoryEvent::InventoryReported { attributes } => {
+            let attributes = attributes
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap_or_default()))
+                .collect();
+            P::InventoryReported(proto::InventoryReported { attributes })
+        }
+        InventoryEvent::InventoryTagsSet { tags, etag } => P::InventoryTagsSet(proto::InventoryTagsSet {
+            tags: tags
+                .iter()
+                .map(|(k, t)| {
+                    (k.clone(), proto::Tag { value: t.value.clone(), description: t.description.clone() })
+                })
+                .collect(),
+            etag: etag.clone(),
+        }),
+        InventoryEvent::InventoryGroupAssigned { group } => {
+            P::InventoryGroupAssigned(proto::InventoryGroupAssigned { group: group.clone() })
+        }
+        InventoryEvent::InventoryGroupUnassigned { group } => {
+            P::InventoryGroupUnassigned(proto::InventoryGroupUnassigned { group: group.clone() })
+        }
+        InventoryEvent::InventoryDeleted => P::InventoryDeleted(proto::InventoryDeleted {}),
     }
 }

@@ -62,7 +62,8 @@ fn samples() -> Vec<EventEnvelope> {
         }),
         DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u1".into() }),
         DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u1".into() }),
-    ]);
+    ])
+    .chain(later_events());
     events
         .enumerate()
         .map(|(i, e)| EventEnvelope {
@@ -162,4 +163,31 @@ fn the_committed_json_schema_is_current_and_describes_every_event() {
         have.sort();
         assert_eq!(have, want, "{}", json["type"]);
     }
+}
+
+/// Events added after the first schema; appended so that earlier fixture entries keep their ids.
+fn later_events() -> Vec<DomainEvent> {
+    use fleetlog_events::filter::{FilterEvent, FilterTerm};
+    use fleetlog_events::inventory::{InventoryEvent, Tag};
+    vec![
+        DomainEvent::Inventory(InventoryEvent::InventoryTagsSet {
+            tags: [("location".to_owned(), Tag { value: "de".into(), description: "region".into() })]
+                .into_iter()
+                .collect(),
+            etag: "0192d0f4-0000-7000-8000-00000000e7a9".into(),
+        }),
+        DomainEvent::Inventory(InventoryEvent::InventoryGroupAssigned { group: "prod".into() }),
+        DomainEvent::Inventory(InventoryEvent::InventoryGroupUnassigned { group: "prod".into() }),
+        DomainEvent::Inventory(InventoryEvent::InventoryDeleted),
+        DomainEvent::Filter(FilterEvent::FilterCreated {
+            name: "rpis".into(),
+            terms: vec![FilterTerm {
+                scope: "inventory".into(),
+                attribute: "device_type".into(),
+                op: "$eq".into(),
+                value_json: "\"raspberrypi4\"".into(),
+            }],
+        }),
+        DomainEvent::Filter(FilterEvent::FilterDeleted),
+    ]
 }

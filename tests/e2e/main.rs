@@ -5,6 +5,7 @@ mod audit;
 mod gateway;
 mod identity;
 mod inventory;
+mod inventory_groups;
 mod logtools;
 mod mender_client;
 mod projections;

@@ -41,6 +41,12 @@ fn install_client_files() {
             std::fs::write("/etc/mender/artifact_info", "artifact_name=factory-image\n").unwrap();
         }
         let script = "#!/bin/sh\necho \"mac=${MENDER_TEST_MAC:-02:00:00:00:00:01}\"\necho \"serial=${MENDER_TEST_SERIAL:-test-0001}\"\n";
+        // The inventory script the Debian package ships as an example (kernel, hostname,
+        // memory, CPU), installed where the client runs inventory scripts from.
+        let example = Path::new("/usr/share/doc/mender-client/examples/mender-inventory-hostinfo");
+        let inventory = Path::new("/usr/share/mender/inventory/mender-inventory-hostinfo");
+        std::fs::create_dir_all(inventory.parent().unwrap()).unwrap();
+        std::fs::copy(example, inventory).expect("the client's example inventory script");
         let path = Path::new("/usr/share/mender/identity/mender-device-identity");
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         if std::fs::read_to_string(path).ok().as_deref() != Some(script) {
@@ -170,6 +176,30 @@ async fn the_real_mender_client_gets_a_token_once_accepted_and_mender_cli_lists_
     assert_eq!(value("device_type"), Some(Value::from("test-device")), "inventory reported: {inventory}");
     assert_eq!(value("artifact_name"), Some(Value::from("factory-image")));
     assert!(value("mender_client_version").is_some());
+    assert!(value("kernel").is_some_and(|k| k.as_str().unwrap().starts_with("Linux")), "{inventory}");
+    // The client sends every script value as text, numbers included.
+    assert!(value("mem_total_kB").is_some_and(|m| m.as_str().unwrap().parse::<u64>().is_ok()), "{inventory}");
+
+    // Searchable: v1 by attribute, v2 with two filters.
+    let (_, found) = server.get("/api/management/v1/inventory/devices?device_type=test-device").await;
+    assert_eq!(found[0]["id"], Value::from(rsa_id.as_str()));
+    let search = serde_json::json!({ "filters": [
+        { "scope": "inventory", "attribute": "artifact_name", "type": "$eq", "value": "factory-image" },
+        { "scope": "inventory", "attribute": "kernel", "type": "$regex", "value": "^Linux" },
+    ]});
+    let url = format!("{}/api/management/v2/inventory/filters/search", server.base);
+    let found: Value = server
+        .http
+        .post(url)
+        .bearer_auth(&server.token)
+        .json(&search)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found[0]["id"], Value::from(rsa_id.as_str()));
 
     // A provisioned Ed25519 key.
     let ed = Device::new(&server.base, "02:fe:00:00:00:02");

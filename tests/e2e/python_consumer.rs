@@ -4,6 +4,8 @@
 use fleetlog_commands::SubjectAppend;
 use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::filter::FilterEvent;
+use fleetlog_events::inventory::InventoryEvent;
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 use fleetlog_events::{AggregateRef, DomainEvent, EVENT_TYPES};
@@ -15,6 +17,7 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
     let set = || "as1".to_owned();
     let device = |e| ("device", DomainEvent::Device(e));
     let user = |e| ("user", DomainEvent::User(e));
+    let inventory = |e| ("inventory", DomainEvent::Inventory(e));
     vec![
         device(DeviceEvent::AuthSetSubmitted {
             auth_set_id: set(),
@@ -50,6 +53,12 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
                 .collect(),
             }),
         ),
+        inventory(InventoryEvent::InventoryTagsSet { tags: Default::default(), etag: "e".into() }),
+        inventory(InventoryEvent::InventoryGroupAssigned { group: "g".into() }),
+        inventory(InventoryEvent::InventoryGroupUnassigned { group: "g".into() }),
+        inventory(InventoryEvent::InventoryDeleted),
+        ("filter", DomainEvent::Filter(FilterEvent::FilterCreated { name: "f".into(), terms: Vec::new() })),
+        ("filter", DomainEvent::Filter(FilterEvent::FilterDeleted)),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u".into() })),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u".into() })),
     ]

@@ -92,6 +92,22 @@ impl Server {
         (res.status(), res.text().await.unwrap())
     }
 
+    /// `method path` with the admin's token and an optional JSON body: status, headers, body.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.unwrap();
+        let (status, headers) = (res.status(), res.headers().clone());
+        (status, headers, res.json().await.unwrap_or(Value::Null))
+    }
+
     /// `DELETE path` with the admin's token.
     pub async fn delete(&self, path: &str) -> StatusCode {
         self.http

@@ -1,6 +1,7 @@
-//! Mender's inventory API, first part: the device's attribute reports, and one device or a page
-//! of devices with their attributes by scope (`identity` and `system` from deviceauth,
-//! `inventory` from the device).
+//! Mender's inventory API: the device's attribute reports, and v1 management reads (one
+//! device, a filtered and sorted page of devices) and deletion.
+
+use std::collections::BTreeMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -8,16 +9,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use fleetlog_events::Actor;
-use fleetlog_events::inventory::{
-    AttrValue, Attributes, Inventory, InventoryCommand, InventoryError, Scalar,
-};
-use fleetlog_projections::devices::DeviceView;
-use fleetlog_projections::inventory::InventoryQueries;
+use fleetlog_events::inventory::{AttrValue, Attributes, InventoryCommand};
 use serde::Deserialize;
+use serde_json::Value;
 
-use super::json::{AppJson, Paging, link_header, rfc3339};
+use super::json::{AppJson, Paging, link_header};
 use super::{ApiError, DeviceAuth, RequestId, UserAuth};
-use crate::services::devices::devices;
+use crate::services::filters::{Filter, SCOPES};
+use crate::services::inventory::{self, doc_json, inventory};
+use crate::services::search::{SortKey, search};
 use crate::state::AppState;
 
 /// The inventory routes.
@@ -28,31 +28,17 @@ pub fn router() -> Router<AppState> {
             axum::routing::put(put_attributes).patch(patch_attributes),
         )
         .route("/api/management/v1/inventory/devices", get(list))
-        .route("/api/management/v1/inventory/devices/{id}", get(one))
-}
-
-impl From<InventoryError> for ApiError {
-    fn from(e: InventoryError) -> Self {
-        ApiError::BadRequest(e.to_string())
-    }
+        .route("/api/management/v1/inventory/devices/{id}", get(one).delete(delete))
 }
 
 /// One reported attribute.
 #[derive(Debug, Deserialize)]
 struct AttributeIn {
     name: String,
-    value: serde_json::Value,
+    value: Value,
     #[serde(default)]
     #[allow(dead_code)]
     description: Option<String>,
-}
-
-fn scalar(v: &serde_json::Value) -> Option<Scalar> {
-    match v {
-        serde_json::Value::String(s) => Some(Scalar::Text(s.clone())),
-        serde_json::Value::Number(n) => n.as_f64().map(Scalar::Number),
-        _ => None,
-    }
 }
 
 /// Checks a report as Mender does: names of 1..1024 characters; values a string, a number, or
@@ -69,21 +55,14 @@ fn parse(report: Vec<AttributeIn>) -> Result<Attributes, ApiError> {
                 a.name
             ))
         };
-        let value = match &a.value {
-            serde_json::Value::Array(items) => {
-                let list: Vec<Scalar> = items.iter().map(scalar).collect::<Option<_>>().ok_or_else(bad)?;
-                let mixed =
-                    list.windows(2).any(|w| std::mem::discriminant(&w[0]) != std::mem::discriminant(&w[1]));
-                if mixed {
-                    return Err(bad());
-                }
-                AttrValue::List(list)
+        let value = inventory::attr_value(&a.value).ok_or_else(bad)?;
+        if let AttrValue::List(list) = &value {
+            let mixed =
+                list.windows(2).any(|w| std::mem::discriminant(&w[0]) != std::mem::discriminant(&w[1]));
+            if mixed {
+                return Err(bad());
             }
-            v => match scalar(v).ok_or_else(bad)? {
-                Scalar::Text(s) => AttrValue::Text(s),
-                Scalar::Number(n) => AttrValue::Number(n),
-            },
-        };
+        }
         out.insert(a.name, value);
     }
     Ok(out)
@@ -103,7 +82,10 @@ async fn report(
         &request_id,
     );
     let command = InventoryCommand::Report { attributes, replace };
-    state.commands.execute::<Inventory>(&meta, device.device_id(), &command).await?;
+    state
+        .commands
+        .execute::<fleetlog_events::inventory::Inventory>(&meta, device.device_id(), &command)
+        .await?;
     Ok(StatusCode::OK)
 }
 
@@ -125,55 +107,108 @@ async fn patch_attributes(
     report(&state, &device, request_id, body, false).await
 }
 
-pub(super) fn device_json(state: &AppState, d: &DeviceView) -> Result<serde_json::Value, ApiError> {
-    let model = state
-        .read_models
-        .model("inventory")
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no inventory model")))?;
-    let reported = InventoryQueries(&model).get(crate::DEFAULT_TENANT, &d.id)?;
-    let mut attributes = Vec::new();
-    let identity: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&d.identity_data).unwrap_or_default();
-    for (name, value) in identity {
-        attributes.push(serde_json::json!({ "name": name, "value": value, "scope": "identity" }));
-    }
-    attributes
-        .push(serde_json::json!({ "name": "status", "value": d.status().as_str(), "scope": "identity" }));
-    attributes
-        .push(serde_json::json!({ "name": "created_ts", "value": rfc3339(d.created_ts), "scope": "system" }));
-    let mut updated = d.updated_ts;
-    if let Some(r) = &reported {
-        updated = updated.max(r.updated_ts);
-        for (name, value) in &r.attributes {
-            attributes.push(serde_json::json!({ "name": name, "value": value, "scope": "inventory" }));
-        }
-    }
-    attributes
-        .push(serde_json::json!({ "name": "updated_ts", "value": rfc3339(updated), "scope": "system" }));
-    Ok(serde_json::json!({ "id": d.id, "attributes": attributes, "updated_ts": rfc3339(updated) }))
-}
-
 async fn one(
     State(state): State<AppState>,
     _user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let device = devices(&state, |q| q.get(crate::DEFAULT_TENANT, &id))?
-        .ok_or_else(|| ApiError::NotFound("device not found".into()))?;
-    Ok(Json(device_json(&state, &device)?).into_response())
+    let d = inventory::device(&state, &id)?;
+    let etag = d.tags_etag.clone();
+    let mut response = Json(doc_json(&d)).into_response();
+    if !etag.is_empty()
+        && let Ok(v) = etag.parse()
+    {
+        response.headers_mut().insert(axum::http::header::ETAG, v);
+    }
+    Ok(response)
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let meta = user.meta();
+    inventory::execute(&state, &meta, &id, &InventoryCommand::Delete).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `scope/name` or a bare name (the `inventory` scope, as Mender's v1 API has it).
+fn scoped(key: &str) -> Result<(String, String), ApiError> {
+    match key.split_once('/') {
+        Some((scope, name)) if SCOPES.contains(&scope) && !name.is_empty() => Ok((scope.into(), name.into())),
+        Some(_) => Err(ApiError::BadRequest(format!("invalid attribute {key:?}"))),
+        None if key.is_empty() => Err(ApiError::BadRequest("empty attribute name".into())),
+        None => Ok(("inventory".into(), key.into())),
+    }
+}
+
+/// `sort=attr[:asc|desc],...` (descending unless told, as Mender's v1 list does).
+fn parse_sort(s: &str) -> Result<Vec<SortKey>, ApiError> {
+    s.split(',')
+        .map(|part| {
+            let (attr, order) = part.split_once(':').unwrap_or((part, "desc"));
+            let desc = match order {
+                "asc" => false,
+                "desc" => true,
+                other => return Err(ApiError::BadRequest(format!("invalid sort order {other:?}"))),
+            };
+            let (scope, attribute) = scoped(attr)?;
+            Ok(SortKey { scope, attribute, desc })
+        })
+        .collect()
 }
 
 async fn list(
     State(state): State<AppState>,
     _user: UserAuth,
-    Query(paging): Query<Paging>,
+    Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
+    let paging = Paging::new(params.get("page").cloned(), params.get("per_page").cloned());
     let (page, per_page) = paging.validate()?;
-    let total = devices(&state, |q| q.count(crate::DEFAULT_TENANT, None))?;
-    let found = devices(&state, |q| q.list(crate::DEFAULT_TENANT, None, (page - 1) * per_page, per_page))?;
-    let body = found.iter().map(|d| device_json(&state, d)).collect::<Result<Vec<_>, _>>()?;
-    let mut headers =
-        link_header("/api/management/v1/inventory/devices", &[], page, per_page, page * per_page < total);
-    headers.insert("x-total-count", total.into());
+    let mut filters = Vec::new();
+    let mut sort = Vec::new();
+    for (key, value) in &params {
+        match key.as_str() {
+            "page" | "per_page" => {}
+            "sort" => sort = parse_sort(value)?,
+            "has_group" => {
+                let present = value
+                    .parse::<bool>()
+                    .map_err(|_| ApiError::BadRequest("has_group must be true or false".into()))?;
+                filters.push(Filter::exists("system", "group", present));
+            }
+            "group" => filters.push(Filter::equals("system", "group", vec![Value::from(value.as_str())])),
+            attr => {
+                let (scope, name) = scoped(attr)?;
+                // Query values are text; a numeric one also matches the number.
+                let value = value.strip_prefix("eq:").unwrap_or(value);
+                let mut values = vec![Value::from(value)];
+                if let Ok(n) = value.parse::<f64>()
+                    && let Some(n) = serde_json::Number::from_f64(n)
+                {
+                    values.push(Value::Number(n));
+                }
+                filters.push(Filter::equals(&scope, &name, values));
+            }
+        }
+    }
+    let found = inventory(&state, |q| {
+        search(q, crate::DEFAULT_TENANT, &filters, &sort, (page - 1) * per_page, per_page)
+    })?;
+    let body: Vec<Value> = found.page.iter().map(doc_json).collect();
+    let query: Vec<(&str, String)> = params
+        .iter()
+        .filter(|(k, _)| *k != "page" && *k != "per_page")
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let mut headers = link_header(
+        "/api/management/v1/inventory/devices",
+        &query,
+        page,
+        per_page,
+        page * per_page < found.total,
+    );
+    headers.insert("x-total-count", found.total.into());
     Ok((headers, Json(body)).into_response())
 }

@@ -1,28 +1,36 @@
-//! `POST /api/management/v2/inventory/filters/search`: devices by Mender's filter language over
-//! all scopes, sorted and paged (`X-Total-Count`).
-//!
-//! It evaluates the filters over every device of the tenant: right for the fleets this first
-//! version is tested with, not for 100k devices (attribute indexes are the next step).
+//! Mender's inventory v2: `filters/search` over all scopes (planned on the attribute index),
+//! `filters/attributes`, and saved filters — the v2 filters resource, which is how a group
+//! can be dynamic: a saved filter is searched again whenever it is used.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use fleetlog_events::filter::{FilterCommand, FilterError, FilterTerm as SavedTerm, SavedFilter};
+use fleetlog_projections::inventory::SavedFilterView;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::json::AppJson;
 use super::{ApiError, UserAuth};
-use crate::services::devices::devices;
 use crate::services::filters::{Filter, FilterTerm, SCOPES};
+use crate::services::inventory::{doc_json, inventory};
+use crate::services::search::{SortKey, search};
 use crate::state::AppState;
 
-/// The search route.
+/// The v2 routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route("/api/management/v2/inventory/filters/search", post(search))
+    let base = "/api/management/v2/inventory/filters";
+    Router::new()
+        .route(&format!("{base}/search"), post(search_devices))
+        .route(&format!("{base}/attributes"), get(attributes))
+        .route(base, post(create_filter).get(list_filters))
+        .route(&format!("{base}/{{id}}"), get(get_filter).delete(delete_filter))
+        .route(&format!("{base}/{{id}}/search"), post(search_saved))
 }
 
-/// One sort key.
+/// One sort key as the client sends it.
 #[derive(Debug, Deserialize)]
 struct SortTerm {
     scope: String,
@@ -32,7 +40,7 @@ struct SortTerm {
 }
 
 /// The search body (paging in the body, as Mender's v2 search has it).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 struct SearchBody {
     #[serde(default)]
     page: Option<usize>,
@@ -44,53 +52,179 @@ struct SearchBody {
     sort: Vec<SortTerm>,
 }
 
-fn lookup(device: &Value, scope: &str, name: &str) -> Option<Value> {
-    let attrs = device["attributes"].as_array()?;
-    let found = attrs.iter().find(|a| a["scope"] == scope && a["name"] == name);
-    found
-        .map(|a| a["value"].clone())
-        .or_else(|| (scope == "identity" && name == "id").then(|| device["id"].clone()))
+fn sort_keys(sort: &[SortTerm]) -> Result<Vec<SortKey>, ApiError> {
+    sort.iter()
+        .map(|s| {
+            if !SCOPES.contains(&s.scope.as_str()) || s.attribute.is_empty() {
+                return Err(ApiError::BadRequest(format!("invalid sort field {}/{}", s.scope, s.attribute)));
+            }
+            let desc = match s.order.as_deref() {
+                None | Some("asc") => false,
+                Some("desc") => true,
+                Some(_) => return Err(ApiError::BadRequest("sort order must be asc or desc".into())),
+            };
+            Ok(SortKey { scope: s.scope.clone(), attribute: s.attribute.clone(), desc })
+        })
+        .collect()
 }
 
-async fn search(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    AppJson(body): AppJson<SearchBody>,
-) -> Result<Response, ApiError> {
+fn run(state: &AppState, body: &SearchBody, terms: &[FilterTerm]) -> Result<Response, ApiError> {
     let page = body.page.unwrap_or(1);
     let per_page = body.per_page.unwrap_or(10);
     if page == 0 || per_page == 0 || per_page > 500 {
         return Err(ApiError::BadRequest("page must be ≥ 1 and per_page 1..500".into()));
     }
-    let filters = body.filters.iter().map(Filter::parse).collect::<Result<Vec<_>, _>>()?;
-    for s in &body.sort {
-        if !SCOPES.contains(&s.scope.as_str()) || s.attribute.is_empty() {
-            return Err(ApiError::BadRequest(format!("invalid sort field {}/{}", s.scope, s.attribute)));
-        }
-        if !matches!(s.order.as_deref(), None | Some("asc") | Some("desc")) {
-            return Err(ApiError::BadRequest("sort order must be asc or desc".into()));
+    let filters = terms.iter().map(Filter::parse).collect::<Result<Vec<_>, _>>()?;
+    let sort = sort_keys(&body.sort)?;
+    let found = inventory(state, |q| {
+        search(q, crate::DEFAULT_TENANT, &filters, &sort, (page - 1) * per_page, per_page)
+    })?;
+    let items: Vec<Value> = found.page.iter().map(doc_json).collect();
+    Ok(([("x-total-count", found.total.to_string())], Json(items)).into_response())
+}
+
+async fn search_devices(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    AppJson(body): AppJson<SearchBody>,
+) -> Result<Response, ApiError> {
+    run(&state, &body, &body.filters)
+}
+
+/// `[{name, scope, count}]`: most common first, then by scope and name; at most 500.
+async fn attributes(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
+    let mut counts = inventory(&state, |q| Ok(q.attribute_counts(crate::DEFAULT_TENANT)?))?;
+    counts.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
+    counts.truncate(500);
+    Ok(Json(
+        counts
+            .into_iter()
+            .map(|(scope, name, count)| json!({"name": name, "scope": scope, "count": count}))
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+struct FilterIn {
+    name: String,
+    terms: Vec<FilterTerm>,
+}
+
+fn to_json(f: &SavedFilterView) -> Value {
+    let terms: Vec<Value> = f
+        .terms
+        .iter()
+        .map(|t| {
+            let value: Value = serde_json::from_str(&t.value_json).unwrap_or(Value::Null);
+            json!({"scope": t.scope, "attribute": t.attribute, "type": t.op, "value": value})
+        })
+        .collect();
+    json!({ "id": f.id, "name": f.name, "terms": terms })
+}
+
+impl From<FilterError> for ApiError {
+    fn from(e: FilterError) -> Self {
+        match e {
+            FilterError::NotFound => ApiError::NotFound(e.to_string()),
+            FilterError::AlreadyExists => ApiError::Conflict(e.to_string()),
+            other => ApiError::BadRequest(other.to_string()),
         }
     }
-    let all = devices(&state, |q| q.list(crate::DEFAULT_TENANT, None, 0, usize::MAX))?;
-    let mut found = Vec::new();
-    for d in &all {
-        let json = super::inventory::device_json(&state, d)?;
-        if filters.iter().all(|f| f.matches(|scope, name| lookup(&json, scope, name))) {
-            found.push(json);
-        }
+}
+
+async fn create_filter(
+    State(state): State<AppState>,
+    user: UserAuth,
+    AppJson(body): AppJson<FilterIn>,
+) -> Result<Response, ApiError> {
+    // The terms are checked now, so that a saved filter always runs.
+    for t in &body.terms {
+        Filter::parse(t)?;
     }
-    for s in body.sort.iter().rev() {
-        let desc = s.order.as_deref() == Some("desc");
-        found.sort_by(|a, b| {
-            let (x, y) = (lookup(a, &s.scope, &s.attribute), lookup(b, &s.scope, &s.attribute));
-            let o = match (x.as_ref().and_then(Value::as_f64), y.as_ref().and_then(Value::as_f64)) {
-                (Some(p), Some(q)) => p.total_cmp(&q),
-                _ => x.map(|v| v.to_string()).cmp(&y.map(|v| v.to_string())),
-            };
-            if desc { o.reverse() } else { o }
-        });
-    }
-    let total = found.len();
-    let page_items: Vec<Value> = found.into_iter().skip((page - 1) * per_page).take(per_page).collect();
-    Ok(([("x-total-count", total.to_string())], Json(page_items)).into_response())
+    let terms = body
+        .terms
+        .iter()
+        .map(|t| SavedTerm {
+            scope: t.scope.clone(),
+            attribute: t.attribute.clone(),
+            op: t.op.clone(),
+            value_json: t.value.to_string(),
+        })
+        .collect();
+    let id = uuid::Uuid::new_v4().to_string();
+    let claim = crate::services::claim_id("filter-name", &body.name);
+    let command = FilterCommand::Create { name: body.name, terms };
+    let outcome =
+        state.commands.execute_claiming::<SavedFilter>(&user.meta(), &id, &command, &claim).await.map_err(
+            |e| match e {
+                fleetlog_commands::CommandError::Taken { .. } => {
+                    ApiError::Conflict("a filter with this name already exists".into())
+                }
+                other => other.into(),
+            },
+        )?;
+    state.seen(outcome.position).await?;
+    let location = format!("/api/management/v2/inventory/filters/{id}");
+    Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)]).into_response())
+}
+
+fn saved(state: &AppState, id: &str) -> Result<SavedFilterView, ApiError> {
+    inventory(state, |q| Ok(q.saved_filter(crate::DEFAULT_TENANT, id)?))?
+        .ok_or_else(|| ApiError::NotFound("filter not found".into()))
+}
+
+async fn list_filters(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
+    let all = inventory(&state, |q| Ok(q.saved_filters(crate::DEFAULT_TENANT)?))?;
+    Ok(Json(all.iter().map(to_json).collect()))
+}
+
+async fn get_filter(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(to_json(&saved(&state, &id)?)))
+}
+
+async fn delete_filter(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let f = saved(&state, &id)?;
+    let claim = crate::services::claim_id("filter-name", &f.name);
+    let outcome = state
+        .commands
+        .execute_releasing::<SavedFilter>(&user.meta(), &id, &FilterCommand::Delete, &claim)
+        .await?;
+    state.seen(outcome.position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Searches with a saved filter's terms (the body gives paging and sort only).
+async fn search_saved(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Response, ApiError> {
+    let f = saved(&state, &id)?;
+    // The body is optional here: without one, the first page in id order.
+    let body: SearchBody = if body.iter().all(u8::is_ascii_whitespace) {
+        SearchBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadRequest(format!("invalid search body: {e}")))?
+    };
+    let terms: Vec<FilterTerm> = f
+        .terms
+        .iter()
+        .map(|t| FilterTerm {
+            scope: t.scope.clone(),
+            attribute: t.attribute.clone(),
+            op: t.op.clone(),
+            value: serde_json::from_str(&t.value_json).unwrap_or(Value::Null),
+        })
+        .collect();
+    run(&state, &body, &terms)
 }

@@ -8,6 +8,7 @@ mod error;
 mod events;
 mod health;
 mod inventory;
+mod inventory_groups;
 mod inventory_search;
 pub mod json;
 mod metrics;
@@ -39,6 +40,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(auditlogs::router())
         .merge(inventory::router())
         .merge(inventory_search::router())
+        .merge(inventory_groups::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }

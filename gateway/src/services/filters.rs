@@ -5,6 +5,9 @@
 use serde::Deserialize;
 use serde_json::Value;
 
+use fleetlog_events::inventory::Scalar;
+use fleetlog_projections::inventory::ValueRange;
+
 use crate::http::ApiError;
 
 /// One filter term as the client sends it.
@@ -114,6 +117,81 @@ impl Filter {
             }
             Op::Regex(re) => any(&|e| e.as_str().is_some_and(|s| re.is_match(s))),
         }
+    }
+}
+
+/// A JSON operand as an index scalar (booleans and objects match no attribute value).
+fn scalar(v: &Value) -> Option<Scalar> {
+    match v {
+        Value::String(s) => Some(Scalar::Text(s.clone())),
+        Value::Number(n) => n.as_f64().map(Scalar::Number),
+        _ => None,
+    }
+}
+
+impl Filter {
+    /// The filter's scope.
+    pub fn scope(&self) -> &str {
+        &self.scope
+    }
+
+    /// The filter's attribute.
+    pub fn attribute(&self) -> &str {
+        &self.attribute
+    }
+
+    /// Whether an attribute the index does not hold is named (the device id is not an
+    /// attribute, it is the key).
+    fn indexed(&self) -> bool {
+        !(self.scope == "identity" && self.attribute == "id")
+    }
+
+    /// The index ranges whose union is exactly the devices this filter matches, when it has
+    /// them (the positive operators).
+    pub fn ranges(&self) -> Option<Vec<ValueRange>> {
+        use std::ops::Bound::{Excluded, Included, Unbounded};
+        if !self.indexed() {
+            return None;
+        }
+        match &self.op {
+            Op::Eq(v) => Some(scalar(v).map(ValueRange::Exact).into_iter().collect()),
+            Op::In(list) => Some(list.iter().filter_map(scalar).map(ValueRange::Exact).collect()),
+            Op::Exists(true) => Some(vec![ValueRange::Any]),
+            Op::Cmp(ord, or_equal, v) => {
+                let v = scalar(v)?;
+                let bound = if *or_equal { Included(v) } else { Excluded(v) };
+                Some(vec![match ord {
+                    std::cmp::Ordering::Greater => ValueRange::Between(bound, Unbounded),
+                    _ => ValueRange::Between(Unbounded, bound),
+                }])
+            }
+            _ => None,
+        }
+    }
+
+    /// For `$eq $in $ne $nin`: the values to look up per device, and whether a hit means a
+    /// match (`$eq $in`) or a miss (`$ne $nin`).
+    pub fn point_values(&self) -> Option<(Vec<Scalar>, bool)> {
+        if !self.indexed() {
+            return None;
+        }
+        match &self.op {
+            Op::Eq(v) => Some((scalar(v).into_iter().collect(), true)),
+            Op::Ne(v) => Some((scalar(v).into_iter().collect(), false)),
+            Op::In(list) => Some((list.iter().filter_map(scalar).collect(), true)),
+            Op::Nin(list) => Some((list.iter().filter_map(scalar).collect(), false)),
+            _ => None,
+        }
+    }
+
+    /// An equality filter built by the server (v1 list parameters, group listings).
+    pub fn equals(scope: &str, attribute: &str, values: Vec<Value>) -> Filter {
+        Filter { scope: scope.to_owned(), attribute: attribute.to_owned(), op: Op::In(values) }
+    }
+
+    /// An existence filter built by the server (`has_group`).
+    pub fn exists(scope: &str, attribute: &str, present: bool) -> Filter {
+        Filter { scope: scope.to_owned(), attribute: attribute.to_owned(), op: Op::Exists(present) }
     }
 }
 

@@ -4,6 +4,8 @@
 pub mod devices;
 pub mod filters;
 pub mod history;
+pub mod inventory;
+pub mod search;
 pub mod users;
 
 use sha2::{Digest, Sha256};

@@ -1,0 +1,99 @@
+//! One device as Mender's inventory shows it: identity (from deviceauth's events), system
+//! attributes, what the device reported, the operator's tags and its group.
+
+use std::borrow::Cow;
+
+use fleetlog_events::device::{AuthSetStatus, DeviceStatus};
+use fleetlog_events::inventory::{AttrValue, Attributes, Tags};
+use serde::{Deserialize, Serialize};
+
+/// A device's inventory document.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct InventoryDoc {
+    /// Device id.
+    pub id: String,
+    /// Identity attributes (the device's `id_data`).
+    pub identity: Attributes,
+    /// Its authentication sets' statuses, from which Mender derives the device status.
+    pub sets: Vec<(String, AuthSetStatus)>,
+    /// Creation time, microseconds since the epoch.
+    pub created_ts: i64,
+    /// Time of the last change, microseconds since the epoch.
+    pub updated_ts: i64,
+    /// Device-reported attributes.
+    pub attributes: Attributes,
+    /// Operator tags.
+    pub tags: Tags,
+    /// The tags' ETag (empty until first set).
+    pub tags_etag: String,
+    /// Static group.
+    pub group: Option<String>,
+}
+
+/// Microseconds since the epoch as RFC 3339 (how Mender shows times).
+pub fn rfc3339(micros: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+impl InventoryDoc {
+    /// Mender's device status.
+    pub fn status(&self) -> DeviceStatus {
+        DeviceStatus::derive(self.sets.iter().map(|(_, s)| *s))
+    }
+
+    /// Every attribute as `(scope, name, value)`, in the order the API lists them.
+    pub fn entries(&self) -> Vec<(&'static str, Cow<'_, str>, AttrValue)> {
+        let mut out = Vec::with_capacity(self.identity.len() + self.attributes.len() + self.tags.len() + 4);
+        for (name, value) in &self.identity {
+            out.push(("identity", Cow::Borrowed(name.as_str()), value.clone()));
+        }
+        out.push(("identity", Cow::Borrowed("status"), AttrValue::Text(self.status().as_str().to_owned())));
+        for (name, value) in &self.attributes {
+            out.push(("inventory", Cow::Borrowed(name.as_str()), value.clone()));
+        }
+        out.push(("system", Cow::Borrowed("created_ts"), AttrValue::Text(rfc3339(self.created_ts))));
+        out.push(("system", Cow::Borrowed("updated_ts"), AttrValue::Text(rfc3339(self.updated_ts))));
+        if let Some(group) = &self.group {
+            out.push(("system", Cow::Borrowed("group"), AttrValue::Text(group.clone())));
+        }
+        for (name, tag) in &self.tags {
+            out.push(("tags", Cow::Borrowed(name.as_str()), AttrValue::Text(tag.value.clone())));
+        }
+        out
+    }
+
+    /// One attribute's value.
+    pub fn lookup(&self, scope: &str, name: &str) -> Option<AttrValue> {
+        match (scope, name) {
+            ("identity", "status") => Some(AttrValue::Text(self.status().as_str().to_owned())),
+            ("identity", _) => self.identity.get(name).cloned(),
+            ("inventory", _) => self.attributes.get(name).cloned(),
+            ("system", "created_ts") => Some(AttrValue::Text(rfc3339(self.created_ts))),
+            ("system", "updated_ts") => Some(AttrValue::Text(rfc3339(self.updated_ts))),
+            ("system", "group") => self.group.clone().map(AttrValue::Text),
+            ("tags", _) => self.tags.get(name).map(|t| AttrValue::Text(t.value.clone())),
+            _ => None,
+        }
+    }
+}
+
+/// `id_data` (a JSON object as text) as identity attributes; values that are neither text,
+/// numbers nor lists of them are kept as their JSON text.
+pub fn identity_attributes(identity_data: &str) -> Attributes {
+    let object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(identity_data).unwrap_or_default();
+    object
+        .into_iter()
+        .map(|(k, v)| {
+            let value = match v {
+                serde_json::Value::String(s) => AttrValue::Text(s),
+                other => serde_json::from_value(other.clone())
+                    .unwrap_or_else(|_| AttrValue::Text(other.to_string())),
+            };
+            (k, value)
+        })
+        .collect()
+}

@@ -1,0 +1,200 @@
+//! The inventory read model: one [`InventoryDoc`] per device (identity and status folded from
+//! deviceauth's events, the device's reports, tags and group), an attribute index for
+//! searches, and per-attribute counts for `filters/attributes`. A decommissioned device
+//! disappears; its index entries and counts go with it.
+
+mod doc;
+pub mod index;
+mod query;
+
+use std::collections::BTreeSet;
+
+use fleetlog_events::device::{AuthSetStatus, DeviceEvent};
+use fleetlog_events::filter::{FilterEvent, FilterTerm};
+use fleetlog_events::inventory::InventoryEvent;
+use fleetlog_events::{DomainEvent, RecordedEvent};
+
+pub use doc::{InventoryDoc, identity_attributes, rfc3339};
+pub use query::{InventoryQueries, ValueRange};
+
+use crate::{Projection, ProjectionError, Writer, from_bytes, to_bytes};
+
+/// The projection that maintains the inventory documents and their index.
+pub struct InventoryProjection;
+
+fn doc_key(tenant: &str, device: &str) -> Vec<u8> {
+    format!("v/{tenant}/{device}").into_bytes()
+}
+
+fn filter_key(tenant: &str, id: &str) -> Vec<u8> {
+    format!("f/{tenant}/{id}").into_bytes()
+}
+
+/// A saved filter (Mender's v2 filters resource).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedFilterView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its terms.
+    pub terms: Vec<FilterTerm>,
+}
+
+fn count_key(tenant: &str, scope: &str, name: &str) -> Vec<u8> {
+    format!("c/{tenant}/{scope}/{name}").into_bytes()
+}
+
+fn total_key(tenant: &str) -> Vec<u8> {
+    format!("n/{tenant}").into_bytes()
+}
+
+fn add(w: &mut Writer<'_>, key: Vec<u8>, delta: i64) -> Result<(), ProjectionError> {
+    let current = w.get(&key)?.and_then(|v| v.as_ref().try_into().ok()).map_or(0, u64::from_be_bytes);
+    let next = current.saturating_add_signed(delta);
+    if next == 0 {
+        return w.remove(key);
+    }
+    w.insert(key, next.to_be_bytes().to_vec());
+    Ok(())
+}
+
+/// The index keys and the attribute names of a document.
+fn footprint(tenant: &str, d: &InventoryDoc) -> (BTreeSet<Vec<u8>>, BTreeSet<(&'static str, String)>) {
+    let mut keys = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for (scope, name, value) in d.entries() {
+        for s in index::scalars(&value) {
+            keys.insert(index::entry_key(tenant, scope, &name, &s, &d.id));
+        }
+        names.insert((scope, name.into_owned()));
+    }
+    (keys, names)
+}
+
+/// Replaces a device's document (or removes it, for `None`), keeping index and counts in step.
+fn store(
+    w: &mut Writer<'_>,
+    tenant: &str,
+    old: Option<&InventoryDoc>,
+    new: Option<&InventoryDoc>,
+) -> Result<(), ProjectionError> {
+    let empty = || (BTreeSet::new(), BTreeSet::new());
+    let (old_keys, old_names) = old.map_or_else(empty, |d| footprint(tenant, d));
+    let (new_keys, new_names) = new.map_or_else(empty, |d| footprint(tenant, d));
+    for k in old_keys.difference(&new_keys) {
+        w.remove(k.clone())?;
+    }
+    for k in new_keys.difference(&old_keys) {
+        w.insert(k.clone(), Vec::new());
+    }
+    for (scope, name) in old_names.difference(&new_names) {
+        add(w, count_key(tenant, scope, name), -1)?;
+    }
+    for (scope, name) in new_names.difference(&old_names) {
+        add(w, count_key(tenant, scope, name), 1)?;
+    }
+    match (old, new) {
+        (None, Some(_)) => add(w, total_key(tenant), 1)?,
+        (Some(_), None) => add(w, total_key(tenant), -1)?,
+        _ => {}
+    }
+    let key = doc_key(tenant, old.or(new).map(|d| d.id.as_str()).unwrap_or_default());
+    match new {
+        Some(d) => w.insert(key, to_bytes(d)?),
+        None => w.remove(key)?,
+    }
+    Ok(())
+}
+
+/// The next document of a device after `event`, `None` when it leaves the inventory, or the
+/// old one unchanged for events that do not concern it.
+fn next(old: Option<&InventoryDoc>, id: &str, at: i64, event: &DomainEvent) -> Option<InventoryDoc> {
+    let set_status = |sets: &mut Vec<(String, AuthSetStatus)>, set: &str, status| {
+        if let Some(s) = sets.iter_mut().find(|(i, _)| i == set) {
+            s.1 = status;
+        }
+    };
+    let fresh = || InventoryDoc { id: id.to_owned(), created_ts: at, ..Default::default() };
+    let mut d = match event {
+        DomainEvent::Device(DeviceEvent::AuthSetSubmitted { .. }) => old.cloned().unwrap_or_else(fresh),
+        DomainEvent::Device(DeviceEvent::DevicePreauthorized { .. }) => fresh(),
+        DomainEvent::Device(DeviceEvent::DeviceDecommissioned) => return None,
+        _ => old?.clone(),
+    };
+    match event {
+        DomainEvent::Device(e) => match e {
+            DeviceEvent::AuthSetSubmitted { auth_set_id, identity_data, .. } => {
+                d.identity = identity_attributes(identity_data);
+                d.sets.push((auth_set_id.clone(), AuthSetStatus::Pending));
+            }
+            DeviceEvent::DevicePreauthorized { auth_set_id, identity_data, .. } => {
+                d.identity = identity_attributes(identity_data);
+                d.sets = vec![(auth_set_id.clone(), AuthSetStatus::Preauthorized)];
+            }
+            DeviceEvent::AuthSetAccepted { auth_set_id } => {
+                set_status(&mut d.sets, auth_set_id, AuthSetStatus::Accepted)
+            }
+            DeviceEvent::AuthSetRejected { auth_set_id } => {
+                set_status(&mut d.sets, auth_set_id, AuthSetStatus::Rejected)
+            }
+            DeviceEvent::AuthSetPending { auth_set_id } => {
+                set_status(&mut d.sets, auth_set_id, AuthSetStatus::Pending)
+            }
+            DeviceEvent::AuthSetDismissed { auth_set_id } => d.sets.retain(|(i, _)| i != auth_set_id),
+            DeviceEvent::DeviceTokensRevoked { .. } | DeviceEvent::DeviceDecommissioned => {
+                return old.cloned();
+            }
+        },
+        DomainEvent::Inventory(e) => match e {
+            InventoryEvent::InventoryReported { attributes } => d.attributes.clone_from(attributes),
+            InventoryEvent::InventoryTagsSet { tags, etag } => {
+                d.tags.clone_from(tags);
+                d.tags_etag.clone_from(etag);
+            }
+            InventoryEvent::InventoryGroupAssigned { group } => d.group = Some(group.clone()),
+            InventoryEvent::InventoryGroupUnassigned { .. } => d.group = None,
+            InventoryEvent::InventoryDeleted => {
+                d.attributes.clear();
+                d.tags.clear();
+                d.group = None;
+            }
+        },
+        _ => return old.cloned(),
+    }
+    d.updated_ts = at;
+    Some(d)
+}
+
+impl Projection for InventoryProjection {
+    fn name(&self) -> &'static str {
+        "inventory"
+    }
+
+    fn version(&self) -> u32 {
+        2
+    }
+
+    fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
+        let agg = &e.envelope.aggregate;
+        match &e.envelope.event {
+            DomainEvent::Device(_) | DomainEvent::Inventory(_) => {}
+            DomainEvent::Filter(FilterEvent::FilterCreated { name, terms }) => {
+                let saved = SavedFilterView { id: agg.id.clone(), name: name.clone(), terms: terms.clone() };
+                w.insert(filter_key(&agg.tenant, &agg.id), to_bytes(&saved)?);
+                return Ok(());
+            }
+            DomainEvent::Filter(FilterEvent::FilterDeleted) => {
+                return w.remove(filter_key(&agg.tenant, &agg.id));
+            }
+            _ => return Ok(()),
+        }
+        let key = doc_key(&agg.tenant, &agg.id);
+        let old: Option<InventoryDoc> = w.get(&key)?.map(|v| from_bytes(&v)).transpose()?;
+        let new = next(old.as_ref(), &agg.id, e.envelope.occurred_at.0, &e.envelope.event);
+        if new != old {
+            store(w, &agg.tenant, old.as_ref(), new.as_ref())?;
+        }
+        Ok(())
+    }
+}
