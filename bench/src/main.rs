@@ -1,13 +1,14 @@
 //! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
-//! Usage: `fleetlog-bench [append|rebuild|identity|tail|all] [--events N]`
+//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|tail|all] [--events N]`
 
 // A benchmark reports on stdout; that is its whole output.
 #![allow(clippy::print_stdout)]
 
 mod append;
 mod identity;
+mod inventory;
 mod rebuild;
 mod tail;
 
@@ -36,6 +37,9 @@ fn main() -> anyhow::Result<()> {
         }
         if which == "identity" || which == "all" {
             Box::pin(identity::run(server.url())).await?;
+        }
+        if which == "inventory" || which == "all" {
+            Box::pin(inventory::run(server.url())).await?;
         }
         if which == "tail" || which == "all" {
             tail::run(server.url()).await?;
