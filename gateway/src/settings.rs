@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway, command handlers and projections.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Show events from the log as JSON lines, live (like `tail -f`) or up to now.
     Tail(TailArgs),
     /// Rebuild read models from the log (offline, or in the `serve` running on this data dir).
@@ -112,6 +112,12 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "FLEETLOG_LOG_JSON")]
     pub log_json: bool,
+    /// Largest artifact an upload may send, in bytes (Mender: 10 GiB).
+    #[arg(long, env = "FLEETLOG_MAX_ARTIFACT_BYTES", default_value_t = 10 << 30)]
+    pub max_artifact_bytes: u64,
+    /// Where artifacts are stored.
+    #[command(flatten)]
+    pub storage: fleetlog_storage::StorageConfig,
 }
 
 impl ServeArgs {
@@ -127,6 +133,8 @@ impl ServeArgs {
             jwt_key: None,
             jwt_algorithm: "eddsa".into(),
             log_json: false,
+            max_artifact_bytes: 10 << 30,
+            storage: fleetlog_storage::StorageConfig { dir: std::path::PathBuf::new(), ..Default::default() },
         }
     }
 }

@@ -24,6 +24,10 @@ pub struct AppState {
     pub jwt: Arc<crate::auth::jwt::JwtKeys>,
     /// Device tokens whose signature was already verified.
     pub device_tokens: Arc<crate::auth::cache::TokenCache>,
+    /// Where artifacts are stored.
+    pub storage: fleetlog_storage::Store,
+    /// Largest artifact an upload may send, in bytes.
+    pub max_artifact_bytes: u64,
     /// Cancelled when the server begins to stop, so that endless responses (event streams)
     /// end and the graceful shutdown can finish.
     pub shutdown: tokio_util::sync::CancellationToken,

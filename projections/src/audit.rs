@@ -2,7 +2,9 @@
 //! indexed by object and by actor, served by the auditlogs API. Claims are bookkeeping, not
 //! audit facts, and are left out.
 
+use fleetlog_events::artifact::ArtifactEvent;
 use fleetlog_events::claim::ClaimEvent;
+use fleetlog_events::deployment::DeploymentEvent;
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::FilterEvent;
 use fleetlog_events::inventory::InventoryEvent;
@@ -117,6 +119,25 @@ fn describe(event: &DomainEvent) -> Option<(&'static str, &'static str, String)>
             ("create", "filter", format!("filter {name} saved with {} terms", terms.len()))
         }
         DomainEvent::Filter(FilterEvent::FilterDeleted) => ("delete", "filter", "filter deleted".into()),
+        DomainEvent::Artifact(e) => match e {
+            ArtifactEvent::ArtifactUploaded { info } => {
+                ("upload", "artifact", format!("artifact {} uploaded ({} bytes)", info.name, info.size))
+            }
+            ArtifactEvent::ArtifactDescriptionChanged { .. } => {
+                ("update", "artifact", "description changed".into())
+            }
+            ArtifactEvent::ArtifactDeleted => ("delete", "artifact", "artifact deleted".into()),
+        },
+        DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => (
+            "create",
+            "deployment",
+            format!("deployment {} of {} to {} devices", spec.name, spec.artifact_name, spec.devices.len()),
+        ),
+        DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
+            ("abort", "deployment", "deployment aborted".into())
+        }
+        // Devices' progress is shown by the deployment itself, not as user actions.
+        DomainEvent::DeviceDeployment(_) => return None,
         DomainEvent::Claim(ClaimEvent::ClaimTaken { .. } | ClaimEvent::ClaimReleased { .. }) => return None,
     })
 }

@@ -4,6 +4,7 @@
 //! A new read model is one [`Projection`] impl plus a line in the gateway's host set-up.
 
 pub mod audit;
+pub mod deployments;
 pub mod devices;
 mod feed;
 mod host;

@@ -48,6 +48,23 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// Keys and values under `prefix`, including this batch's writes, in key order (for the
+    /// few events that touch a whole family of keys, such as aborting a deployment).
+    pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, IVec)>, ProjectionError> {
+        let mut found: BTreeMap<Vec<u8>, IVec> = BTreeMap::new();
+        for kv in self.tree.scan_prefix(prefix) {
+            let (k, v) = kv?;
+            found.insert(k.to_vec(), v);
+        }
+        for (k, v) in self.pending.range(prefix.to_vec()..).take_while(|(k, _)| k.starts_with(prefix)) {
+            match v {
+                Some(v) => found.insert(k.clone(), IVec::from(v.as_slice())),
+                None => found.remove(k),
+            };
+        }
+        Ok(found.into_iter().collect())
+    }
+
     /// Writes everything and the new checkpoint in one atomic sled batch.
     pub(crate) fn commit(self, checkpoint: u64) -> Result<(), ProjectionError> {
         let mut batch = sled::Batch::default();

@@ -1,6 +1,9 @@
 //! Explicit conversions between the protobuf messages and the domain types.
 
+use fleetlog_events::artifact::{ArtifactEvent, ArtifactInfo};
 use fleetlog_events::claim::ClaimEvent;
+use fleetlog_events::deployment::device::DeviceDeploymentEvent;
+use fleetlog_events::deployment::{DeploymentEvent, DeploymentSpec, DeviceDeploymentStatus};
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::{FilterEvent, FilterTerm};
 use fleetlog_events::inventory::{InventoryEvent, Tag};
@@ -145,6 +148,9 @@ fn event_to_proto(e: &DomainEvent) -> P {
             })
         }
         DomainEvent::Filter(FilterEvent::FilterDeleted) => P::FilterDeleted(proto::FilterDeleted {}),
+        DomainEvent::Artifact(a) => artifact_to_proto(a),
+        DomainEvent::Deployment(d) => deployment_to_proto(d),
+        DomainEvent::DeviceDeployment(d) => device_deployment_to_proto(d),
         DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) => {
             P::SettingsSaved(proto::SettingsSaved { json: json.clone() })
         }
@@ -228,6 +234,55 @@ fn event_from_proto(p: P) -> DomainEvent {
                 .collect(),
         }),
         P::FilterDeleted(_) => DomainEvent::Filter(FilterEvent::FilterDeleted),
+        P::ArtifactUploaded(m) => DomainEvent::Artifact(ArtifactEvent::ArtifactUploaded {
+            info: ArtifactInfo {
+                name: m.name,
+                description: m.description,
+                device_types: m.device_types,
+                meta_json: m.meta_json,
+                size: m.size,
+                storage_key: m.storage_key,
+            },
+        }),
+        P::ArtifactDescriptionChanged(m) => {
+            DomainEvent::Artifact(ArtifactEvent::ArtifactDescriptionChanged { description: m.description })
+        }
+        P::ArtifactDeleted(_) => DomainEvent::Artifact(ArtifactEvent::ArtifactDeleted),
+        P::DeploymentCreated(m) => DomainEvent::Deployment(DeploymentEvent::DeploymentCreated {
+            spec: DeploymentSpec {
+                name: m.name,
+                artifact_name: m.artifact_name,
+                devices: m.devices,
+                retries: m.retries,
+                force_installation: m.force_installation,
+                target: m.target,
+            },
+        }),
+        P::DeploymentAborted(_) => DomainEvent::Deployment(DeploymentEvent::DeploymentAborted),
+        P::DeviceDeploymentAssigned(m) => {
+            DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentAssigned {
+                artifact_id: m.artifact_id,
+            })
+        }
+        P::DeviceDeploymentStatusChanged(m) => {
+            // An unknown status name (a newer writer) reads as a failure rather than
+            // stopping every reader of the log.
+            let status = DeviceDeploymentStatus::parse(&m.status).unwrap_or(DeviceDeploymentStatus::Failure);
+            DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentStatusChanged {
+                status,
+                substate: m.substate,
+            })
+        }
+        P::DeviceDeploymentRetried(m) => {
+            DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentRetried {
+                attempt: m.attempt,
+            })
+        }
+        P::DeviceDeploymentLogSaved(m) => {
+            DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentLogSaved {
+                messages_json: m.messages_json,
+            })
+        }
         P::SettingsSaved(m) => DomainEvent::Settings(SettingsEvent::SettingsSaved { json: m.json }),
         P::ClaimTaken(m) => DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: m.holder }),
         P::ClaimReleased(m) => DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: m.holder }),
@@ -259,5 +314,60 @@ fn inventory_to_proto(e: &InventoryEvent) -> P {
             P::InventoryGroupUnassigned(proto::InventoryGroupUnassigned { group: group.clone() })
         }
         InventoryEvent::InventoryDeleted => P::InventoryDeleted(proto::InventoryDeleted {}),
+    }
+}
+
+fn artifact_to_proto(e: &ArtifactEvent) -> P {
+    match e {
+        ArtifactEvent::ArtifactUploaded { info } => P::ArtifactUploaded(proto::ArtifactUploaded {
+            name: info.name.clone(),
+            description: info.description.clone(),
+            device_types: info.device_types.clone(),
+            meta_json: info.meta_json.clone(),
+            size: info.size,
+            storage_key: info.storage_key.clone(),
+        }),
+        ArtifactEvent::ArtifactDescriptionChanged { description } => {
+            P::ArtifactDescriptionChanged(proto::ArtifactDescriptionChanged {
+                description: description.clone(),
+            })
+        }
+        ArtifactEvent::ArtifactDeleted => P::ArtifactDeleted(proto::ArtifactDeleted {}),
+    }
+}
+
+fn deployment_to_proto(e: &DeploymentEvent) -> P {
+    match e {
+        DeploymentEvent::DeploymentCreated { spec } => P::DeploymentCreated(proto::DeploymentCreated {
+            name: spec.name.clone(),
+            artifact_name: spec.artifact_name.clone(),
+            devices: spec.devices.clone(),
+            retries: spec.retries,
+            force_installation: spec.force_installation,
+            target: spec.target.clone(),
+        }),
+        DeploymentEvent::DeploymentAborted => P::DeploymentAborted(proto::DeploymentAborted {}),
+    }
+}
+
+fn device_deployment_to_proto(e: &DeviceDeploymentEvent) -> P {
+    match e {
+        DeviceDeploymentEvent::DeviceDeploymentAssigned { artifact_id } => {
+            P::DeviceDeploymentAssigned(proto::DeviceDeploymentAssigned { artifact_id: artifact_id.clone() })
+        }
+        DeviceDeploymentEvent::DeviceDeploymentStatusChanged { status, substate } => {
+            P::DeviceDeploymentStatusChanged(proto::DeviceDeploymentStatusChanged {
+                status: status.as_str().to_owned(),
+                substate: substate.clone(),
+            })
+        }
+        DeviceDeploymentEvent::DeviceDeploymentRetried { attempt } => {
+            P::DeviceDeploymentRetried(proto::DeviceDeploymentRetried { attempt: *attempt })
+        }
+        DeviceDeploymentEvent::DeviceDeploymentLogSaved { messages_json } => {
+            P::DeviceDeploymentLogSaved(proto::DeviceDeploymentLogSaved {
+                messages_json: messages_json.clone(),
+            })
+        }
     }
 }

@@ -190,4 +190,45 @@ fn later_events() -> Vec<DomainEvent> {
         }),
         DomainEvent::Filter(FilterEvent::FilterDeleted),
     ]
+    .into_iter()
+    .chain(deployment_events())
+    .collect()
+}
+
+fn deployment_events() -> Vec<DomainEvent> {
+    use fleetlog_events::artifact::{ArtifactEvent, ArtifactInfo};
+    use fleetlog_events::deployment::device::DeviceDeploymentEvent as D;
+    use fleetlog_events::deployment::{DeploymentEvent, DeploymentSpec, DeviceDeploymentStatus};
+    vec![
+        DomainEvent::Artifact(ArtifactEvent::ArtifactUploaded {
+            info: ArtifactInfo {
+                name: "release-2".into(),
+                description: "fix".into(),
+                device_types: vec!["raspberrypi4".into()],
+                meta_json: "{\"signed\":false}".into(),
+                size: 5120,
+                storage_key: "artifacts/default/0192".into(),
+            },
+        }),
+        DomainEvent::Artifact(ArtifactEvent::ArtifactDescriptionChanged { description: "better".into() }),
+        DomainEvent::Artifact(ArtifactEvent::ArtifactDeleted),
+        DomainEvent::Deployment(DeploymentEvent::DeploymentCreated {
+            spec: DeploymentSpec {
+                name: "fix-1".into(),
+                artifact_name: "release-2".into(),
+                devices: vec!["dev-1".into(), "dev-2".into()],
+                retries: 1,
+                force_installation: false,
+                target: "group:prod".into(),
+            },
+        }),
+        DomainEvent::Deployment(DeploymentEvent::DeploymentAborted),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentAssigned { artifact_id: "a1".into() }),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentStatusChanged {
+            status: DeviceDeploymentStatus::AlreadyInstalled,
+            substate: "x".into(),
+        }),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentRetried { attempt: 1 }),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentLogSaved { messages_json: "[]".into() }),
+    ]
 }

@@ -2,6 +2,7 @@
 //! per test.
 
 mod audit;
+mod deployments;
 mod gateway;
 mod identity;
 mod inventory;

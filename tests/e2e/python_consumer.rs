@@ -2,7 +2,10 @@
 //! tails the stream and decodes every event type.
 
 use fleetlog_commands::SubjectAppend;
+use fleetlog_events::artifact::ArtifactEvent;
 use fleetlog_events::claim::ClaimEvent;
+use fleetlog_events::deployment::device::DeviceDeploymentEvent as D;
+use fleetlog_events::deployment::{DeploymentEvent, DeviceDeploymentStatus};
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::FilterEvent;
 use fleetlog_events::inventory::InventoryEvent;
@@ -18,6 +21,7 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
     let device = |e| ("device", DomainEvent::Device(e));
     let user = |e| ("user", DomainEvent::User(e));
     let inventory = |e| ("inventory", DomainEvent::Inventory(e));
+    let part = |e| ("devdeployment", DomainEvent::DeviceDeployment(e));
     vec![
         device(DeviceEvent::AuthSetSubmitted {
             auth_set_id: set(),
@@ -59,6 +63,24 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
         inventory(InventoryEvent::InventoryDeleted),
         ("filter", DomainEvent::Filter(FilterEvent::FilterCreated { name: "f".into(), terms: Vec::new() })),
         ("filter", DomainEvent::Filter(FilterEvent::FilterDeleted)),
+        ("artifact", DomainEvent::Artifact(ArtifactEvent::ArtifactUploaded { info: Default::default() })),
+        (
+            "artifact",
+            DomainEvent::Artifact(ArtifactEvent::ArtifactDescriptionChanged { description: "d".into() }),
+        ),
+        ("artifact", DomainEvent::Artifact(ArtifactEvent::ArtifactDeleted)),
+        (
+            "deployment",
+            DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec: Default::default() }),
+        ),
+        ("deployment", DomainEvent::Deployment(DeploymentEvent::DeploymentAborted)),
+        part(D::DeviceDeploymentAssigned { artifact_id: "a".into() }),
+        part(D::DeviceDeploymentStatusChanged {
+            status: DeviceDeploymentStatus::Success,
+            substate: String::new(),
+        }),
+        part(D::DeviceDeploymentRetried { attempt: 1 }),
+        part(D::DeviceDeploymentLogSaved { messages_json: "[]".into() }),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u".into() })),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u".into() })),
     ]

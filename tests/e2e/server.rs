@@ -20,11 +20,17 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Server {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose settings `tune` adjusts first (e.g. another storage backend).
+    pub async fn start_with(tune: impl FnOnce(&mut ServeArgs)) -> Server {
         let (dir, conn) = fresh_conn("I");
         Box::pin(fleetlog_gateway::admin::create_user(&conn, "Admin@Example.com", "secret-password"))
             .await
             .unwrap();
-        let args = ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap());
+        let mut args = ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap());
+        tune(&mut args);
         let app = Box::pin(Application::build(args)).await.unwrap();
         let base = format!("http://{}", app.local_addr());
         let state = app.state().clone();

@@ -1,9 +1,14 @@
 //! The HTTP surface: one router per API area, merged in [`app`], and the layers around them.
 
+mod artifacts;
+mod artifacts_generate;
 mod auditlogs;
 mod auth;
+mod deployments;
+mod deployments_device;
 mod devauth;
 mod devauth_search;
+mod download;
 mod error;
 mod events;
 mod health;
@@ -18,6 +23,7 @@ mod settings;
 mod useradm;
 
 pub use auth::{DeviceAuth, UserAuth};
+pub use download::DOWNLOAD_ROUTE;
 pub use error::ApiError;
 pub use metrics::handle as metrics_handle;
 pub use request_id::{REQUEST_ID, RequestId};
@@ -41,6 +47,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(inventory::router())
         .merge(inventory_search::router())
         .merge(inventory_groups::router())
+        .merge(deployments::router())
+        .merge(deployments_device::router())
+        .merge(artifacts::router())
+        .merge(download::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }

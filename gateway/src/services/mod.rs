@@ -1,6 +1,8 @@
 //! What handlers and CLI subcommands call: build commands (ids, clock, hashing resolved
 //! first), run them, and map the outcome. Rules stay in `fleetlog-events`.
 
+pub mod artifacts;
+pub mod deployments;
 pub mod devices;
 pub mod filters;
 pub mod history;

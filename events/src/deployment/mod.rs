@@ -1,0 +1,201 @@
+//! Deployments (Mender's deployments service): an artifact name sent to a fixed list of
+//! devices, resolved when the deployment is created. Creating one is a single event whatever
+//! its size; each device's progress is its own aggregate ([`device::DeviceDeployment`]).
+
+pub mod device;
+mod status;
+
+use serde::{Deserialize, Serialize};
+
+pub use status::{ALL_STATUSES, DeviceDeploymentStatus};
+
+use crate::{Aggregate, DomainEvent};
+
+/// The deployment aggregate.
+pub struct Deployment;
+
+/// What a deployment was created with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentSpec {
+    /// Its name.
+    pub name: String,
+    /// The artifact name (any artifact of that name fitting the device is sent).
+    pub artifact_name: String,
+    /// The devices it targets.
+    pub devices: Vec<String>,
+    /// Failed attempts retried per device.
+    pub retries: u32,
+    /// Install even when the device already runs the artifact.
+    pub force_installation: bool,
+    /// Where the device list came from: `devices`, `all`, `group:<name>` or `filter:<id>`.
+    pub target: String,
+}
+
+/// A deployment's state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentState {
+    /// Created.
+    pub created: bool,
+    /// Aborted.
+    pub aborted: bool,
+    /// What it was created with.
+    pub spec: DeploymentSpec,
+}
+
+/// What may be asked of a deployment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeploymentCommand {
+    /// Create it.
+    Create(DeploymentSpec),
+    /// Abort it; `finished` tells whether every device is done (resolved by the caller).
+    Abort {
+        /// All devices finished already.
+        finished: bool,
+    },
+}
+
+/// The facts recorded about a deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum DeploymentEvent {
+    /// A deployment was created.
+    DeploymentCreated {
+        /// What it targets.
+        #[serde(flatten)]
+        spec: DeploymentSpec,
+    },
+    /// It was aborted: devices not finished end `aborted`.
+    DeploymentAborted,
+}
+
+impl DeploymentEvent {
+    /// The event's type name.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            DeploymentEvent::DeploymentCreated { .. } => "DeploymentCreated",
+            DeploymentEvent::DeploymentAborted => "DeploymentAborted",
+        }
+    }
+}
+
+impl From<DeploymentEvent> for DomainEvent {
+    fn from(e: DeploymentEvent) -> Self {
+        DomainEvent::Deployment(e)
+    }
+}
+
+impl TryFrom<DomainEvent> for DeploymentEvent {
+    type Error = DomainEvent;
+    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
+        match e {
+            DomainEvent::Deployment(d) => Ok(d),
+            other => Err(other),
+        }
+    }
+}
+
+/// Why a deployment command is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeploymentError {
+    /// The id is taken.
+    #[error("deployment already exists")]
+    AlreadyExists,
+    /// No such deployment.
+    #[error("deployment not found")]
+    NotFound,
+    /// No name or no artifact name.
+    #[error("name and artifact_name are required")]
+    MissingField,
+    /// Nothing to deploy to.
+    #[error("No devices for the deployment")]
+    NoDevices,
+    /// Aborting a finished deployment.
+    #[error("deployment already finished")]
+    Finished,
+}
+
+impl Aggregate for Deployment {
+    const TYPE: &'static str = "deployment";
+    type State = DeploymentState;
+    type Command = DeploymentCommand;
+    type Event = DeploymentEvent;
+    type Error = DeploymentError;
+
+    fn decide(
+        state: &DeploymentState,
+        command: &DeploymentCommand,
+    ) -> Result<Vec<DeploymentEvent>, DeploymentError> {
+        match command {
+            DeploymentCommand::Create(spec) => {
+                if state.created {
+                    return Err(DeploymentError::AlreadyExists);
+                }
+                if spec.name.trim().is_empty() || spec.artifact_name.trim().is_empty() {
+                    return Err(DeploymentError::MissingField);
+                }
+                if spec.devices.is_empty() {
+                    return Err(DeploymentError::NoDevices);
+                }
+                Ok(vec![DeploymentEvent::DeploymentCreated { spec: spec.clone() }])
+            }
+            DeploymentCommand::Abort { .. } if !state.created => Err(DeploymentError::NotFound),
+            DeploymentCommand::Abort { finished } if *finished || state.aborted => {
+                Err(DeploymentError::Finished)
+            }
+            DeploymentCommand::Abort { .. } => Ok(vec![DeploymentEvent::DeploymentAborted]),
+        }
+    }
+
+    fn evolve(mut state: DeploymentState, event: &DeploymentEvent) -> DeploymentState {
+        match event {
+            DeploymentEvent::DeploymentCreated { spec } => {
+                state = DeploymentState { created: true, aborted: false, spec: spec.clone() }
+            }
+            DeploymentEvent::DeploymentAborted => state.aborted = true,
+        }
+        state
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::Given;
+
+    fn spec(devices: &[&str]) -> DeploymentSpec {
+        DeploymentSpec {
+            name: "fix-1".into(),
+            artifact_name: "release-2".into(),
+            devices: devices.iter().map(|d| (*d).to_owned()).collect(),
+            target: "devices".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_deployment_needs_devices_and_names() {
+        let created = DeploymentEvent::DeploymentCreated { spec: spec(&["d1"]) };
+        Given::<Deployment>::nothing().when(DeploymentCommand::Create(spec(&["d1"]))).then([created]);
+        Given::<Deployment>::nothing()
+            .when(DeploymentCommand::Create(spec(&[])))
+            .then_err(DeploymentError::NoDevices);
+        let unnamed = DeploymentSpec { name: " ".into(), ..spec(&["d1"]) };
+        Given::<Deployment>::nothing()
+            .when(DeploymentCommand::Create(unnamed))
+            .then_err(DeploymentError::MissingField);
+    }
+
+    #[test]
+    fn only_unfinished_deployments_abort() {
+        let created = DeploymentEvent::DeploymentCreated { spec: spec(&["d1"]) };
+        Given::<Deployment>::events([created.clone()])
+            .when(DeploymentCommand::Abort { finished: false })
+            .then([DeploymentEvent::DeploymentAborted]);
+        Given::<Deployment>::events([created.clone()])
+            .when(DeploymentCommand::Abort { finished: true })
+            .then_err(DeploymentError::Finished);
+        Given::<Deployment>::events([created, DeploymentEvent::DeploymentAborted])
+            .when(DeploymentCommand::Abort { finished: false })
+            .then_err(DeploymentError::Finished);
+    }
+}

@@ -1,0 +1,426 @@
+//! Mender's deployments management API: create (to devices, all devices, a group or a saved
+//! filter), list and search, get, statistics, per-device statuses and logs, abort, and a
+//! device's deployment history.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use fleetlog_events::deployment::{
+    ALL_STATUSES, Deployment, DeploymentCommand, DeploymentSpec, DeviceDeploymentStatus,
+};
+use fleetlog_projections::deployments::{DeploymentView, DeviceDeploymentView};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::json::{AppJson, Paging, link_header, rfc3339};
+use super::{ApiError, UserAuth};
+use crate::services::deployments::{accepted_devices, deployments};
+use crate::services::filters::{Filter, FilterTerm};
+use crate::state::AppState;
+
+const BASE: &str = "/api/management/v1/deployments/deployments";
+
+/// The management routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(BASE, post(create).get(list))
+        .route("/api/management/v2/deployments/deployments", get(list))
+        .route(&format!("{BASE}/group/{{name}}"), post(create_for_group))
+        .route(&format!("{BASE}/statistics/list"), post(statistics_list))
+        .route(&format!("{BASE}/{{id}}"), get(one))
+        .route(&format!("{BASE}/{{id}}/status"), put(abort))
+        .route(&format!("{BASE}/{{id}}/statistics"), get(statistics))
+        .route(&format!("{BASE}/{{id}}/devices"), get(devices))
+        .route(&format!("{BASE}/{{id}}/devices/list"), get(devices_paged))
+        .route(&format!("{BASE}/{{id}}/device_list"), get(device_list))
+        .route(&format!("{BASE}/{{id}}/devices/{{device}}/log"), get(device_log))
+        .route(&format!("{BASE}/devices/{{id}}"), get(device_history))
+}
+
+/// `{status: count}` over every status, as Mender's statistics show them.
+fn stats_json(d: &DeploymentView) -> Value {
+    let mut m = serde_json::Map::new();
+    for s in ALL_STATUSES {
+        m.insert(s.as_str().to_owned(), d.stats.get(&s).copied().unwrap_or(0).into());
+    }
+    Value::Object(m)
+}
+
+fn deployment_json(state: &AppState, d: &DeploymentView) -> Result<Value, ApiError> {
+    let artifacts = deployments(state, |q| q.artifacts_named(crate::DEFAULT_TENANT, &d.artifact_name))?;
+    let total_size: u64 = artifacts.iter().map(|a| a.info.size).sum();
+    let mut v = json!({
+        "id": d.id,
+        "name": d.name,
+        "artifact_name": d.artifact_name,
+        "created": rfc3339(d.created_ts),
+        "status": d.status(),
+        "device_count": d.device_count,
+        "artifacts": artifacts.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
+        "type": "software",
+        "retries": d.retries,
+        "statistics": { "status": stats_json(d), "total_size": total_size },
+    });
+    if let Some(f) = d.finished_ts {
+        v["finished"] = rfc3339(f).into();
+    }
+    if let Some(group) = d.target.strip_prefix("group:") {
+        v["groups"] = json!([group]);
+    }
+    Ok(v)
+}
+
+fn part_json(p: &DeviceDeploymentView) -> Value {
+    let mut v = json!({
+        "id": p.device_id,
+        "deployment_id": p.deployment_id,
+        "status": p.status.as_str(),
+        "substate": p.substate,
+        "created": rfc3339(p.created_ts),
+        "log": p.has_log,
+        "attempts": p.attempts,
+    });
+    if let Some(s) = p.started_ts {
+        v["started"] = rfc3339(s).into();
+    }
+    if let Some(f) = p.finished_ts {
+        v["finished"] = rfc3339(f).into();
+    }
+    if let Some(a) = &p.artifact_id {
+        v["artifact_id"] = a.clone().into();
+    }
+    v
+}
+
+/// `POST .../deployments`: exactly one of `devices`, `all_devices` or `filter_id`.
+#[derive(Debug, Deserialize)]
+struct NewDeployment {
+    name: String,
+    artifact_name: String,
+    #[serde(default)]
+    devices: Option<Vec<String>>,
+    #[serde(default)]
+    all_devices: bool,
+    #[serde(default)]
+    filter_id: Option<String>,
+    #[serde(default)]
+    force_installation: bool,
+    #[serde(default)]
+    retries: u32,
+}
+
+async fn store(state: &AppState, user: &UserAuth, spec: DeploymentSpec) -> Result<Response, ApiError> {
+    if spec.retries > 100 {
+        return Err(ApiError::BadRequest("retries must be at most 100".into()));
+    }
+    let artifacts = deployments(state, |q| q.artifacts_named(crate::DEFAULT_TENANT, &spec.artifact_name))?;
+    if artifacts.is_empty() {
+        return Err(ApiError::Unprocessable("No artifact for the deployment".into()));
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let out =
+        state.commands.execute::<Deployment>(&user.meta(), &id, &DeploymentCommand::Create(spec)).await?;
+    state.seen(out.position).await?;
+    let location = format!("{BASE}/{id}");
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: UserAuth,
+    AppJson(body): AppJson<NewDeployment>,
+) -> Result<Response, ApiError> {
+    let chosen = usize::from(body.devices.is_some())
+        + usize::from(body.all_devices)
+        + usize::from(body.filter_id.is_some());
+    if chosen != 1 {
+        return Err(ApiError::BadRequest("give exactly one of devices, all_devices or filter_id".into()));
+    }
+    let (devices, target) = if let Some(devices) = body.devices {
+        if devices.iter().any(|d| d.is_empty() || d.len() > 64) {
+            return Err(ApiError::BadRequest("invalid device id".into()));
+        }
+        let mut devices = devices;
+        devices.sort();
+        devices.dedup();
+        (devices, "devices".to_owned())
+    } else if let Some(filter_id) = body.filter_id {
+        let saved = crate::services::inventory::inventory(&state, |q| {
+            Ok(q.saved_filter(crate::DEFAULT_TENANT, &filter_id)?)
+        })?
+        .ok_or_else(|| ApiError::BadRequest("filter not found".into()))?;
+        let filters = saved
+            .terms
+            .iter()
+            .map(|t| {
+                Filter::parse(&FilterTerm {
+                    scope: t.scope.clone(),
+                    attribute: t.attribute.clone(),
+                    op: t.op.clone(),
+                    value: serde_json::from_str(&t.value_json).unwrap_or(Value::Null),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        (accepted_devices(&state, filters)?, format!("filter:{filter_id}"))
+    } else {
+        (accepted_devices(&state, Vec::new())?, "all".to_owned())
+    };
+    let spec = DeploymentSpec {
+        name: body.name,
+        artifact_name: body.artifact_name,
+        devices,
+        retries: body.retries,
+        force_installation: body.force_installation,
+        target,
+    };
+    store(&state, &user, spec).await
+}
+
+#[derive(Debug, Deserialize)]
+struct NewGroupDeployment {
+    name: String,
+    artifact_name: String,
+    #[serde(default)]
+    force_installation: bool,
+    #[serde(default)]
+    retries: u32,
+}
+
+async fn create_for_group(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(group): Path<String>,
+    AppJson(body): AppJson<NewGroupDeployment>,
+) -> Result<Response, ApiError> {
+    let devices =
+        accepted_devices(&state, vec![Filter::equals("system", "group", vec![Value::from(group.as_str())])])?;
+    let spec = DeploymentSpec {
+        name: body.name,
+        artifact_name: body.artifact_name,
+        devices,
+        retries: body.retries,
+        force_installation: body.force_installation,
+        target: format!("group:{group}"),
+    };
+    store(&state, &user, spec).await
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    search: Option<String>,
+    #[serde(default)]
+    sort: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+    #[serde(default)]
+    per_page: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    let (page, per_page) = Paging::new(q.page.clone(), q.per_page.clone()).validate()?;
+    if let Some(s) = q.status.as_deref()
+        && !matches!(s, "pending" | "inprogress" | "finished")
+    {
+        return Err(ApiError::BadRequest(format!("invalid status {s:?}")));
+    }
+    let mut all = deployments(&state, |m| m.deployments(crate::DEFAULT_TENANT))?;
+    all.retain(|d| q.status.as_deref().is_none_or(|s| d.status() == s));
+    if let Some(text) = q.search.as_deref().filter(|s| !s.is_empty()) {
+        all.retain(|d| d.name.contains(text) || d.artifact_name.contains(text));
+    }
+    match q.sort.as_deref() {
+        None | Some("desc") => {}
+        Some("asc") => all.reverse(),
+        Some(other) => return Err(ApiError::BadRequest(format!("invalid sort {other:?}"))),
+    }
+    let total = all.len();
+    let body = all
+        .iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+        .map(|d| deployment_json(&state, d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut headers = link_header(BASE, &[], page, per_page, page * per_page < total);
+    headers.insert("x-total-count", total.into());
+    Ok((headers, Json(body)).into_response())
+}
+
+fn find(state: &AppState, id: &str) -> Result<DeploymentView, ApiError> {
+    deployments(state, |q| q.deployment(crate::DEFAULT_TENANT, id))?
+        .ok_or_else(|| ApiError::NotFound("deployment not found".into()))
+}
+
+async fn one(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(deployment_json(&state, &find(&state, &id)?)?))
+}
+
+async fn statistics(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(stats_json(&find(&state, &id)?)))
+}
+
+#[derive(Debug, Deserialize)]
+struct StatsListIn {
+    deployment_ids: Vec<String>,
+}
+
+async fn statistics_list(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    AppJson(body): AppJson<StatsListIn>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let mut out = Vec::new();
+    for id in &body.deployment_ids {
+        if let Some(d) = deployments(&state, |q| q.deployment(crate::DEFAULT_TENANT, id))? {
+            out.push(json!({ "id": d.id, "stats": stats_json(&d) }));
+        }
+    }
+    Ok(Json(out))
+}
+
+#[derive(Debug, Deserialize)]
+struct AbortIn {
+    status: String,
+}
+
+async fn abort(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<AbortIn>,
+) -> Result<StatusCode, ApiError> {
+    if body.status != "aborted" {
+        return Err(ApiError::BadRequest("status must be \"aborted\"".into()));
+    }
+    let dep = find(&state, &id)?;
+    let command = DeploymentCommand::Abort { finished: dep.finished_ts.is_some() };
+    let out = state.commands.execute::<Deployment>(&user.meta(), &id, &command).await?;
+    state.seen(out.position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn parts(state: &AppState, id: &str) -> Result<Vec<DeviceDeploymentView>, ApiError> {
+    find(state, id)?;
+    deployments(state, |q| q.parts(crate::DEFAULT_TENANT, id))
+}
+
+async fn devices(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    Ok(Json(parts(&state, &id)?.iter().map(part_json).collect()))
+}
+
+#[derive(Debug, Deserialize)]
+struct DevicesQuery {
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    page: Option<String>,
+    #[serde(default)]
+    per_page: Option<String>,
+}
+
+async fn devices_paged(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+    Query(q): Query<DevicesQuery>,
+) -> Result<Response, ApiError> {
+    let (page, per_page) = Paging::new(q.page, q.per_page).validate()?;
+    let wanted = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            DeviceDeploymentStatus::parse(s)
+                .ok_or_else(|| ApiError::BadRequest(format!("invalid status {s:?}")))?,
+        ),
+    };
+    let mut all = parts(&state, &id)?;
+    all.retain(|p| wanted.is_none_or(|w| p.status == w));
+    let total = all.len();
+    let body: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).map(part_json).collect();
+    let path = format!("{BASE}/{id}/devices/list");
+    let mut headers = link_header(&path, &[], page, per_page, page * per_page < total);
+    headers.insert("x-total-count", total.into());
+    Ok((headers, Json(body)).into_response())
+}
+
+async fn device_list(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(parts(&state, &id)?.into_iter().map(|p| p.device_id).collect()))
+}
+
+/// The log as Mender serves it: `<time> <level>: <message>` per line, time as Go prints it.
+async fn device_log(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path((id, device)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let text = deployments(&state, |q| q.log(crate::DEFAULT_TENANT, &id, &device))?
+        .ok_or_else(|| ApiError::NotFound("no log for this device in this deployment".into()))?;
+    let messages: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
+    let mut out = String::new();
+    for m in messages {
+        let ts = m["timestamp"].as_str().unwrap_or_default();
+        let shown = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+            .ok()
+            .and_then(|t| {
+                let f = time::macros::format_description!(
+                    "[year]-[month]-[day] [hour]:[minute]:[second] +0000 UTC"
+                );
+                t.to_offset(time::UtcOffset::UTC).format(&f).ok()
+            })
+            .unwrap_or_else(|| ts.to_owned());
+        out.push_str(&format!(
+            "{shown} {}: {}\n",
+            m["level"].as_str().unwrap_or_default(),
+            m["message"].as_str().unwrap_or_default()
+        ));
+    }
+    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
+}
+
+async fn device_history(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(device): Path<String>,
+    Query(q): Query<DevicesQuery>,
+) -> Result<Response, ApiError> {
+    let (page, per_page) = Paging::new(q.page, q.per_page).validate()?;
+    let mut all = deployments(&state, |m| m.history(crate::DEFAULT_TENANT, &device))?;
+    if let Some(s) = q.status.as_deref() {
+        let wanted = DeviceDeploymentStatus::parse(s)
+            .ok_or_else(|| ApiError::BadRequest(format!("invalid status {s:?}")))?;
+        all.retain(|p| p.status == wanted);
+    }
+    let mut body = Vec::new();
+    for p in all.iter().skip((page - 1) * per_page).take(per_page) {
+        let dep = deployments(&state, |m| m.deployment(crate::DEFAULT_TENANT, &p.deployment_id))?;
+        let mut v = json!({ "id": format!("{}:{}", p.deployment_id, p.device_id), "device": part_json(p) });
+        if let Some(d) = dep {
+            v["deployment"] = json!({ "id": d.id, "name": d.name, "artifact_name": d.artifact_name, "status": d.status(), "created": rfc3339(d.created_ts) });
+        }
+        body.push(v);
+    }
+    Ok(Json(body).into_response())
+}

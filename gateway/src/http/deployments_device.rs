@@ -1,0 +1,155 @@
+//! Mender's deployments device API: `next` (v1 POST with flat provides, v1 GET), status
+//! reports and log uploads. The v2 `next` is left unrouted, so its 404 makes the 3.4 client
+//! fall back to v1. A poll that finds nothing records nothing.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use fleetlog_events::deployment::DeviceDeploymentStatus;
+use fleetlog_events::deployment::device::DeviceDeploymentCommand;
+use serde::Deserialize;
+
+use super::json::AppJson;
+use super::{ApiError, DeviceAuth, RequestId};
+use crate::services::deployments::{NextQuery, deployments, device_command, next};
+use crate::state::AppState;
+
+/// Largest deployment log kept (JSON bytes).
+const MAX_LOG_BYTES: usize = 512 * 1024;
+
+/// The device routes.
+pub fn router() -> Router<AppState> {
+    let base = "/api/devices/v1/deployments/device/deployments";
+    Router::new()
+        .route(&format!("{base}/next"), post(next_post).get(next_get))
+        .route(&format!("{base}/{{id}}/status"), put(status))
+        .route(&format!("{base}/{{id}}/log"), put(log))
+}
+
+/// What the device runs; further keys (the 3.4 client's flat provides) are ignored.
+#[derive(Debug, Deserialize)]
+struct Provides {
+    #[serde(default)]
+    artifact_name: String,
+    #[serde(default)]
+    device_type: String,
+}
+
+fn check(p: &Provides) -> Result<(), ApiError> {
+    let ok = |s: &str| !s.is_empty() && s.len() <= 4096;
+    if ok(&p.artifact_name) && ok(&p.device_type) {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest("artifact_name and device_type are required (1 to 4096 characters)".into()))
+    }
+}
+
+async fn answer(
+    state: &AppState,
+    device: &DeviceAuth,
+    request_id: &str,
+    p: &Provides,
+) -> Result<Response, ApiError> {
+    check(p)?;
+    let asked = NextQuery { artifact_name: &p.artifact_name, device_type: &p.device_type };
+    Ok(match next(state, device.device_id(), request_id, asked).await? {
+        Some(instructions) => Json(instructions).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+async fn next_post(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    AppJson(p): AppJson<Provides>,
+) -> Result<Response, ApiError> {
+    answer(&state, &device, &request_id, &p).await
+}
+
+async fn next_get(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    Query(p): Query<Provides>,
+) -> Result<Response, ApiError> {
+    answer(&state, &device, &request_id, &p).await
+}
+
+#[derive(Debug, Deserialize)]
+struct StatusIn {
+    status: String,
+    #[serde(default)]
+    substate: String,
+}
+
+async fn status(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<StatusIn>,
+) -> Result<StatusCode, ApiError> {
+    let reported = DeviceDeploymentStatus::parse(&body.status)
+        .ok_or_else(|| ApiError::BadRequest(format!("invalid status {:?}", body.status)))?;
+    let t = crate::DEFAULT_TENANT;
+    let (dep, part) =
+        deployments(&state, |q| Ok((q.deployment(t, &id)?, q.part(t, &id, device.device_id())?)))?;
+    let (Some(dep), Some(_)) = (dep, part) else {
+        return Err(ApiError::NotFound("deployment not found for this device".into()));
+    };
+    let command = DeviceDeploymentCommand::Report {
+        status: reported,
+        substate: body.substate,
+        aborted: dep.aborted,
+        retries: dep.retries,
+    };
+    let at = device_command(&state, device.device_id(), &id, &request_id, &command).await?;
+    // The next poll must see this report (a finished deployment is not served again).
+    state.seen(at).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, serde::Serialize)]
+struct LogMessage {
+    timestamp: String,
+    level: String,
+    message: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct LogIn {
+    messages: Vec<LogMessage>,
+}
+
+async fn log(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<LogIn>,
+) -> Result<StatusCode, ApiError> {
+    if uuid::Uuid::parse_str(&id).is_err() {
+        return Err(ApiError::BadRequest("deployment id must be a UUID".into()));
+    }
+    if body.messages.is_empty() {
+        return Err(ApiError::BadRequest("messages must not be empty".into()));
+    }
+    let t = crate::DEFAULT_TENANT;
+    if deployments(&state, |q| q.part(t, &id, device.device_id()))?.is_none() {
+        return Err(ApiError::NotFound("deployment not found for this device".into()));
+    }
+    let messages_json = serde_json::to_string(&body.messages).map_err(|e| ApiError::Internal(e.into()))?;
+    // One event carries the log, and an event must fit one NATS message.
+    if messages_json.len() > MAX_LOG_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "log too large: at most {MAX_LOG_BYTES} bytes of messages"
+        )));
+    }
+    let command = DeviceDeploymentCommand::SaveLog { messages_json };
+    let at = device_command(&state, device.device_id(), &id, &request_id, &command).await?;
+    state.seen(at).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,176 @@
+//! Artifact uploads: the `.mender` file streams to storage while it is parsed and its
+//! checksums verified, then one event records it. A file that fails to parse, runs past the
+//! size limit, or clashes with an existing name + depends leaves nothing stored.
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use fleetlog_artifact::{ArtifactError, ArtifactMeta, ArtifactParser, Limits};
+use fleetlog_events::artifact::{Artifact, ArtifactCommand, ArtifactError as RuleError, ArtifactInfo};
+use futures::{Stream, StreamExt};
+
+use crate::http::{ApiError, UserAuth};
+use crate::state::AppState;
+
+/// Why the upload stream was cut.
+#[derive(Debug)]
+enum Cut {
+    Parse(ArtifactError),
+    TooLarge,
+}
+
+/// The storage key of an artifact.
+pub fn storage_key(tenant: &str, id: &str) -> String {
+    format!("artifacts/{tenant}/{id}.mender")
+}
+
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> Self {
+        match e {
+            RuleError::NotFound => ApiError::NotFound(e.to_string()),
+            RuleError::AlreadyExists | RuleError::InUse => ApiError::Conflict(e.to_string()),
+            RuleError::DescriptionTooLong => ApiError::BadRequest(e.to_string()),
+        }
+    }
+}
+
+/// Streams `body` into storage under a new id while parsing it; on success records the
+/// artifact and returns its id.
+pub async fn upload<S, E>(
+    state: &AppState,
+    user: &UserAuth,
+    description: String,
+    declared_size: Option<u64>,
+    body: S,
+) -> Result<String, ApiError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: std::error::Error + Send + Sync + 'static,
+{
+    if description.chars().count() > 4096 {
+        return Err(RuleError::DescriptionTooLong.into());
+    }
+    let max = state.max_artifact_bytes;
+    if declared_size.is_some_and(|s| s > max) {
+        return Err(ApiError::TooLarge);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let key = storage_key(crate::DEFAULT_TENANT, &id);
+    let parser = Arc::new(Mutex::new(Some(ArtifactParser::new(Limits::default()))));
+    let cut: Arc<Mutex<Option<Cut>>> = Arc::default();
+    let mut seen = 0u64;
+    let inspected = {
+        let (parser, cut) = (parser.clone(), cut.clone());
+        body.map(move |chunk| {
+            let chunk = chunk.map_err(io::Error::other)?;
+            seen += chunk.len() as u64;
+            let fail = |c: Cut| {
+                *cut.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
+                io::Error::new(io::ErrorKind::InvalidData, "artifact rejected")
+            };
+            if seen > max {
+                return Err(fail(Cut::TooLarge));
+            }
+            let mut guard = parser.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = guard.as_mut()
+                && let Err(e) = p.feed(&chunk)
+            {
+                return Err(fail(Cut::Parse(e)));
+            }
+            Ok(chunk)
+        })
+    };
+    let stored = state.storage.put_stream(&key, inspected, declared_size).await;
+    let cut = cut.lock().unwrap_or_else(|p| p.into_inner()).take();
+    match (stored, cut) {
+        (_, Some(Cut::TooLarge)) => return Err(ApiError::TooLarge),
+        (_, Some(Cut::Parse(e))) => return Err(ApiError::BadRequest(e.to_string())),
+        (Err(fleetlog_storage::StoreError::LengthMismatch { expected, actual }), None) => {
+            return Err(ApiError::BadRequest(format!("artifact has {actual} bytes, size said {expected}")));
+        }
+        (Err(e), None) if e.is_client_error() => return Err(ApiError::BadRequest(e.to_string())),
+        (Err(e), None) => return Err(ApiError::Unavailable(e.into())),
+        (Ok(_), None) => {}
+    }
+    let finished = parser.lock().unwrap_or_else(|p| p.into_inner()).take().map(ArtifactParser::finish);
+    let meta = match finished {
+        Some(Ok(meta)) => meta,
+        Some(Err(e)) => return Err(discard(state, &key, ApiError::BadRequest(e.to_string())).await),
+        None => return Err(discard(state, &key, ApiError::BadRequest("empty artifact".into())).await),
+    };
+    match record(state, user, &id, &key, description, meta).await {
+        Ok(()) => Ok(id),
+        Err(e) => Err(discard(state, &key, e).await),
+    }
+}
+
+/// Removes a stored file whose upload was refused, then returns the refusal.
+async fn discard(state: &AppState, key: &str, error: ApiError) -> ApiError {
+    if let Err(e) = state.storage.delete(key).await {
+        tracing::warn!(%key, error = %e, "could not remove a refused upload");
+    }
+    error
+}
+
+/// The uniqueness of an artifact: its name and everything it depends on (device types too).
+fn identity(meta: &ArtifactMeta) -> String {
+    let mut depends = meta.artifact_depends.clone();
+    depends.insert("device_type".into(), serde_json::json!(meta.device_types_compatible));
+    format!("{}\n{}", meta.name, serde_json::Value::Object(depends.into_iter().collect()))
+}
+
+/// Records a parsed and stored artifact, claiming its name + depends.
+pub async fn record(
+    state: &AppState,
+    user: &UserAuth,
+    id: &str,
+    key: &str,
+    description: String,
+    meta: ArtifactMeta,
+) -> Result<(), ApiError> {
+    let info = ArtifactInfo {
+        name: meta.name.clone(),
+        description,
+        device_types: meta.device_types_compatible.clone(),
+        meta_json: serde_json::to_string(&meta).map_err(|e| ApiError::Internal(e.into()))?,
+        size: meta.size,
+        storage_key: key.to_owned(),
+    };
+    let claim = crate::services::claim_id("artifact", &identity(&meta));
+    let out = state
+        .commands
+        .execute_claiming::<Artifact>(&user.meta(), id, &ArtifactCommand::Upload(info), &claim)
+        .await
+        .map_err(|e| match e {
+            fleetlog_commands::CommandError::Taken { .. } => {
+                ApiError::Conflict("an artifact with the same name and depends already exists".into())
+            }
+            other => other.into(),
+        })?;
+    state.seen(out.position).await
+}
+
+/// Deletes an artifact (refused while an unfinished deployment uses its name), then its file.
+pub async fn delete(state: &AppState, user: &UserAuth, id: &str) -> Result<(), ApiError> {
+    let t = crate::DEFAULT_TENANT;
+    let (artifact, active) = crate::services::deployments::deployments(state, |q| {
+        let a = q.artifact(t, id)?;
+        let active = match &a {
+            Some(a) => q.active_deployments_of(t, &a.info.name)?,
+            None => 0,
+        };
+        Ok((a, active))
+    })?;
+    let artifact = artifact.ok_or_else(|| ApiError::NotFound("artifact not found".into()))?;
+    let meta: ArtifactMeta =
+        serde_json::from_str(&artifact.info.meta_json).map_err(|e| ApiError::Internal(e.into()))?;
+    let claim = crate::services::claim_id("artifact", &identity(&meta));
+    let command = ArtifactCommand::Delete { active_deployments: active };
+    let out = state.commands.execute_releasing::<Artifact>(&user.meta(), id, &command, &claim).await?;
+    state.seen(out.position).await?;
+    if let Err(e) = state.storage.delete(&artifact.info.storage_key).await {
+        tracing::warn!(key = %artifact.info.storage_key, error = %e, "artifact deleted, its file not yet");
+    }
+    Ok(())
+}

@@ -1,0 +1,152 @@
+//! Deployments as the handlers need them: resolving a deployment's devices when it is
+//! created, and the device's `next` — which deployment, which artifact, and the download link.
+
+use std::time::Duration;
+
+use fleetlog_commands::CommandMeta;
+use fleetlog_events::Actor;
+use fleetlog_events::deployment::device::{DeviceDeployment, DeviceDeploymentCommand, DeviceDeploymentError};
+use fleetlog_events::deployment::{DeploymentError, DeviceDeploymentStatus};
+use fleetlog_projections::deployments::{ArtifactView, DeploymentsQueries};
+use serde_json::{Value, json};
+
+use crate::http::ApiError;
+use crate::http::json::rfc3339;
+use crate::services::filters::Filter;
+use crate::services::inventory::inventory;
+use crate::services::search::search;
+use crate::state::AppState;
+
+/// How long a download link given to a device lives (Mender: 24 h).
+pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+/// Runs `f` over the deployments read model.
+pub fn deployments<T>(
+    state: &AppState,
+    f: impl FnOnce(&DeploymentsQueries<'_>) -> Result<T, fleetlog_projections::ProjectionError>,
+) -> Result<T, ApiError> {
+    let model = state
+        .read_models
+        .model("deployments")
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no deployments model")))?;
+    Ok(f(&DeploymentsQueries(&model))?)
+}
+
+/// The accepted devices matching `filters` (all accepted devices for none), by id.
+pub fn accepted_devices(state: &AppState, mut filters: Vec<Filter>) -> Result<Vec<String>, ApiError> {
+    filters.push(Filter::equals("identity", "status", vec![Value::from("accepted")]));
+    inventory(state, |q| {
+        let found = search(q, crate::DEFAULT_TENANT, &filters, &[], 0, usize::MAX)?;
+        Ok(found.page.into_iter().map(|d| d.id).collect())
+    })
+}
+
+impl From<DeploymentError> for ApiError {
+    fn from(e: DeploymentError) -> Self {
+        match e {
+            DeploymentError::NotFound => ApiError::NotFound(e.to_string()),
+            DeploymentError::Finished => ApiError::Unprocessable(e.to_string()),
+            DeploymentError::AlreadyExists => ApiError::Conflict(e.to_string()),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl From<DeviceDeploymentError> for ApiError {
+    fn from(e: DeviceDeploymentError) -> Self {
+        match e {
+            DeviceDeploymentError::Aborted | DeviceDeploymentError::Finished(_) => {
+                ApiError::Conflict(e.to_string())
+            }
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+/// The aggregate id of one device's part in one deployment.
+pub fn part_id(deployment: &str, device: &str) -> String {
+    format!("{deployment}:{device}")
+}
+
+/// Runs a command on a device's part in a deployment, as the device.
+pub async fn device_command(
+    state: &AppState,
+    device: &str,
+    deployment: &str,
+    request_id: &str,
+    command: &DeviceDeploymentCommand,
+) -> Result<u64, ApiError> {
+    let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::device(device), request_id);
+    let out =
+        state.commands.execute::<DeviceDeployment>(&meta, &part_id(deployment, device), command).await?;
+    Ok(out.position)
+}
+
+/// What the device asked `next` with.
+pub struct NextQuery<'a> {
+    /// The artifact it runs.
+    pub artifact_name: &'a str,
+    /// Its device type.
+    pub device_type: &'a str,
+}
+
+/// Mender's `next`: the device's oldest unfinished deployment with an artifact for its device
+/// type, or `None` (204). Finding no fitting artifact, or the artifact already installed,
+/// finishes the device's part (`noartifact`, `already-installed`) and answers `None`.
+pub async fn next(
+    state: &AppState,
+    device: &str,
+    request_id: &str,
+    asked: NextQuery<'_>,
+) -> Result<Option<Value>, ApiError> {
+    let t = crate::DEFAULT_TENANT;
+    let Some(dep_id) = deployments(state, |q| q.next_for(t, device))? else { return Ok(None) };
+    let (dep, part, artifacts) = deployments(state, |q| {
+        let dep = q.deployment(t, &dep_id)?;
+        let part = q.part(t, &dep_id, device)?;
+        let artifacts = match &dep {
+            Some(d) => q.artifacts_named(t, &d.artifact_name)?,
+            None => Vec::new(),
+        };
+        Ok((dep, part, artifacts))
+    })?;
+    let (Some(dep), Some(part)) = (dep, part) else { return Ok(None) };
+    let fits = |a: &&ArtifactView| a.info.device_types.iter().any(|d| d == asked.device_type);
+    // The artifact given before, if it still exists and fits; else the first that fits.
+    let chosen = artifacts
+        .iter()
+        .find(|a| part.artifact_id.as_deref() == Some(a.id.as_str()) && fits(a))
+        .or_else(|| artifacts.iter().find(fits));
+    let Some(artifact) = chosen else {
+        let skip = DeviceDeploymentCommand::Skip { status: DeviceDeploymentStatus::Noartifact };
+        let at = device_command(state, device, &dep_id, request_id, &skip).await?;
+        state.seen(at).await?;
+        return Ok(None);
+    };
+    if artifact.info.name == asked.artifact_name && !dep.force_installation {
+        let skip = DeviceDeploymentCommand::Skip { status: DeviceDeploymentStatus::AlreadyInstalled };
+        let at = device_command(state, device, &dep_id, request_id, &skip).await?;
+        state.seen(at).await?;
+        return Ok(None);
+    }
+    if part.artifact_id.as_deref() != Some(artifact.id.as_str()) {
+        let assign = DeviceDeploymentCommand::Assign { artifact_id: artifact.id.clone() };
+        device_command(state, device, &dep_id, request_id, &assign).await?;
+    }
+    let file_name = format!("{}.mender", artifact.info.name);
+    let uri = state
+        .storage
+        .download_link(&artifact.info.storage_key, DOWNLOAD_LINK_LIFETIME, Some(&file_name))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let expire = fleetlog_commands::now().0 + DOWNLOAD_LINK_LIFETIME.as_micros() as i64;
+    Ok(Some(json!({
+        "id": dep_id,
+        "artifact": {
+            "id": artifact.id,
+            "artifact_name": artifact.info.name,
+            "source": { "uri": uri, "expire": rfc3339(expire) },
+            "device_types_compatible": artifact.info.device_types,
+        }
+    })))
+}

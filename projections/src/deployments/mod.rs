@@ -1,0 +1,295 @@
+//! The deployments read model: artifacts (by id and by name), deployments with their
+//! statistics, each device's part in each deployment, and the per-device index of unfinished
+//! deployments that `deployments/next` reads with one seek. Aborting a deployment or
+//! decommissioning a device finishes the devices' parts here, from the one event.
+
+mod keys;
+mod queries;
+
+use fleetlog_events::artifact::ArtifactEvent;
+use fleetlog_events::deployment::device::DeviceDeploymentEvent;
+use fleetlog_events::deployment::{DeploymentEvent, DeviceDeploymentStatus as S};
+use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::{DomainEvent, RecordedEvent};
+use serde::{Deserialize, Serialize};
+
+pub use queries::DeploymentsQueries;
+
+use crate::{Projection, ProjectionError, Writer, from_bytes, to_bytes};
+use keys::*;
+
+/// An artifact as the management API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactView {
+    /// Its id.
+    pub id: String,
+    /// Name, description, device types, parsed metadata, size, storage key.
+    pub info: fleetlog_events::artifact::ArtifactInfo,
+    /// Last change, microseconds since the epoch.
+    pub modified_ts: i64,
+}
+
+/// A deployment with its statistics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentView {
+    /// Its id.
+    pub id: String,
+    /// What it was created with (the device list is not kept here; see the per-device keys).
+    pub name: String,
+    /// Artifact name.
+    pub artifact_name: String,
+    /// Where the devices came from.
+    pub target: String,
+    /// Retries per device.
+    pub retries: u32,
+    /// Install even if already installed.
+    pub force_installation: bool,
+    /// Created, microseconds since the epoch.
+    pub created_ts: i64,
+    /// Finished (every device done, or aborted), microseconds since the epoch.
+    pub finished_ts: Option<i64>,
+    /// Aborted by an operator.
+    pub aborted: bool,
+    /// Devices targeted.
+    pub device_count: u64,
+    /// Devices per status.
+    pub stats: std::collections::BTreeMap<S, u64>,
+}
+
+impl DeploymentView {
+    /// Mender's overall status: `pending` until a device starts, then `inprogress`, then
+    /// `finished`.
+    pub fn status(&self) -> &'static str {
+        if self.finished_ts.is_some() {
+            "finished"
+        } else if self.stats.get(&S::Pending).copied().unwrap_or(0) == self.device_count {
+            "pending"
+        } else {
+            "inprogress"
+        }
+    }
+
+    fn unfinished(&self) -> u64 {
+        self.stats.iter().filter(|(s, _)| !s.is_finished()).map(|(_, n)| n).sum()
+    }
+}
+
+/// One device's part in one deployment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceDeploymentView {
+    /// The deployment.
+    pub deployment_id: String,
+    /// The device.
+    pub device_id: String,
+    /// Current status.
+    pub status: S,
+    /// The device's substate text.
+    pub substate: String,
+    /// The artifact it was given.
+    pub artifact_id: Option<String>,
+    /// Created (= the deployment's creation), microseconds.
+    pub created_ts: i64,
+    /// First report, microseconds.
+    pub started_ts: Option<i64>,
+    /// Finished, microseconds.
+    pub finished_ts: Option<i64>,
+    /// Failed attempts retried.
+    pub attempts: u32,
+    /// A log was uploaded.
+    pub has_log: bool,
+}
+
+/// The projection that maintains the deployments model.
+pub struct DeploymentsProjection;
+
+fn get<T: serde::de::DeserializeOwned>(w: &Writer<'_>, key: &[u8]) -> Result<Option<T>, ProjectionError> {
+    w.get(key)?.map(|v| from_bytes(&v)).transpose()
+}
+
+/// Moves one device part to `status` and keeps the deployment's statistics, its finish, and
+/// the device's index of unfinished deployments in step.
+fn set_status(
+    w: &mut Writer<'_>,
+    t: &str,
+    part: &mut DeviceDeploymentView,
+    status: S,
+    at: i64,
+) -> Result<(), ProjectionError> {
+    let old = part.status;
+    if old == status {
+        return Ok(());
+    }
+    part.status = status;
+    if old == S::Pending && part.started_ts.is_none() && status != S::Pending {
+        part.started_ts = Some(at);
+    }
+    let dep_key = deployment_key(t, &part.deployment_id);
+    let Some(mut dep) = get::<DeploymentView>(w, &dep_key)? else { return Ok(()) };
+    let pending_key = active_key(t, &part.device_id, dep.created_ts, &part.deployment_id);
+    if status.is_finished() {
+        part.finished_ts = Some(at);
+        w.remove(pending_key)?;
+    } else {
+        part.finished_ts = None;
+        w.insert(pending_key, Vec::new());
+    }
+    if let Some(n) = dep.stats.get_mut(&old) {
+        *n = n.saturating_sub(1);
+    }
+    *dep.stats.entry(status).or_default() += 1;
+    dep.stats.retain(|_, n| *n > 0);
+    if dep.unfinished() == 0 && dep.finished_ts.is_none() {
+        dep.finished_ts = Some(at);
+        w.remove(by_artifact_key(t, &dep.artifact_name, &dep.id))?;
+    } else if dep.unfinished() > 0 && dep.finished_ts.is_some() {
+        // A retried failure reopens a deployment that had finished.
+        dep.finished_ts = None;
+        w.insert(by_artifact_key(t, &dep.artifact_name, &dep.id), Vec::new());
+    }
+    w.insert(dep_key, to_bytes(&dep)?);
+    Ok(())
+}
+
+fn save_part(w: &mut Writer<'_>, t: &str, part: &DeviceDeploymentView) -> Result<(), ProjectionError> {
+    w.insert(part_key(t, &part.deployment_id, &part.device_id), to_bytes(part)?);
+    Ok(())
+}
+
+/// Finishes every unfinished part under `prefix` (keys of the per-device active index or of a
+/// deployment's parts) with `status`.
+fn finish_all(
+    w: &mut Writer<'_>,
+    t: &str,
+    parts: Vec<(String, String)>,
+    status: S,
+    at: i64,
+) -> Result<(), ProjectionError> {
+    for (dep, device) in parts {
+        let Some(mut part) = get::<DeviceDeploymentView>(w, &part_key(t, &dep, &device))? else { continue };
+        if !part.status.is_finished() {
+            set_status(w, t, &mut part, status, at)?;
+            save_part(w, t, &part)?;
+        }
+    }
+    Ok(())
+}
+
+impl Projection for DeploymentsProjection {
+    fn name(&self) -> &'static str {
+        "deployments"
+    }
+
+    fn version(&self) -> u32 {
+        1
+    }
+
+    fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
+        let (t, id, at) = (&e.envelope.aggregate.tenant, &e.envelope.aggregate.id, e.envelope.occurred_at.0);
+        match &e.envelope.event {
+            DomainEvent::Artifact(a) => match a {
+                ArtifactEvent::ArtifactUploaded { info } => {
+                    let view = ArtifactView { id: id.clone(), info: info.clone(), modified_ts: at };
+                    w.insert(artifact_key(t, id), to_bytes(&view)?);
+                    w.insert(artifact_name_key(t, &info.name, id), Vec::new());
+                }
+                ArtifactEvent::ArtifactDescriptionChanged { description } => {
+                    if let Some(mut view) = get::<ArtifactView>(w, &artifact_key(t, id))? {
+                        view.info.description.clone_from(description);
+                        view.modified_ts = at;
+                        w.insert(artifact_key(t, id), to_bytes(&view)?);
+                    }
+                }
+                ArtifactEvent::ArtifactDeleted => {
+                    if let Some(view) = get::<ArtifactView>(w, &artifact_key(t, id))? {
+                        w.remove(artifact_name_key(t, &view.info.name, id))?;
+                    }
+                    w.remove(artifact_key(t, id))?;
+                }
+            },
+            DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => {
+                let mut stats = std::collections::BTreeMap::new();
+                stats.insert(S::Pending, spec.devices.len() as u64);
+                let view = DeploymentView {
+                    id: id.clone(),
+                    name: spec.name.clone(),
+                    artifact_name: spec.artifact_name.clone(),
+                    target: spec.target.clone(),
+                    retries: spec.retries,
+                    force_installation: spec.force_installation,
+                    created_ts: at,
+                    finished_ts: None,
+                    aborted: false,
+                    device_count: spec.devices.len() as u64,
+                    stats,
+                };
+                w.insert(deployment_key(t, id), to_bytes(&view)?);
+                w.insert(created_key(t, at, id), Vec::new());
+                w.insert(by_artifact_key(t, &spec.artifact_name, id), Vec::new());
+                for device in &spec.devices {
+                    let part = DeviceDeploymentView {
+                        deployment_id: id.clone(),
+                        device_id: device.clone(),
+                        status: S::Pending,
+                        substate: String::new(),
+                        artifact_id: None,
+                        created_ts: at,
+                        started_ts: None,
+                        finished_ts: None,
+                        attempts: 0,
+                        has_log: false,
+                    };
+                    save_part(w, t, &part)?;
+                    w.insert(history_key(t, device, at, id), Vec::new());
+                    w.insert(active_key(t, device, at, id), Vec::new());
+                }
+            }
+            DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
+                if let Some(mut dep) = get::<DeploymentView>(w, &deployment_key(t, id))? {
+                    dep.aborted = true;
+                    w.insert(deployment_key(t, id), to_bytes(&dep)?);
+                }
+                let parts = w
+                    .scan_prefix(&part_prefix(t, id))?
+                    .into_iter()
+                    .filter_map(|(k, _)| part_of_key(&k, t))
+                    .collect();
+                finish_all(w, t, parts, S::Aborted, at)?;
+            }
+            DomainEvent::Device(DeviceEvent::DeviceDecommissioned) => {
+                let parts = w
+                    .scan_prefix(&active_prefix(t, id))?
+                    .into_iter()
+                    .filter_map(|(k, _)| active_of_key(&k, t, id))
+                    .collect();
+                finish_all(w, t, parts, S::Decommissioned, at)?;
+            }
+            DomainEvent::DeviceDeployment(d) => {
+                let Some((dep, device)) = id.split_once(':') else { return Ok(()) };
+                let Some(mut part) = get::<DeviceDeploymentView>(w, &part_key(t, dep, device))? else {
+                    return Ok(());
+                };
+                match d {
+                    DeviceDeploymentEvent::DeviceDeploymentAssigned { artifact_id } => {
+                        part.artifact_id = Some(artifact_id.clone())
+                    }
+                    DeviceDeploymentEvent::DeviceDeploymentStatusChanged { status, substate } => {
+                        part.substate.clone_from(substate);
+                        set_status(w, t, &mut part, *status, at)?;
+                    }
+                    DeviceDeploymentEvent::DeviceDeploymentRetried { attempt } => {
+                        part.attempts = *attempt;
+                        part.artifact_id = None;
+                        set_status(w, t, &mut part, S::Pending, at)?;
+                    }
+                    DeviceDeploymentEvent::DeviceDeploymentLogSaved { messages_json } => {
+                        part.has_log = true;
+                        w.insert(log_key(t, dep, device), messages_json.as_bytes().to_vec());
+                    }
+                }
+                save_part(w, t, &part)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
