@@ -17,6 +17,9 @@ export FLEETLOG_TOOLS := $(TOOLS)
 export FLEETLOG_NATS_SERVER := $(TOOLS)/bin/nats-server
 # The cross-language tail test runs this Python (nats-py + protobuf), installed by setup.
 export FLEETLOG_PYTHON := $(TOOLS)/py-consumer/bin/python
+# The S3 tests run a real SeaweedFS, installed by setup: required, never skipped.
+export FLEETLOG_WEED := $(TOOLS)/bin/weed
+export FLEETLOG_REQUIRE_S3 := 1
 export PATH := $(TOOLS)/bin:$(PATH)
 
 RUST_BACKTRACE ?= 1

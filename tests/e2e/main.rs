@@ -9,6 +9,7 @@ mod inventory;
 mod inventory_groups;
 mod logtools;
 mod mender_client;
+mod mender_update;
 mod projections;
 mod python_consumer;
 mod restart;

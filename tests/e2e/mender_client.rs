@@ -13,7 +13,7 @@ use crate::server::Server;
 
 /// False (and the test is skipped with a note) where the clients cannot run, unless
 /// `FLEETLOG_REQUIRE_MENDER` is set, as `make test` does as root: then it is a failure.
-fn clients_available() -> bool {
+pub(super) fn clients_available() -> bool {
     let uid = std::process::Command::new("id")
         .arg("-u")
         .output()
@@ -57,13 +57,13 @@ fn install_client_files() {
 }
 
 /// One simulated device: its own data dir, config and MAC.
-struct Device {
-    dir: tempfile::TempDir,
-    mac: String,
+pub(super) struct Device {
+    pub(super) dir: tempfile::TempDir,
+    pub(super) mac: String,
 }
 
 impl Device {
-    fn new(server: &str, mac: &str) -> Device {
+    pub(super) fn new(server: &str, mac: &str) -> Device {
         let dir = tempfile::tempdir().unwrap();
         let conf = serde_json::json!({
             "ServerURL": server,
@@ -79,7 +79,7 @@ impl Device {
         Device { dir, mac: mac.into() }
     }
 
-    fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
@@ -100,7 +100,7 @@ impl Device {
     }
 }
 
-fn log(what: &str, out: &Output) {
+pub(super) fn log(what: &str, out: &Output) {
     eprintln!(
         "{what}: {}\n{}{}",
         out.status,
@@ -120,7 +120,7 @@ async fn device_with_mac(server: &Server, mac: &str) -> Value {
         .expect("device listed")
 }
 
-async fn admit_real_client(server: &Server, device: &Device) -> String {
+pub(super) async fn admit_real_client(server: &Server, device: &Device) -> String {
     assert!(!device.bootstrap().await, "a new device is pending: no token yet");
     let listed = device_with_mac(server, &device.mac).await;
     assert_eq!(listed["status"], "pending");
