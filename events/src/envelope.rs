@@ -4,8 +4,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::artifact::ArtifactEvent;
 use crate::claim::ClaimEvent;
+use crate::connect::ConnectEvent;
 use crate::deployment::DeploymentEvent;
 use crate::deployment::device::DeviceDeploymentEvent;
+use crate::devconfig::DeviceConfigEvent;
 use crate::device::DeviceEvent;
 use crate::filter::FilterEvent;
 use crate::inventory::InventoryEvent;
@@ -100,6 +102,10 @@ pub enum DomainEvent {
     Deployment(DeploymentEvent),
     /// Events of one device's part in a deployment.
     DeviceDeployment(DeviceDeploymentEvent),
+    /// Events of a device's configuration.
+    DeviceConfig(DeviceConfigEvent),
+    /// Events of device connections and remote sessions.
+    Connect(ConnectEvent),
 }
 
 /// Every event type name, as [`DomainEvent::event_type`] returns them (for filters that must
@@ -136,6 +142,13 @@ pub const EVENT_TYPES: &[&str] = &[
     "DeviceDeploymentStatusChanged",
     "DeviceDeploymentRetried",
     "DeviceDeploymentLogSaved",
+    "DeviceConfigSet",
+    "DeviceConfigReported",
+    "DeviceConfigDeployed",
+    "DeviceConnected",
+    "DeviceDisconnected",
+    "RemoteSessionStarted",
+    "RemoteSessionEnded",
     "ClaimTaken",
     "ClaimReleased",
 ];
@@ -166,6 +179,8 @@ impl DomainEvent {
             DomainEvent::Artifact(e) => e.event_type(),
             DomainEvent::Deployment(e) => e.event_type(),
             DomainEvent::DeviceDeployment(e) => e.event_type(),
+            DomainEvent::DeviceConfig(e) => e.event_type(),
+            DomainEvent::Connect(e) => e.event_type(),
         }
     }
 }

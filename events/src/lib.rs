@@ -5,7 +5,9 @@
 
 pub mod artifact;
 pub mod claim;
+pub mod connect;
 pub mod deployment;
+pub mod devconfig;
 pub mod device;
 mod envelope;
 pub mod filter;

@@ -27,6 +27,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(AuditProjection),
         Arc::new(fleetlog_projections::inventory::InventoryProjection),
         Arc::new(fleetlog_projections::deployments::DeploymentsProjection),
+        Arc::new(fleetlog_projections::remote::RemoteProjection),
     ]
 }
 

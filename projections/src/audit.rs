@@ -4,7 +4,9 @@
 
 use fleetlog_events::artifact::ArtifactEvent;
 use fleetlog_events::claim::ClaimEvent;
+use fleetlog_events::connect::ConnectEvent;
 use fleetlog_events::deployment::DeploymentEvent;
+use fleetlog_events::devconfig::DeviceConfigEvent;
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::FilterEvent;
 use fleetlog_events::inventory::InventoryEvent;
@@ -138,6 +140,35 @@ fn describe(event: &DomainEvent) -> Option<(&'static str, &'static str, String)>
         }
         // Devices' progress is shown by the deployment itself, not as user actions.
         DomainEvent::DeviceDeployment(_) => return None,
+        DomainEvent::DeviceConfig(e) => match e {
+            DeviceConfigEvent::DeviceConfigSet { configuration } => {
+                ("set_configuration", "device", format!("configuration set: {} keys", configuration.len()))
+            }
+            DeviceConfigEvent::DeviceConfigDeployed { deployment_id } => {
+                ("deploy_configuration", "device", format!("configuration deployed in {deployment_id}"))
+            }
+            DeviceConfigEvent::DeviceConfigReported { .. } => return None,
+        },
+        DomainEvent::Connect(e) => match e {
+            ConnectEvent::RemoteSessionStarted { device_id, kind, detail } => {
+                let action = match kind.as_str() {
+                    "terminal" => "open_terminal",
+                    "port-forward" => "open_portforward",
+                    "file-upload" => "upload_file",
+                    "file-download" => "download_file",
+                    _ => "open_session",
+                };
+                (action, "session", format!("{kind} with device {device_id} {detail}").trim_end().to_owned())
+            }
+            ConnectEvent::RemoteSessionEnded { bytes, error } if error.is_empty() => {
+                ("close_session", "session", format!("session ended ({bytes} bytes)"))
+            }
+            ConnectEvent::RemoteSessionEnded { error, .. } => {
+                ("close_session", "session", format!("session failed: {error}"))
+            }
+            // Devices' connections are state (see the device's inventory), not user actions.
+            ConnectEvent::DeviceConnected { .. } | ConnectEvent::DeviceDisconnected { .. } => return None,
+        },
         DomainEvent::Claim(ClaimEvent::ClaimTaken { .. } | ClaimEvent::ClaimReleased { .. }) => return None,
     })
 }

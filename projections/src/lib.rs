@@ -10,6 +10,7 @@ mod feed;
 mod host;
 pub mod inventory;
 mod rebuild;
+pub mod remote;
 pub mod snapshot;
 pub mod tail;
 pub mod users;

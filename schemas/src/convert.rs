@@ -2,8 +2,10 @@
 
 use fleetlog_events::artifact::{ArtifactEvent, ArtifactInfo};
 use fleetlog_events::claim::ClaimEvent;
+use fleetlog_events::connect::ConnectEvent;
 use fleetlog_events::deployment::device::DeviceDeploymentEvent;
 use fleetlog_events::deployment::{DeploymentEvent, DeploymentSpec, DeviceDeploymentStatus};
+use fleetlog_events::devconfig::DeviceConfigEvent;
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::{FilterEvent, FilterTerm};
 use fleetlog_events::inventory::{InventoryEvent, Tag};
@@ -151,6 +153,22 @@ fn event_to_proto(e: &DomainEvent) -> P {
         DomainEvent::Artifact(a) => artifact_to_proto(a),
         DomainEvent::Deployment(d) => deployment_to_proto(d),
         DomainEvent::DeviceDeployment(d) => device_deployment_to_proto(d),
+        DomainEvent::DeviceConfig(c) => match c {
+            DeviceConfigEvent::DeviceConfigSet { configuration } => {
+                P::DeviceConfigSet(proto::DeviceConfigSet {
+                    configuration: configuration.clone().into_iter().collect(),
+                })
+            }
+            DeviceConfigEvent::DeviceConfigReported { configuration } => {
+                P::DeviceConfigReported(proto::DeviceConfigReported {
+                    configuration: configuration.clone().into_iter().collect(),
+                })
+            }
+            DeviceConfigEvent::DeviceConfigDeployed { deployment_id } => {
+                P::DeviceConfigDeployed(proto::DeviceConfigDeployed { deployment_id: deployment_id.clone() })
+            }
+        },
+        DomainEvent::Connect(c) => connect_to_proto(c),
         DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) => {
             P::SettingsSaved(proto::SettingsSaved { json: json.clone() })
         }
@@ -278,6 +296,29 @@ fn event_from_proto(p: P) -> DomainEvent {
                 attempt: m.attempt,
             })
         }
+        P::DeviceConfigSet(m) => DomainEvent::DeviceConfig(DeviceConfigEvent::DeviceConfigSet {
+            configuration: m.configuration.into_iter().collect(),
+        }),
+        P::DeviceConfigReported(m) => DomainEvent::DeviceConfig(DeviceConfigEvent::DeviceConfigReported {
+            configuration: m.configuration.into_iter().collect(),
+        }),
+        P::DeviceConfigDeployed(m) => DomainEvent::DeviceConfig(DeviceConfigEvent::DeviceConfigDeployed {
+            deployment_id: m.deployment_id,
+        }),
+        P::DeviceConnected(m) => {
+            DomainEvent::Connect(ConnectEvent::DeviceConnected { connection_id: m.connection_id })
+        }
+        P::DeviceDisconnected(m) => {
+            DomainEvent::Connect(ConnectEvent::DeviceDisconnected { connection_id: m.connection_id })
+        }
+        P::RemoteSessionStarted(m) => DomainEvent::Connect(ConnectEvent::RemoteSessionStarted {
+            device_id: m.device_id,
+            kind: m.kind,
+            detail: m.detail,
+        }),
+        P::RemoteSessionEnded(m) => {
+            DomainEvent::Connect(ConnectEvent::RemoteSessionEnded { bytes: m.bytes, error: m.error })
+        }
         P::DeviceDeploymentLogSaved(m) => {
             DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentLogSaved {
                 messages_json: m.messages_json,
@@ -368,6 +409,27 @@ fn device_deployment_to_proto(e: &DeviceDeploymentEvent) -> P {
             P::DeviceDeploymentLogSaved(proto::DeviceDeploymentLogSaved {
                 messages_json: messages_json.clone(),
             })
+        }
+    }
+}
+
+fn connect_to_proto(e: &ConnectEvent) -> P {
+    match e {
+        ConnectEvent::DeviceConnected { connection_id } => {
+            P::DeviceConnected(proto::DeviceConnected { connection_id: connection_id.clone() })
+        }
+        ConnectEvent::DeviceDisconnected { connection_id } => {
+            P::DeviceDisconnected(proto::DeviceDisconnected { connection_id: connection_id.clone() })
+        }
+        ConnectEvent::RemoteSessionStarted { device_id, kind, detail } => {
+            P::RemoteSessionStarted(proto::RemoteSessionStarted {
+                device_id: device_id.clone(),
+                kind: kind.clone(),
+                detail: detail.clone(),
+            })
+        }
+        ConnectEvent::RemoteSessionEnded { bytes, error } => {
+            P::RemoteSessionEnded(proto::RemoteSessionEnded { bytes: *bytes, error: error.clone() })
         }
     }
 }

@@ -231,4 +231,26 @@ fn deployment_events() -> Vec<DomainEvent> {
         DomainEvent::DeviceDeployment(D::DeviceDeploymentRetried { attempt: 1 }),
         DomainEvent::DeviceDeployment(D::DeviceDeploymentLogSaved { messages_json: "[]".into() }),
     ]
+    .into_iter()
+    .chain(connect_events())
+    .collect()
+}
+
+fn connect_events() -> Vec<DomainEvent> {
+    use fleetlog_events::connect::ConnectEvent as C;
+    use fleetlog_events::devconfig::DeviceConfigEvent as K;
+    let config = || [("timezone".to_owned(), "UTC".to_owned())].into_iter().collect();
+    vec![
+        DomainEvent::DeviceConfig(K::DeviceConfigSet { configuration: config() }),
+        DomainEvent::DeviceConfig(K::DeviceConfigReported { configuration: config() }),
+        DomainEvent::DeviceConfig(K::DeviceConfigDeployed { deployment_id: "dep-1".into() }),
+        DomainEvent::Connect(C::DeviceConnected { connection_id: "c1".into() }),
+        DomainEvent::Connect(C::DeviceDisconnected { connection_id: "c1".into() }),
+        DomainEvent::Connect(C::RemoteSessionStarted {
+            device_id: "dev-1".into(),
+            kind: "file-upload".into(),
+            detail: "/tmp/x".into(),
+        }),
+        DomainEvent::Connect(C::RemoteSessionEnded { bytes: 12, error: String::new() }),
+    ]
 }

@@ -12,6 +12,7 @@ mod mender_client;
 mod mender_update;
 mod projections;
 mod python_consumer;
+mod remote;
 mod restart;
 mod server;
 mod store;

@@ -4,8 +4,10 @@
 use fleetlog_commands::SubjectAppend;
 use fleetlog_events::artifact::ArtifactEvent;
 use fleetlog_events::claim::ClaimEvent;
+use fleetlog_events::connect::ConnectEvent as C;
 use fleetlog_events::deployment::device::DeviceDeploymentEvent as D;
 use fleetlog_events::deployment::{DeploymentEvent, DeviceDeploymentStatus};
+use fleetlog_events::devconfig::DeviceConfigEvent as K;
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::FilterEvent;
 use fleetlog_events::inventory::InventoryEvent;
@@ -81,6 +83,23 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
         }),
         part(D::DeviceDeploymentRetried { attempt: 1 }),
         part(D::DeviceDeploymentLogSaved { messages_json: "[]".into() }),
+        ("devconfig", DomainEvent::DeviceConfig(K::DeviceConfigSet { configuration: Default::default() })),
+        (
+            "devconfig",
+            DomainEvent::DeviceConfig(K::DeviceConfigReported { configuration: Default::default() }),
+        ),
+        ("devconfig", DomainEvent::DeviceConfig(K::DeviceConfigDeployed { deployment_id: "d".into() })),
+        ("connection", DomainEvent::Connect(C::DeviceConnected { connection_id: "c".into() })),
+        ("connection", DomainEvent::Connect(C::DeviceDisconnected { connection_id: "c".into() })),
+        (
+            "rsession",
+            DomainEvent::Connect(C::RemoteSessionStarted {
+                device_id: "d".into(),
+                kind: "terminal".into(),
+                detail: String::new(),
+            }),
+        ),
+        ("rsession", DomainEvent::Connect(C::RemoteSessionEnded { bytes: 0, error: String::new() })),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u".into() })),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u".into() })),
     ]

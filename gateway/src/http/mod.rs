@@ -8,6 +8,7 @@ mod deployments;
 mod deployments_device;
 mod devauth;
 mod devauth_search;
+mod deviceconfig;
 mod download;
 mod error;
 mod events;
@@ -51,6 +52,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(deployments_device::router())
         .merge(artifacts::router())
         .merge(download::router())
+        .merge(deviceconfig::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }

@@ -28,6 +28,9 @@ pub struct InventoryDoc {
     pub tags_etag: String,
     /// Static group.
     pub group: Option<String>,
+    /// Remote-access connection: connected or not, and since when (microseconds).
+    #[serde(default)]
+    pub connection: Option<(bool, i64)>,
 }
 
 /// Microseconds since the epoch as RFC 3339 (how Mender shows times).
@@ -59,6 +62,11 @@ impl InventoryDoc {
         if let Some(group) = &self.group {
             out.push(("system", Cow::Borrowed("group"), AttrValue::Text(group.clone())));
         }
+        if let Some((connected, at)) = self.connection {
+            let status = if connected { "connected" } else { "disconnected" };
+            out.push(("system", Cow::Borrowed("connection_status"), AttrValue::Text(status.into())));
+            out.push(("system", Cow::Borrowed("connection_updated_ts"), AttrValue::Text(rfc3339(at))));
+        }
         for (name, tag) in &self.tags {
             out.push(("tags", Cow::Borrowed(name.as_str()), AttrValue::Text(tag.value.clone())));
         }
@@ -74,6 +82,12 @@ impl InventoryDoc {
             ("system", "created_ts") => Some(AttrValue::Text(rfc3339(self.created_ts))),
             ("system", "updated_ts") => Some(AttrValue::Text(rfc3339(self.updated_ts))),
             ("system", "group") => self.group.clone().map(AttrValue::Text),
+            ("system", "connection_status") => self
+                .connection
+                .map(|(c, _)| AttrValue::Text(if c { "connected" } else { "disconnected" }.into())),
+            ("system", "connection_updated_ts") => {
+                self.connection.map(|(_, at)| AttrValue::Text(rfc3339(at)))
+            }
             ("tags", _) => self.tags.get(name).map(|t| AttrValue::Text(t.value.clone())),
             _ => None,
         }

@@ -9,6 +9,7 @@ mod query;
 
 use std::collections::BTreeSet;
 
+use fleetlog_events::connect::ConnectEvent;
 use fleetlog_events::device::{AuthSetStatus, DeviceEvent};
 use fleetlog_events::filter::{FilterEvent, FilterTerm};
 use fleetlog_events::inventory::InventoryEvent;
@@ -160,6 +161,14 @@ fn next(old: Option<&InventoryDoc>, id: &str, at: i64, event: &DomainEvent) -> O
                 d.group = None;
             }
         },
+        DomainEvent::Connect(ConnectEvent::DeviceConnected { .. }) => {
+            d.connection = Some((true, at));
+            return Some(d);
+        }
+        DomainEvent::Connect(ConnectEvent::DeviceDisconnected { .. }) => {
+            d.connection = Some((false, at));
+            return Some(d);
+        }
         _ => return old.cloned(),
     }
     d.updated_ts = at;
@@ -172,13 +181,17 @@ impl Projection for InventoryProjection {
     }
 
     fn version(&self) -> u32 {
-        2
+        3
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
         let agg = &e.envelope.aggregate;
         match &e.envelope.event {
-            DomainEvent::Device(_) | DomainEvent::Inventory(_) => {}
+            DomainEvent::Device(_)
+            | DomainEvent::Inventory(_)
+            | DomainEvent::Connect(
+                ConnectEvent::DeviceConnected { .. } | ConnectEvent::DeviceDisconnected { .. },
+            ) => {}
             DomainEvent::Filter(FilterEvent::FilterCreated { name, terms }) => {
                 let saved = SavedFilterView { id: agg.id.clone(), name: name.clone(), terms: terms.clone() };
                 w.insert(filter_key(&agg.tenant, &agg.id), to_bytes(&saved)?);

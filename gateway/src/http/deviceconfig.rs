@@ -1,0 +1,118 @@
+//! Mender's deviceconfig ("configure" add-on): operators set a device's wanted configuration
+//! and read it with what the device last reported; the device reads the wanted one and
+//! reports what it applied. Every change is an event; a repeat of the same values is not.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use fleetlog_commands::CommandMeta;
+use fleetlog_events::Actor;
+use fleetlog_events::devconfig::{Configuration, DeviceConfig, DeviceConfigCommand, DeviceConfigError};
+use fleetlog_projections::remote::{ConfigView, RemoteQueries};
+use serde_json::{Value, json};
+
+use super::json::{AppJson, rfc3339};
+use super::{ApiError, DeviceAuth, RequestId, UserAuth};
+use crate::state::AppState;
+
+/// The deviceconfig routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/management/v1/deviceconfig/configurations/device/{id}", get(get_config).put(set_config))
+        .route("/api/devices/v1/deviceconfig/configuration", get(device_get).put(device_report))
+}
+
+impl From<DeviceConfigError> for ApiError {
+    fn from(e: DeviceConfigError) -> Self {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
+/// Runs `f` over the remote-access read model.
+pub fn remote<T>(
+    state: &AppState,
+    f: impl FnOnce(&RemoteQueries<'_>) -> Result<T, fleetlog_projections::ProjectionError>,
+) -> Result<T, ApiError> {
+    let model = state
+        .read_models
+        .model("remote")
+        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no remote model")))?;
+    Ok(f(&RemoteQueries(&model))?)
+}
+
+/// A JSON object of strings, as Mender requires.
+fn configuration(v: Value) -> Result<Configuration, ApiError> {
+    let Value::Object(map) = v else {
+        return Err(ApiError::BadRequest("configuration must be a JSON object".into()));
+    };
+    map.into_iter()
+        .map(|(k, v)| match v {
+            Value::String(s) => Ok((k, s)),
+            _ => Err(ApiError::BadRequest(format!("value of {k:?} must be a string"))),
+        })
+        .collect()
+}
+
+fn view_json(id: &str, v: &ConfigView) -> Value {
+    let mut out = json!({ "id": id, "configured": v.configured, "reported": v.reported });
+    if let Some(d) = &v.deployment_id {
+        out["deployment_id"] = d.clone().into();
+    }
+    if let Some(t) = v.reported_ts {
+        out["reported_ts"] = rfc3339(t).into();
+    }
+    if let Some(t) = v.updated_ts {
+        out["updated_ts"] = rfc3339(t).into();
+    }
+    out
+}
+
+async fn get_config(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    crate::services::inventory::device(&state, &id)?;
+    let view = remote(&state, |q| q.config(crate::DEFAULT_TENANT, &id))?.unwrap_or_default();
+    Ok(Json(view_json(&id, &view)))
+}
+
+async fn run(
+    state: &AppState,
+    meta: &CommandMeta,
+    device: &str,
+    command: DeviceConfigCommand,
+) -> Result<StatusCode, ApiError> {
+    let out = state.commands.execute::<DeviceConfig>(meta, device, &command).await?;
+    state.seen(out.position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_config(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<Value>,
+) -> Result<StatusCode, ApiError> {
+    crate::services::inventory::device(&state, &id)?;
+    run(&state, &user.meta(), &id, DeviceConfigCommand::Set(configuration(body)?)).await
+}
+
+async fn device_get(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+) -> Result<Json<Configuration>, ApiError> {
+    let view = remote(&state, |q| q.config(crate::DEFAULT_TENANT, device.device_id()))?.unwrap_or_default();
+    Ok(Json(view.configured))
+}
+
+async fn device_report(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    AppJson(body): AppJson<Value>,
+) -> Result<StatusCode, ApiError> {
+    let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::device(device.device_id()), &request_id);
+    run(&state, &meta, device.device_id(), DeviceConfigCommand::Report(configuration(body)?)).await
+}
