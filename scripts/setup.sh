@@ -164,12 +164,18 @@ MENDER_PACKAGES=(
     mender-artifact=3.9.0+ds1-1+b5
     mender-connect=2.1.0+ds1-4+b3
 )
+# What the remote-access tests run beside them (any version): a private system bus for
+# mender-connect, and openssl for provisioned device keys.
+MENDER_TEST_DEPS=(dbus-daemon openssl)
 
 install_mender_clients() {
     local log="$LOGS/mender-clients.log" missing=() spec name version
     for spec in "${MENDER_PACKAGES[@]}"; do
         name="${spec%%=*}" version="${spec#*=}"
         [[ "$(dpkg-query -W -f='${Version}' "$name" 2>/dev/null)" == "$version" ]] || missing+=("$spec")
+    done
+    for name in "${MENDER_TEST_DEPS[@]}"; do
+        [[ "$(dpkg-query -W -f='${Status}' "$name" 2>/dev/null)" == "install ok installed" ]] || missing+=("$name")
     done
     if ((${#missing[@]} == 0)); then
         say "mender clients ${MENDER_PACKAGES[*]}"

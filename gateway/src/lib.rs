@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod connect;
 pub mod http;
 pub mod logtools;
 pub mod nats_server;

@@ -2,6 +2,7 @@
 //! per test.
 
 mod audit;
+mod connect_env;
 mod deployments;
 mod gateway;
 mod identity;

@@ -50,3 +50,29 @@ async fn a_configuration_set_by_an_operator_is_read_by_the_device() {
     let res = server.http.get(format!("{}{path}", server.base)).bearer_auth(&token).send().await.unwrap();
     assert_eq!(res.status(), 401);
 }
+
+#[tokio::test]
+async fn the_real_mender_connect_connects_and_its_state_shows_in_inventory() {
+    if !crate::mender_client::clients_available() {
+        return;
+    }
+    let server = Server::start().await;
+    let device = crate::connect_env::connect_real_device(&server, &server.base, "02:fe:00:00:02:01").await;
+    let (_, doc) = server.get(&format!("/api/management/v1/inventory/devices/{}", device.id)).await;
+    let status =
+        doc["attributes"].as_array().unwrap().iter().find(|a| a["name"] == "connection_status").cloned();
+    assert_eq!(status.unwrap()["value"], "connected");
+    drop(device);
+    let mut last = serde_json::Value::Null;
+    for _ in 0..100 {
+        let (_, status) = server
+            .get(&format!("/api/management/v1/deviceconnect/devices/{}", doc["id"].as_str().unwrap()))
+            .await;
+        last = status["status"].clone();
+        if last == "disconnected" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(last, "disconnected");
+}

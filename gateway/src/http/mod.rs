@@ -24,6 +24,7 @@ mod settings;
 mod useradm;
 
 pub use auth::{DeviceAuth, UserAuth};
+pub use deviceconfig::remote;
 pub use download::DOWNLOAD_ROUTE;
 pub use error::ApiError;
 pub use metrics::handle as metrics_handle;
@@ -53,6 +54,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(artifacts::router())
         .merge(download::router())
         .merge(deviceconfig::router())
+        .merge(crate::connect::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }

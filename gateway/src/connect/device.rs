@@ -1,0 +1,122 @@
+//! The device's side: `GET /api/devices/v1/deviceconnect/connect` (device JWT, WebSocket)
+//! relays between the device and NATS, and records when the device connects and disconnects;
+//! `GET /api/management/v1/deviceconnect/devices/{id}` tells operators whether it is connected.
+
+use axum::Json;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use fleetlog_commands::CommandMeta;
+use fleetlog_events::Actor;
+use fleetlog_events::connect::{Connection, ConnectionCommand};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+
+use super::protomsg::{PROTO_CONTROL, ProtoMsg};
+use super::subject;
+use crate::http::json::rfc3339;
+use crate::http::{ApiError, DeviceAuth, UserAuth};
+use crate::state::AppState;
+
+/// Largest frame accepted from a device (mender-connect sends at most 8 KiB per message; a
+/// little headroom for the framing).
+const MAX_FRAME: usize = 64 * 1024;
+
+pub(super) async fn connect(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let device_id = device.device_id().to_owned();
+    ws.max_message_size(MAX_FRAME).on_upgrade(move |socket| relay(state, device_id, socket))
+}
+
+async fn record(state: &AppState, device: &str, command: ConnectionCommand) {
+    let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::device(device), "");
+    if let Err(e) = state.commands.execute::<Connection>(&meta, device, &command).await {
+        tracing::warn!(%device, error = %e, "could not record the device's connection state");
+    }
+}
+
+async fn relay(state: AppState, device: String, socket: WebSocket) {
+    let connection_id = uuid::Uuid::new_v4().to_string();
+    let client = state.commands.store().client().clone();
+    let (down, ctl) = match (
+        client.subscribe(subject(&state, &device, "down")).await,
+        client.subscribe(subject(&state, &device, "ctl")).await,
+    ) {
+        (Ok(d), Ok(c)) => (d, c),
+        _ => return,
+    };
+    // Older sockets of this device (on any replica) close when they hear of this one.
+    let _ = client.publish(subject(&state, &device, "ctl"), connection_id.clone().into()).await;
+    record(&state, &device, ConnectionCommand::Open { connection_id: connection_id.clone() }).await;
+    tracing::info!(%device, %connection_id, "device connected");
+    let (mut to_device, mut from_device) = socket.split();
+    let (mut down, mut ctl) = (down, ctl);
+    loop {
+        tokio::select! {
+            frame = down.next() => {
+                let Some(frame) = frame else { break };
+                if to_device.send(Message::Binary(frame.payload)).await.is_err() {
+                    break;
+                }
+            }
+            notice = ctl.next() => {
+                match notice {
+                    Some(n) if n.payload.as_ref() != connection_id.as_bytes() => break,
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            frame = from_device.next() => {
+                match frame {
+                    Some(Ok(Message::Binary(bytes))) => route(&state, &client, &device, bytes).await,
+                    // WebSocket pings are answered by the socket itself; text is not the protocol.
+                    Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Text(_))) => {}
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break,
+                }
+            }
+            () = state.shutdown.cancelled() => break,
+        }
+    }
+    let _ = client.publish(subject(&state, &device, "gone"), connection_id.clone().into()).await;
+    record(&state, &device, ConnectionCommand::Close { connection_id: connection_id.clone() }).await;
+    tracing::info!(%device, %connection_id, "device disconnected");
+}
+
+/// Sends a device's frame to its session; control pings without a session are answered here.
+async fn route(state: &AppState, client: &async_nats::Client, device: &str, bytes: bytes::Bytes) {
+    let Ok(frame) = ProtoMsg::decode(&bytes) else {
+        tracing::debug!(%device, "dropping a frame that is not a ProtoMsg");
+        return;
+    };
+    if frame.hdr.sid.is_empty() {
+        if frame.hdr.proto == PROTO_CONTROL && frame.hdr.typ == "ping" {
+            let pong = ProtoMsg::new(PROTO_CONTROL, "pong", "").encode();
+            let _ = client.publish(subject(state, device, "down"), pong.into()).await;
+        }
+        return;
+    }
+    let to = subject(state, device, &format!("up.{}", frame.hdr.sid));
+    let _ = client.publish(to, bytes).await;
+}
+
+/// `{device_id, status, created_ts, updated_ts}`.
+pub(super) async fn status(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    crate::services::inventory::device(&state, &id)?;
+    let view = crate::http::remote(&state, |q| q.connection(crate::DEFAULT_TENANT, &id))?;
+    Ok(Json(match view {
+        Some(v) => json!({
+            "device_id": id,
+            "status": if v.connected { "connected" } else { "disconnected" },
+            "created_ts": rfc3339(v.created_ts),
+            "updated_ts": rfc3339(v.updated_ts),
+        }),
+        None => json!({ "device_id": id, "status": "unknown" }),
+    }))
+}
