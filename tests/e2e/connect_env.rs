@@ -102,7 +102,14 @@ pub async fn connect_real_device(server: &Server, base: &str, mac: &str) -> Conn
         let (_, status) =
             server.get(&format!("/api/management/v1/deviceconnect/devices/{}", connected.id)).await;
         if status["status"] == "connected" {
-            return connected;
+            // mender-connect reconnects once when the client hands it a fresh token: let
+            // that settle, so that a test's session starts on the socket that stays.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let (_, again) =
+                server.get(&format!("/api/management/v1/deviceconnect/devices/{}", connected.id)).await;
+            if again["status"] == "connected" {
+                return connected;
+            }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

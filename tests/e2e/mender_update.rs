@@ -22,19 +22,19 @@ async fn sh(line: &str, dir: &Path) {
 }
 
 /// `mender-cli` logged in as the admin, with its own home.
-struct Cli {
-    base: String,
-    home: tempfile::TempDir,
+pub(super) struct Cli {
+    pub(super) base: String,
+    pub(super) home: tempfile::TempDir,
 }
 
 impl Cli {
-    async fn new(server: &Server) -> Cli {
+    pub(super) async fn new(server: &Server) -> Cli {
         let cli = Cli { base: server.base.clone(), home: tempfile::tempdir().unwrap() };
         cli.run(&["login", "--username", "admin@example.com", "--password", "secret-password"]).await;
         cli
     }
 
-    async fn run(&self, args: &[&str]) -> String {
+    pub(super) async fn run(&self, args: &[&str]) -> String {
         let out = Command::new("mender-cli")
             .arg("--server")
             .arg(&self.base)

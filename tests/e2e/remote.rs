@@ -76,3 +76,111 @@ async fn the_real_mender_connect_connects_and_its_state_shows_in_inventory() {
     }
     assert_eq!(last, "disconnected");
 }
+
+/// Runs a shell line with mender-cli's home; returns (success, stdout + stderr).
+async fn shell(cli: &crate::mender_update::Cli, line: &str) -> (bool, String) {
+    let run = tokio::process::Command::new("sh").arg("-c").arg(line).env("HOME", cli.home.path()).output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(90), run)
+        .await
+        .expect("command finished")
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    eprintln!("$ {line}\n{text}");
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn mender_cli_reaches_the_real_device_across_two_replicas() {
+    if !crate::mender_client::clients_available() {
+        return;
+    }
+    let server = Server::start().await;
+    // The device connects to a second replica; the operator talks to the first.
+    let (replica, _stop, _dir) = server.replica().await;
+    let device = crate::connect_env::connect_real_device(&server, &replica, "02:fe:00:00:02:02").await;
+    let cli = crate::mender_update::Cli::new(&server).await;
+    let base = &cli.base;
+    let id = &device.id;
+
+    // A terminal: a command runs on the device and its output comes back.
+    let (ok, out) = shell(
+        &cli,
+        &format!(
+            "printf 'echo fleetlog-$((6*7))\\nexit\\n' | timeout 30 mender-cli --server {base} terminal {id}"
+        ),
+    )
+    .await;
+    let connect_log = std::fs::read_to_string(device.device.path("connect.log")).unwrap_or_default();
+    assert!(ok, "{out}\n--- mender-connect:\n{connect_log}");
+    assert!(out.contains("fleetlog-42"), "{out}");
+
+    // Files both ways.
+    let work = tempfile::tempdir().unwrap();
+    let remote_dir = tempfile::tempdir().unwrap();
+    let local = work.path().join("up.txt");
+    let payload: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
+    std::fs::write(&local, &payload).unwrap();
+    let remote = remote_dir.path().join("copied.txt");
+    let (ok, out) =
+        shell(&cli, &format!("mender-cli --server {base} cp {} {id}:{}", local.display(), remote.display()))
+            .await;
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read_to_string(&remote).unwrap(), payload, "uploaded through fleetlog");
+    let back = work.path().join("down.txt");
+    let (ok, out) =
+        shell(&cli, &format!("mender-cli --server {base} cp {id}:{} {}", remote.display(), back.display()))
+            .await;
+    assert!(ok, "{out}");
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), payload, "downloaded through fleetlog");
+    let (ok, out) = shell(
+        &cli,
+        &format!("mender-cli --server {base} cp {id}:/nonexistent/x {}", work.path().join("x").display()),
+    )
+    .await;
+    assert!(!ok && out.contains("no such file"), "{out}");
+
+    // Port forwarding to a small server on the device's side.
+    let echo = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let echo_port = echo.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = echo.accept().await {
+            tokio::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = tokio::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    let local_port = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let mut forward = tokio::process::Command::new("mender-cli")
+        .args(["--server", base, "port-forward", id, &format!("{local_port}:{echo_port}")])
+        .env("HOME", cli.home.path())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stream = None;
+    for _ in 0..100 {
+        if let Ok(s) = tokio::net::TcpStream::connect(("127.0.0.1", local_port)).await {
+            stream = Some(s);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let mut stream = stream.expect("mender-cli listens");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(b"through the tunnel").await.unwrap();
+    let mut got = [0u8; 18];
+    tokio::time::timeout(std::time::Duration::from_secs(20), stream.read_exact(&mut got))
+        .await
+        .expect("echo")
+        .unwrap();
+    assert_eq!(&got, b"through the tunnel");
+    drop(stream);
+    let _ = forward.kill().await;
+
+    // Who did what is in the audit log; the bytes are not.
+    let (_, log) = server.get("/api/management/v1/auditlogs/logs?object_type=session&per_page=50").await;
+    let actions: Vec<&str> = log.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
+    for want in ["open_terminal", "upload_file", "download_file", "open_portforward"] {
+        assert!(actions.contains(&want), "{want} in {actions:?}");
+    }
+}

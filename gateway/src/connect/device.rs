@@ -54,6 +54,8 @@ async fn relay(state: AppState, device: String, socket: WebSocket) {
     tracing::info!(%device, %connection_id, "device connected");
     let (mut to_device, mut from_device) = socket.split();
     let (mut down, mut ctl) = (down, ctl);
+    // Replaced by a newer socket of the same device: its sessions go on over the new one.
+    let mut replaced = false;
     loop {
         tokio::select! {
             frame = down.next() => {
@@ -64,7 +66,10 @@ async fn relay(state: AppState, device: String, socket: WebSocket) {
             }
             notice = ctl.next() => {
                 match notice {
-                    Some(n) if n.payload.as_ref() != connection_id.as_bytes() => break,
+                    Some(n) if n.payload.as_ref() != connection_id.as_bytes() => {
+                        replaced = true;
+                        break;
+                    }
                     Some(_) => {}
                     None => break,
                 }
@@ -80,7 +85,9 @@ async fn relay(state: AppState, device: String, socket: WebSocket) {
             () = state.shutdown.cancelled() => break,
         }
     }
-    let _ = client.publish(subject(&state, &device, "gone"), connection_id.clone().into()).await;
+    if !replaced {
+        let _ = client.publish(subject(&state, &device, "gone"), connection_id.clone().into()).await;
+    }
     record(&state, &device, ConnectionCommand::Close { connection_id: connection_id.clone() }).await;
     tracing::info!(%device, %connection_id, "device disconnected");
 }

@@ -10,8 +10,11 @@
 //!
 //! Connections and sessions are events; the bytes are not.
 
+pub mod channel;
 mod device;
+mod files;
 pub mod protomsg;
+mod session;
 
 use axum::Router;
 use axum::routing::get;
@@ -23,6 +26,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/devices/v1/deviceconnect/connect", get(device::connect))
         .route("/api/management/v1/deviceconnect/devices/{id}", get(device::status))
+        .route("/api/management/v1/deviceconnect/devices/{id}/connect", get(session::connect))
+        .route("/api/management/v1/deviceconnect/devices/{id}/download", get(files::download))
+        .route(
+            "/api/management/v1/deviceconnect/devices/{id}/upload",
+            axum::routing::put(files::upload).layer(axum::extract::DefaultBodyLimit::max(1 << 30)),
+        )
 }
 
 /// The subject `leaf` of one device (see the module documentation).

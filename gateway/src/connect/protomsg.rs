@@ -81,9 +81,49 @@ impl ProtoMsg {
         rmp_serde::from_slice(bytes).map_err(|e| FrameError(e.to_string()))
     }
 
-    /// Encodes the frame (maps with field names, as the Go peers expect).
+    /// Encodes the frame as the Go peers write it: maps with field names, `proto` as a
+    /// uint16, and `offset` always as a 9-byte int64 — mender-connect reads it with a Go type
+    /// assertion to int64 and refuses any narrower encoding.
     pub fn encode(&self) -> Vec<u8> {
-        rmp_serde::to_vec_named(self).expect("a ProtoMsg always encodes")
+        use rmp::encode as e;
+        let mut out = Vec::with_capacity(64 + self.body.len());
+        let h = &self.hdr;
+        let fields =
+            1 + u32::from(!h.typ.is_empty()) + u32::from(!h.sid.is_empty()) + u32::from(!h.props.is_empty());
+        // Writing to a Vec cannot fail.
+        let _ = e::write_map_len(&mut out, 1 + u32::from(!self.body.is_empty()));
+        let _ = e::write_str(&mut out, "hdr");
+        let _ = e::write_map_len(&mut out, fields);
+        let _ = e::write_str(&mut out, "proto");
+        let _ = e::write_u16(&mut out, h.proto);
+        if !h.typ.is_empty() {
+            let _ = e::write_str(&mut out, "typ");
+            let _ = e::write_str(&mut out, &h.typ);
+        }
+        if !h.sid.is_empty() {
+            let _ = e::write_str(&mut out, "sid");
+            let _ = e::write_str(&mut out, &h.sid);
+        }
+        if !h.props.is_empty() {
+            let _ = e::write_str(&mut out, "props");
+            let _ = e::write_map_len(&mut out, h.props.len() as u32);
+            for (k, v) in &h.props {
+                let _ = e::write_str(&mut out, k);
+                match (k.as_str(), v.as_i64()) {
+                    ("offset", Some(n)) => {
+                        let _ = e::write_i64(&mut out, n);
+                    }
+                    _ => {
+                        let _ = rmpv::encode::write_value(&mut out, v);
+                    }
+                }
+            }
+        }
+        if !self.body.is_empty() {
+            let _ = e::write_str(&mut out, "body");
+            let _ = e::write_bin(&mut out, &self.body);
+        }
+        out
     }
 
     /// An integer property.
@@ -116,5 +156,19 @@ mod tests {
         let text = String::from_utf8_lossy(&bare);
         assert!(!text.contains("sid") && !text.contains("props") && !text.contains("body"), "{text}");
         assert!(ProtoMsg::decode(b"not msgpack").is_err());
+    }
+
+    #[test]
+    fn offsets_are_int64_as_mender_connect_requires() {
+        // The device's end-of-file chunk as mender-connect writes it (research vector).
+        let sid = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f0";
+        let ack = ProtoMsg::new(PROTO_FILE, "ack", sid).prop("user_id", "u1").prop("offset", 5i64).encode();
+        let hex: String = ack.iter().map(|b| format!("{b:02x}")).collect();
+        let sid_hex: String = sid.bytes().map(|b| format!("{b:02x}")).collect();
+        let want = format!(
+            "81a368647284a570726f746fcd0002a3747970a361636ba3736964d924{sid_hex}a570726f707382a66f6666736574d30000000000000005a7757365725f6964a27531"
+        );
+        assert_eq!(hex, want);
+        assert_eq!(ProtoMsg::decode(&ack).unwrap().int_prop("offset"), Some(5));
     }
 }

@@ -59,7 +59,7 @@ fn deployment_json(state: &AppState, d: &DeploymentView) -> Result<Value, ApiErr
         "status": d.status(),
         "device_count": d.device_count,
         "artifacts": artifacts.iter().map(|a| a.id.clone()).collect::<Vec<_>>(),
-        "type": "software",
+        "type": if d.configuration.is_some() { "configuration" } else { "software" },
         "retries": d.retries,
         "statistics": { "status": stats_json(d), "total_size": total_size },
     });
@@ -174,6 +174,7 @@ async fn create(
         retries: body.retries,
         force_installation: body.force_installation,
         target,
+        configuration: None,
     };
     store(&state, &user, spec).await
 }
@@ -203,6 +204,7 @@ async fn create_for_group(
         retries: body.retries,
         force_installation: body.force_installation,
         target: format!("group:{group}"),
+        configuration: None,
     };
     store(&state, &user, spec).await
 }
