@@ -21,26 +21,26 @@ pub(crate) const CONTROL_FILES: [&str; 3] = ["dest_dir", "filename", "permission
 
 /// `header-info` of a single-payload v3 artifact.
 #[derive(Serialize)]
-struct HeaderInfo<'a> {
-    payloads: [PayloadType<'a>; 1],
-    artifact_provides: BTreeMap<&'a str, &'a str>,
-    artifact_depends: BTreeMap<&'a str, &'a [String]>,
+pub(crate) struct HeaderInfo<'a> {
+    pub payloads: [PayloadType<'a>; 1],
+    pub artifact_provides: BTreeMap<&'a str, &'a str>,
+    pub artifact_depends: BTreeMap<&'a str, &'a [String]>,
 }
 
 /// One `payloads` entry.
 #[derive(Serialize)]
-struct PayloadType<'a> {
+pub(crate) struct PayloadType<'a> {
     #[serde(rename = "type")]
-    kind: &'a str,
+    pub kind: &'a str,
 }
 
 /// `headers/0000/type-info`.
 #[derive(Serialize)]
-struct TypeInfo<'a> {
+pub(crate) struct TypeInfo<'a> {
     #[serde(rename = "type")]
-    kind: &'a str,
-    artifact_provides: BTreeMap<&'a str, &'a str>,
-    clears_artifact_provides: [&'a str; 1],
+    pub kind: &'a str,
+    pub artifact_provides: BTreeMap<&'a str, &'a str>,
+    pub clears_artifact_provides: [&'a str; 1],
 }
 
 /// Everything except the payload, prepared before writing starts.
@@ -159,7 +159,7 @@ fn padded(len: u64) -> u64 {
 }
 
 /// Appends a complete small tar entry (header, content, padding).
-fn push_entry(out: &mut Vec<u8>, name: &str, content: &[u8], mtime: u64) {
+pub(crate) fn push_entry(out: &mut Vec<u8>, name: &str, content: &[u8], mtime: u64) {
     encode_file_header(name, content.len() as u64, mtime, 0o600, out);
     out.extend_from_slice(content);
     out.resize(out.len().next_multiple_of(BLOCK), 0);
@@ -195,6 +195,6 @@ fn gzip(data: &[u8]) -> Result<Vec<u8>, ArtifactError> {
 }
 
 /// Serializes a header struct (cannot fail for these plain string maps).
-fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ArtifactError> {
+pub(crate) fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ArtifactError> {
     serde_json::to_vec(value).map_err(|e| ArtifactError::InvalidInput(e.to_string()))
 }

@@ -4,20 +4,14 @@
 mod common;
 
 use std::io::{Cursor, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{fixture, fixture_path, parse, parse_chunked};
+use common::{fixture, fixture_path, mender_artifact, mender_read, parse, parse_chunked, scratch};
 use fleetlog_artifact::{
     ArtifactError, SingleFileArtifact, write_single_file_artifact, write_single_file_artifact_seekable,
 };
 use sha2::{Digest, Sha256};
-
-/// The real tool; `FLEETLOG_MENDER_ARTIFACT` overrides the path (e.g. to test the skip).
-fn mender_artifact_path() -> PathBuf {
-    std::env::var_os("FLEETLOG_MENDER_ARTIFACT")
-        .map_or_else(|| "/usr/bin/mender-artifact".into(), PathBuf::from)
-}
 
 fn spec(name: &str, file_name: &str, contents: &[u8]) -> SingleFileArtifact {
     let mut spec = SingleFileArtifact::new(
@@ -37,46 +31,6 @@ fn generate(spec: &SingleFileArtifact, contents: &[u8]) -> Vec<u8> {
     let written = write_single_file_artifact(spec, &sha, contents, &mut out).expect("write artifact");
     assert_eq!(written, out.len() as u64);
     out
-}
-
-/// `None` when the tool is absent and `FLEETLOG_REQUIRE_MENDER` is unset; panics when it is
-/// absent but required (CI sets the variable so the cross-check cannot silently vanish).
-fn mender_artifact() -> Option<PathBuf> {
-    let path = mender_artifact_path();
-    if path.exists() {
-        return Some(path);
-    }
-    if std::env::var_os("FLEETLOG_REQUIRE_MENDER").is_some() {
-        panic!("{} is missing but FLEETLOG_REQUIRE_MENDER is set", path.display());
-    }
-    eprintln!("NOTICE: skipping mender-artifact cross-check: {} not installed", path.display());
-    None
-}
-
-/// A fresh scratch directory under the system temp dir.
-fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fleetlog-artifact-{}-{tag}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create scratch dir");
-    dir
-}
-
-/// Runs `mender-artifact validate` and `read` on `bytes`; returns the output of `read`.
-fn mender_read(tool: &Path, bytes: &[u8], tag: &str) -> String {
-    let dir = scratch(tag);
-    let file = dir.join("a.mender");
-    std::fs::write(&file, bytes).expect("write temp artifact");
-    let validate = Command::new(tool).arg("validate").arg(&file).output().expect("run mender-artifact");
-    assert!(validate.status.success(), "validate failed: {}", String::from_utf8_lossy(&validate.stderr));
-    let output = Command::new(tool).arg("read").arg(&file).output().expect("run mender-artifact");
-    let _ = std::fs::remove_dir_all(&dir);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "mender-artifact read failed: {}\n{stdout}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
 }
 
 #[test]

@@ -1,9 +1,11 @@
-//! Helpers shared by the integration tests: fixture loading, chunked parsing and a tiny
-//! ustar packer/unpacker used to build malformed variants of real artifacts.
+//! Helpers shared by the integration tests: fixture loading, chunked parsing, a tiny ustar
+//! packer/unpacker used to build malformed variants of real artifacts, and the cross-check
+//! against the real `mender-artifact`.
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use fleetlog_artifact::{ArtifactError, ArtifactMeta, ArtifactParser, Limits};
 use sha2::{Digest, Sha256};
@@ -22,6 +24,7 @@ pub fn fixture(name: &str) -> Vec<u8> {
 pub const FIXTURES: &[&str] = &[
     "augmented.mender",
     "bootstrap.mender",
+    "configure.mender",
     "depends.mender",
     "long-name-gnu.mender",
     "long-name-pax.mender",
@@ -158,4 +161,50 @@ pub fn edit_header(members: &mut [Member], edit: impl FnOnce(&mut Vec<Member>)) 
     edit(&mut inner);
     header.data = gzip(&pack(&inner));
     fix_manifest(members);
+}
+
+/// The real tool; `FLEETLOG_MENDER_ARTIFACT` overrides the path (e.g. to test the skip).
+pub fn mender_artifact_path() -> PathBuf {
+    std::env::var_os("FLEETLOG_MENDER_ARTIFACT")
+        .map_or_else(|| "/usr/bin/mender-artifact".into(), PathBuf::from)
+}
+
+/// `None` when the tool is absent and `FLEETLOG_REQUIRE_MENDER` is unset; panics when it is
+/// absent but required (CI sets the variable so the cross-check cannot silently vanish).
+pub fn mender_artifact() -> Option<PathBuf> {
+    let path = mender_artifact_path();
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var_os("FLEETLOG_REQUIRE_MENDER").is_some() {
+        panic!("{} is missing but FLEETLOG_REQUIRE_MENDER is set", path.display());
+    }
+    eprintln!("NOTICE: skipping mender-artifact cross-check: {} not installed", path.display());
+    None
+}
+
+/// A fresh scratch directory under the system temp dir.
+pub fn scratch(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fleetlog-artifact-{}-{tag}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+/// Runs `mender-artifact validate` and `read` on `bytes`; returns the output of `read`.
+pub fn mender_read(tool: &Path, bytes: &[u8], tag: &str) -> String {
+    let dir = scratch(tag);
+    let file = dir.join("a.mender");
+    std::fs::write(&file, bytes).expect("write temp artifact");
+    let validate = Command::new(tool).arg("validate").arg(&file).output().expect("run mender-artifact");
+    assert!(validate.status.success(), "validate failed: {}", String::from_utf8_lossy(&validate.stderr));
+    let output = Command::new(tool).arg("read").arg(&file).output().expect("run mender-artifact");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "mender-artifact read failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
 }
