@@ -107,23 +107,36 @@ fn load_jwt_keys(args: &ServeArgs) -> anyhow::Result<JwtKeys> {
 /// Opens the artifact store. Local files default to `<data-dir>/artifacts`, and their download
 /// links are signed with a secret kept in `<data-dir>/keys/` (so links survive restarts) unless
 /// one is given (replicas must share it).
-async fn open_storage(args: &ServeArgs, local: SocketAddr) -> anyhow::Result<fleetlog_storage::Store> {
+async fn open_storage(
+    args: &ServeArgs,
+    local: SocketAddr,
+) -> anyhow::Result<(fleetlog_storage::Store, fleetlog_storage::LinkSigner)> {
     let mut cfg = args.storage.clone();
     if cfg.dir.as_os_str().is_empty() {
         cfg.dir = args.conn.data_dir.join("artifacts");
     }
-    if cfg.link_secret.is_none() && cfg.backend == fleetlog_storage::Backend::Local {
-        let path = args.conn.data_dir.join("keys").join("link-secret");
-        if !path.exists() {
-            std::fs::create_dir_all(path.parent().expect("keys dir"))?;
-            let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
-            std::fs::write(&path, secret)?;
+    let secret = match &cfg.link_secret {
+        Some(s) => s.clone(),
+        None => {
+            let path = args.conn.data_dir.join("keys").join("link-secret");
+            if !path.exists() {
+                std::fs::create_dir_all(path.parent().expect("keys dir"))?;
+                let secret: String = (0..32).map(|_| format!("{:02x}", rand::random::<u8>())).collect();
+                std::fs::write(&path, secret)?;
+            }
+            std::fs::read_to_string(&path)?.trim().to_owned()
         }
-        cfg.link_secret = Some(std::fs::read_to_string(&path)?.trim().to_owned());
-    }
+    };
+    cfg.link_secret = Some(secret.clone());
     let base = args.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
     let prefix = format!("{}{}", base.trim_end_matches('/'), crate::http::DOWNLOAD_ROUTE);
-    fleetlog_storage::Store::open(&cfg, &prefix).await.context("opening the artifact storage")
+    let store = fleetlog_storage::Store::open(&cfg, &prefix).await.context("opening the artifact storage")?;
+    // Configuration artifacts are made on request, whatever the storage: their links are
+    // signed here too.
+    let config_links =
+        fleetlog_storage::LinkSigner::new(secret.as_bytes(), &format!("{prefix}/configuration"))
+            .context("the download link secret")?;
+    Ok((store, config_links))
 }
 
 /// A built server, bound to its port, not yet serving.
@@ -150,7 +163,7 @@ impl Application {
             std::fs::write(args.conn.data_dir.join(NATS_URL_FILE), server.url())?;
         }
         let jwt = Arc::new(load_jwt_keys(&args)?);
-        let storage = open_storage(&args, listener.local_addr()?).await?;
+        let (storage, config_links) = open_storage(&args, listener.local_addr()?).await?;
         let state = AppState {
             commands: CommandService::new(store),
             read_models,
@@ -159,6 +172,7 @@ impl Application {
             jwt,
             device_tokens: Arc::default(),
             storage,
+            config_links: Arc::new(config_links),
             max_artifact_bytes: args.max_artifact_bytes,
             shutdown: tokio_util::sync::CancellationToken::new(),
         };

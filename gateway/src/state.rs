@@ -26,6 +26,8 @@ pub struct AppState {
     pub device_tokens: Arc<crate::auth::cache::TokenCache>,
     /// Where artifacts are stored.
     pub storage: fleetlog_storage::Store,
+    /// Signs links to generated configuration artifacts.
+    pub config_links: Arc<fleetlog_storage::LinkSigner>,
     /// Largest artifact an upload may send, in bytes.
     pub max_artifact_bytes: u64,
     /// Cancelled when the server begins to stop, so that endless responses (event streams)

@@ -274,6 +274,7 @@ fn event_from_proto(p: P) -> DomainEvent {
                 retries: m.retries,
                 force_installation: m.force_installation,
                 target: m.target,
+                configuration: m.configuration.map(|c| c.values.into_iter().collect()),
             },
         }),
         P::DeploymentAborted(_) => DomainEvent::Deployment(DeploymentEvent::DeploymentAborted),
@@ -386,6 +387,10 @@ fn deployment_to_proto(e: &DeploymentEvent) -> P {
             retries: spec.retries,
             force_installation: spec.force_installation,
             target: spec.target.clone(),
+            configuration: spec
+                .configuration
+                .as_ref()
+                .map(|c| proto::DeploymentConfiguration { values: c.clone().into_iter().collect() }),
         }),
         DeploymentEvent::DeploymentAborted => P::DeploymentAborted(proto::DeploymentAborted {}),
     }

@@ -132,6 +132,7 @@ fn from_hex(s: &str) -> Vec<u8> {
 fn the_list_of_event_types_is_complete() {
     let mut seen: Vec<&str> = samples().iter().map(|s| s.event.event_type()).collect();
     seen.sort();
+    seen.dedup();
     let mut listed = fleetlog_events::EVENT_TYPES.to_vec();
     listed.sort();
     assert_eq!(seen, listed, "every event type has a sample and is listed in EVENT_TYPES");
@@ -220,6 +221,7 @@ fn deployment_events() -> Vec<DomainEvent> {
                 retries: 1,
                 force_installation: false,
                 target: "group:prod".into(),
+                configuration: None,
             },
         }),
         DomainEvent::Deployment(DeploymentEvent::DeploymentAborted),
@@ -252,5 +254,15 @@ fn connect_events() -> Vec<DomainEvent> {
             detail: "/tmp/x".into(),
         }),
         DomainEvent::Connect(C::RemoteSessionEnded { bytes: 12, error: String::new() }),
+        DomainEvent::Deployment(fleetlog_events::deployment::DeploymentEvent::DeploymentCreated {
+            spec: fleetlog_events::deployment::DeploymentSpec {
+                name: "configuration".into(),
+                artifact_name: "configuration-dep-2".into(),
+                devices: vec!["dev-1".into()],
+                target: "devices".into(),
+                configuration: Some(config()),
+                ..Default::default()
+            },
+        }),
     ]
 }

@@ -36,13 +36,51 @@ async fn a_configuration_set_by_an_operator_is_read_by_the_device() {
 
     // Setting the same again records nothing; bad values record nothing either.
     let before = server.state.commands.store().last_seq().await.unwrap();
-    assert_eq!(server.send(Method::PUT, &path, Some(wanted)).await.0, 204);
+    assert_eq!(server.send(Method::PUT, &path, Some(wanted.clone())).await.0, 204);
     assert_eq!(server.send(Method::PUT, &path, Some(json!({ "n": 1 }))).await.0, 400);
     assert_eq!(server.send(Method::PUT, &path, Some(json!(["x"]))).await.0, 400);
     let many: serde_json::Map<String, serde_json::Value> =
         (0..101).map(|i| (format!("k{i}"), json!("v"))).collect();
     assert_eq!(server.send(Method::PUT, &path, Some(serde_json::Value::Object(many))).await.0, 400);
     assert_eq!(server.state.commands.store().last_seq().await.unwrap(), before);
+    // Deployed: the device gets a generated mender-configure artifact carrying it.
+    let (status, _, deployed) = server.send(Method::POST, &format!("{path}/deploy"), Some(json!({}))).await;
+    assert_eq!(status, 200, "{deployed}");
+    let dep = deployed["deployment_id"].as_str().unwrap().to_owned();
+    let next_url = format!("{}/api/devices/v1/deployments/device/deployments/next", server.base);
+    let provides = json!({ "artifact_name": "factory-image", "device_type": "raspberrypi4" });
+    let res = server.http.post(&next_url).bearer_auth(&token).json(&provides).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let next: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(next["id"], json!(dep));
+    assert_eq!(next["artifact"]["artifact_name"], json!(format!("configuration-{dep}")));
+    let bytes = reqwest::get(next["artifact"]["source"]["uri"].as_str().unwrap())
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let meta = fleetlog_artifact::parse_reader(&bytes[..], Default::default()).unwrap();
+    assert_eq!(meta.updates[0].type_info.kind.as_deref(), Some("mender-configure"));
+    assert_eq!(serde_json::to_value(&meta.updates[0].meta_data).unwrap(), wanted);
+    let status_url = format!("{}/api/devices/v1/deployments/device/deployments/{dep}/status", server.base);
+    for s in ["downloading", "installing", "success"] {
+        let res = server
+            .http
+            .put(&status_url)
+            .bearer_auth(&token)
+            .json(&json!({ "status": s }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+    }
+    let (_, _, d) =
+        server.send(Method::GET, &format!("/api/management/v1/deployments/deployments/{dep}"), None).await;
+    assert_eq!((d["type"].clone(), d["status"].clone()), (json!("configuration"), json!("finished")));
+    let (_, _, config) = server.send(Method::GET, &path, None).await;
+    assert_eq!(config["deployment_id"], json!(dep));
+
     let unknown = "/api/management/v1/deviceconfig/configurations/device/nope";
     assert_eq!(server.send(Method::PUT, unknown, Some(json!({}))).await.0, 404);
     // A user token on the device route, and a device token on the management one.
@@ -180,7 +218,7 @@ async fn mender_cli_reaches_the_real_device_across_two_replicas() {
     // Who did what is in the audit log; the bytes are not.
     let (_, log) = server.get("/api/management/v1/auditlogs/logs?object_type=session&per_page=50").await;
     let actions: Vec<&str> = log.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();
-    for want in ["open_terminal", "upload_file", "download_file", "open_portforward"] {
+    for want in ["open_terminal", "upload_file", "download_file", "open_portforward", "close_session"] {
         assert!(actions.contains(&want), "{want} in {actions:?}");
     }
 }

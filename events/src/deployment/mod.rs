@@ -29,6 +29,10 @@ pub struct DeploymentSpec {
     pub force_installation: bool,
     /// Where the device list came from: `devices`, `all`, `group:<name>` or `filter:<id>`.
     pub target: String,
+    /// For a configuration deployment (Mender's deviceconfig): the configuration sent; the
+    /// artifact is generated for each device. `None` for software.
+    #[serde(default)]
+    pub configuration: Option<std::collections::BTreeMap<String, String>>,
 }
 
 /// A deployment's state.

@@ -89,12 +89,11 @@ pub(super) async fn download(
     reachable(&state, &id)?;
     check_path(&q.path)?;
     let mut ch = DeviceChannel::open(&state, &id, &user.id).await?;
-    let meta = user.meta();
     let start =
         SessionCommand::Start { device_id: id.clone(), kind: "file-download".into(), detail: q.path.clone() };
-    record(&state, &meta, &ch.sid, start).await;
+    record(&state, &user, &ch.sid, start).await;
     if let Err(why) = ch.handshake(PROTO_FILE).await? {
-        end(&state, &meta, &ch, 0, &why).await;
+        end(&state, &user, &ch, 0, &why).await;
         return Err(ApiError::BadGateway(why));
     }
     ch.send(
@@ -106,12 +105,12 @@ pub(super) async fn download(
     let reply = ch.recv().await?;
     if reply.hdr.typ == "error" {
         let why = format!("failed to retrieve file info: error received from device: {}", error_text(&reply));
-        end(&state, &meta, &ch, 0, &why).await;
+        end(&state, &user, &ch, 0, &why).await;
         return Err(ApiError::BadRequest(why));
     }
     let info: FileInfo = rmp_serde::from_slice(&reply.body).unwrap_or_default();
     let Some(mode) = info.mode.filter(|m| m & MODE_TYPE == 0) else {
-        end(&state, &meta, &ch, 0, "path is not a regular file").await;
+        end(&state, &user, &ch, 0, "path is not a regular file").await;
         return Err(ApiError::BadRequest("path is not a regular file".into()));
     };
     ch.send(
@@ -136,7 +135,7 @@ pub(super) async fn download(
         if !error.is_empty() {
             let _ = tx.send(Err(std::io::Error::other(error.clone()))).await;
         }
-        end(&state, &meta, &ch, bytes, &error).await;
+        end(&state, &user, &ch, bytes, &error).await;
     });
     let mut response = Response::builder().status(StatusCode::OK);
     for (k, v) in headers {
@@ -195,14 +194,8 @@ async fn pump_download(
     }
 }
 
-async fn end(
-    state: &AppState,
-    meta: &fleetlog_commands::CommandMeta,
-    ch: &DeviceChannel,
-    bytes: u64,
-    error: &str,
-) {
-    record(state, meta, &ch.sid, SessionCommand::End { bytes, error: error.to_owned() }).await;
+async fn end(state: &AppState, user: &UserAuth, ch: &DeviceChannel, bytes: u64, error: &str) {
+    record(state, user, &ch.sid, SessionCommand::End { bytes, error: error.to_owned() }).await;
 }
 
 /// The upload request as mender-connect reads it.
@@ -264,10 +257,9 @@ async fn send_file(
     mut file: axum::extract::multipart::Field<'_>,
 ) -> Result<u64, ApiError> {
     let mut ch = DeviceChannel::open(state, id, &user.id).await?;
-    let meta = user.meta();
     record(
         state,
-        &meta,
+        user,
         &ch.sid,
         SessionCommand::Start { device_id: id.into(), kind: "file-upload".into(), detail: req.path.clone() },
     )
@@ -320,9 +312,9 @@ async fn send_file(
     ch.close().await;
     match &result {
         Ok(bytes) => {
-            record(state, &meta, &ch.sid, SessionCommand::End { bytes: *bytes, error: String::new() }).await
+            record(state, user, &ch.sid, SessionCommand::End { bytes: *bytes, error: String::new() }).await
         }
-        Err(e) => record(state, &meta, &ch.sid, SessionCommand::End { bytes: 0, error: e.to_string() }).await,
+        Err(e) => record(state, user, &ch.sid, SessionCommand::End { bytes: 0, error: e.to_string() }).await,
     }
     result
 }

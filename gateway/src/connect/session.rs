@@ -6,7 +6,6 @@
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
-use fleetlog_commands::CommandMeta;
 use fleetlog_events::connect::{RemoteSession, SessionCommand};
 use futures::{SinkExt, StreamExt};
 
@@ -70,7 +69,6 @@ async fn relay(state: AppState, user: UserAuth, device: String, socket: WebSocke
         return;
     };
     let down = subject(&state, &device, "down");
-    let meta = user.meta();
     let (mut to_user, mut from_user) = socket.split();
     let (mut started, mut shell_running, mut terminal, mut error) = (false, false, false, String::new());
     loop {
@@ -123,7 +121,7 @@ async fn relay(state: AppState, user: UserAuth, device: String, socket: WebSocke
                 if !started && let Some((kind, detail)) = kind_of(&frame) {
                     started = true;
                     let start = SessionCommand::Start { device_id: device.clone(), kind: kind.into(), detail };
-                    record(&state, &meta, &sid, start).await;
+                    record(&state, &user, &sid, start).await;
                 }
                 match (frame.hdr.proto, frame.hdr.typ.as_str()) {
                     (PROTO_SHELL, "new") => (shell_running, terminal) = (true, true),
@@ -145,7 +143,7 @@ async fn relay(state: AppState, user: UserAuth, device: String, socket: WebSocke
         let _ = client.publish(down, stop.encode().into()).await;
     }
     if started {
-        record(&state, &meta, &sid, SessionCommand::End { bytes: 0, error }).await;
+        record(&state, &user, &sid, SessionCommand::End { bytes: 0, error }).await;
     }
     let _ = to_user.close().await;
 }
@@ -164,9 +162,10 @@ async fn refuse(to_user: &mut futures::stream::SplitSink<WebSocket, Message>, si
     let _ = to_user.send(Message::Close(Some(close))).await;
 }
 
-/// Records a session change; a failure to record is logged, the session goes on.
-pub(super) async fn record(state: &AppState, meta: &CommandMeta, sid: &str, command: SessionCommand) {
-    if let Err(e) = state.commands.execute::<RemoteSession>(meta, sid, &command).await {
+/// Records a session change (each its own command: a start and an end are two decisions);
+/// a failure to record is logged, the session goes on.
+pub(super) async fn record(state: &AppState, user: &UserAuth, sid: &str, command: SessionCommand) {
+    if let Err(e) = state.commands.execute::<RemoteSession>(&user.meta(), sid, &command).await {
         tracing::warn!(%sid, error = %e, "could not record the remote session");
     }
 }

@@ -20,6 +20,10 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/management/v1/deviceconfig/configurations/device/{id}", get(get_config).put(set_config))
+        .route(
+            "/api/management/v1/deviceconfig/configurations/device/{id}/deploy",
+            axum::routing::post(deploy),
+        )
         .route("/api/devices/v1/deviceconfig/configuration", get(device_get).put(device_report))
 }
 
@@ -115,4 +119,24 @@ async fn device_report(
 ) -> Result<StatusCode, ApiError> {
     let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::device(device.device_id()), &request_id);
     run(&state, &meta, device.device_id(), DeviceConfigCommand::Report(configuration(body)?)).await
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct DeployIn {
+    #[serde(default)]
+    retries: u32,
+}
+
+/// `{deployment_id}`: the wanted configuration goes out as a configuration deployment.
+async fn deploy(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<DeployIn>,
+) -> Result<Json<Value>, ApiError> {
+    crate::services::inventory::device(&state, &id)?;
+    let configured = remote(&state, |q| q.config(crate::DEFAULT_TENANT, &id))?.unwrap_or_default().configured;
+    let deployment_id =
+        crate::services::configuration::deploy(&state, &user, &id, configured, body.retries).await?;
+    Ok(Json(json!({ "deployment_id": deployment_id })))
 }

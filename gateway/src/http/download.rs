@@ -18,7 +18,9 @@ pub const DOWNLOAD_ROUTE: &str = "/api/devices/v1/deployments/download";
 
 /// The download route.
 pub fn router() -> Router<AppState> {
-    Router::new().route(&format!("{DOWNLOAD_ROUTE}/{{*key}}"), get(download))
+    Router::new()
+        .route(&format!("{DOWNLOAD_ROUTE}/artifacts/{{*key}}"), get(download))
+        .route(&format!("{DOWNLOAD_ROUTE}/configuration/{{*key}}"), get(configuration))
 }
 
 async fn download(
@@ -27,6 +29,8 @@ async fn download(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // Stored artifacts live under `artifacts/`, which is also the route's last segment.
+    let key = format!("artifacts/{key}");
     let signer = state.storage.link_signer().ok_or_else(|| ApiError::NotFound("not found".into()))?;
     let link = signer
         .verify(&key, query.as_deref().unwrap_or(""))
@@ -56,4 +60,25 @@ async fn download(
             .into_response()),
         Err(e) => Err(ApiError::Unavailable(e.into())),
     }
+}
+
+/// A generated configuration artifact, behind a link signed by `next`.
+async fn configuration(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    state
+        .config_links
+        .verify(&key, query.as_deref().unwrap_or(""))
+        .map_err(|e| ApiError::Forbidden(format!("invalid download link: {e}")))?;
+    let bytes = crate::services::configuration::artifact(&state, &key)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/vnd.mender-artifact".to_owned()),
+            (header::CONTENT_LENGTH, bytes.len().to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
 }

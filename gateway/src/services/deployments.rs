@@ -111,6 +111,20 @@ pub async fn next(
         Ok((dep, part, artifacts))
     })?;
     let (Some(dep), Some(part)) = (dep, part) else { return Ok(None) };
+    if dep.configuration.is_some() {
+        let instructions = crate::services::configuration::instructions(
+            state,
+            &dep_id,
+            &dep.artifact_name,
+            device,
+            asked.device_type,
+        )?;
+        if part.artifact_id.is_none() {
+            let assign = DeviceDeploymentCommand::Assign { artifact_id: format!("{dep_id}:{device}") };
+            device_command(state, device, &dep_id, request_id, &assign).await?;
+        }
+        return Ok(Some(instructions));
+    }
     let fits = |a: &&ArtifactView| a.info.device_types.iter().any(|d| d == asked.device_type);
     // The artifact given before, if it still exists and fits; else the first that fits.
     let chosen = artifacts

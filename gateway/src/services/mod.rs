@@ -2,6 +2,7 @@
 //! first), run them, and map the outcome. Rules stay in `fleetlog-events`.
 
 pub mod artifacts;
+pub mod configuration;
 pub mod deployments;
 pub mod devices;
 pub mod filters;

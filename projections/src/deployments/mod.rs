@@ -54,6 +54,9 @@ pub struct DeploymentView {
     pub device_count: u64,
     /// Devices per status.
     pub stats: std::collections::BTreeMap<S, u64>,
+    /// The configuration sent, for a configuration deployment.
+    #[serde(default)]
+    pub configuration: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl DeploymentView {
@@ -221,6 +224,7 @@ impl Projection for DeploymentsProjection {
                     aborted: false,
                     device_count: spec.devices.len() as u64,
                     stats,
+                    configuration: spec.configuration.clone(),
                 };
                 w.insert(deployment_key(t, id), to_bytes(&view)?);
                 w.insert(created_key(t, at, id), Vec::new());
