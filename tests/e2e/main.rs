@@ -3,6 +3,7 @@
 
 mod audit;
 mod connect_env;
+mod connect_protocol;
 mod deployments;
 mod gateway;
 mod identity;

@@ -215,6 +215,43 @@ async fn mender_cli_reaches_the_real_device_across_two_replicas() {
     drop(stream);
     let _ = forward.kill().await;
 
+    // The device refuses: a path it cannot write, a port nobody listens on. Clear errors,
+    // and the device stays connected for the next session.
+    let (ok, out) =
+        shell(&cli, &format!("mender-cli --server {base} cp {} {id}:/nonexistent-dir/x", local.display()))
+            .await;
+    assert!(!ok && out.contains("no such file or directory"), "{out}");
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap().port();
+    let path = format!("/api/management/v1/deviceconnect/devices/{id}/connect");
+    let mut op = crate::connect_protocol::ws(&server.base, &path, &server.token).await.unwrap();
+    #[derive(serde::Serialize)]
+    struct Open {
+        versions: Vec<i32>,
+    }
+    #[derive(serde::Serialize)]
+    struct New<'a> {
+        remote_host: &'a str,
+        remote_port: u16,
+        protocol: &'a str,
+    }
+    use fleetlog_gateway::connect::protomsg::{PROTO_CONTROL, PROTO_PORT_FORWARD, ProtoMsg, encode_body};
+    let open = ProtoMsg::new(PROTO_CONTROL, "open", "").body(encode_body(&Open { versions: vec![1] }));
+    crate::connect_protocol::send(&mut op, &open).await;
+    let accept =
+        crate::connect_protocol::next(&mut op, std::time::Duration::from_secs(10)).await.expect("accept");
+    assert_eq!(accept.hdr.typ, "accept");
+    let new = ProtoMsg::new(PROTO_PORT_FORWARD, "new", "")
+        .prop("connection_id", "c1")
+        .body(encode_body(&New { remote_host: "127.0.0.1", remote_port: closed, protocol: "tcp" }));
+    crate::connect_protocol::send(&mut op, &new).await;
+    let refused =
+        crate::connect_protocol::next(&mut op, std::time::Duration::from_secs(10)).await.expect("an answer");
+    assert_eq!(refused.hdr.typ, "error");
+    assert!(String::from_utf8_lossy(&refused.body).contains("connection refused"), "{refused:?}");
+    drop(op);
+    let (_, status) = server.get(&format!("/api/management/v1/deviceconnect/devices/{id}")).await;
+    assert_eq!(status["status"], "connected");
+
     // Who did what is in the audit log; the bytes are not.
     let (_, log) = server.get("/api/management/v1/auditlogs/logs?object_type=session&per_page=50").await;
     let actions: Vec<&str> = log.as_array().unwrap().iter().filter_map(|e| e["action"].as_str()).collect();

@@ -5,6 +5,7 @@
 use axum::Json;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::response::Response;
 use fleetlog_commands::CommandMeta;
 use fleetlog_events::Actor;
@@ -126,4 +127,47 @@ pub(super) async fn status(
         }),
         None => json!({ "device_id": id, "status": "unknown" }),
     }))
+}
+
+/// Sends mender-client command `typ` to a connected device (no session: nobody waits for the
+/// answer, as in Mender).
+async fn client_command(
+    state: &AppState,
+    user: &UserAuth,
+    id: &str,
+    typ: &str,
+) -> Result<StatusCode, ApiError> {
+    crate::services::inventory::device(state, id)?;
+    let view = crate::http::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
+    if !view.is_some_and(|v| v.connected) {
+        return Err(ApiError::Conflict("device not connected".into()));
+    }
+    let frame =
+        ProtoMsg::new(super::protomsg::PROTO_MENDER_CLIENT, typ, "").prop("user_id", user.id.as_str());
+    state
+        .commands
+        .store()
+        .client()
+        .publish(subject(state, id, "down"), frame.encode().into())
+        .await
+        .map_err(|e| ApiError::Unavailable(e.into()))?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `POST .../devices/{id}/check-update`: 202.
+pub(super) async fn check_update(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    client_command(&state, &user, &id, "check-update").await
+}
+
+/// `POST .../devices/{id}/send-inventory`: 202.
+pub(super) async fn send_inventory(
+    State(state): State<AppState>,
+    user: UserAuth,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    client_command(&state, &user, &id, "send-inventory").await
 }

@@ -29,6 +29,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/management/v1/deviceconnect/devices/{id}/connect", get(session::connect))
         .route("/api/management/v1/deviceconnect/devices/{id}/download", get(files::download))
         .route(
+            "/api/management/v1/deviceconnect/devices/{id}/check-update",
+            axum::routing::post(device::check_update),
+        )
+        .route(
+            "/api/management/v1/deviceconnect/devices/{id}/send-inventory",
+            axum::routing::post(device::send_inventory),
+        )
+        .route(
             "/api/management/v1/deviceconnect/devices/{id}/upload",
             axum::routing::put(files::upload).layer(axum::extract::DefaultBodyLimit::max(1 << 30)),
         )
