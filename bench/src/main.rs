@@ -1,12 +1,13 @@
 //! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
-//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|tail|all] [--events N]`
+//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|all] [--events N]`
 
 // A benchmark reports on stdout; that is its whole output.
 #![allow(clippy::print_stdout)]
 
 mod append;
+mod connect;
 mod identity;
 mod inventory;
 mod rebuild;
@@ -40,6 +41,9 @@ fn main() -> anyhow::Result<()> {
         }
         if which == "inventory" || which == "all" {
             Box::pin(inventory::run(server.url())).await?;
+        }
+        if which == "connect" || which == "all" {
+            Box::pin(connect::run(server.url())).await?;
         }
         if which == "tail" || which == "all" {
             tail::run(server.url()).await?;
