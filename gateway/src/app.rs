@@ -112,8 +112,8 @@ async fn open_storage(
     local: SocketAddr,
 ) -> anyhow::Result<(fleetlog_storage::Store, fleetlog_storage::LinkSigner)> {
     let mut cfg = args.storage.clone();
-    if cfg.dir.as_os_str().is_empty() {
-        cfg.dir = args.conn.data_dir.join("artifacts");
+    if cfg.dir.is_none() {
+        cfg.dir = Some(args.conn.data_dir.join("artifacts"));
     }
     let secret = match &cfg.link_secret {
         Some(s) => s.clone(),

@@ -134,7 +134,7 @@ impl ServeArgs {
             jwt_algorithm: "eddsa".into(),
             log_json: false,
             max_artifact_bytes: 10 << 30,
-            storage: fleetlog_storage::StorageConfig { dir: std::path::PathBuf::new(), ..Default::default() },
+            storage: fleetlog_storage::StorageConfig::default(),
         }
     }
 }

@@ -25,9 +25,10 @@ pub struct StorageConfig {
     /// Where artifacts are stored: `local` (files under --storage-dir) or `s3`.
     #[arg(long = "storage-backend", env = "FLEETLOG_STORAGE_BACKEND", value_enum, default_value_t = Backend::Local)]
     pub backend: Backend,
-    /// Directory of the local backend (the gateway uses `<data-dir>/artifacts` when empty).
-    #[arg(long = "storage-dir", env = "FLEETLOG_STORAGE_DIR", default_value = "")]
-    pub dir: PathBuf,
+    /// Directory of the local backend (default: `<data-dir>/artifacts` in the gateway,
+    /// `./data/artifacts` otherwise).
+    #[arg(long = "storage-dir", env = "FLEETLOG_STORAGE_DIR")]
+    pub dir: Option<PathBuf>,
     /// Secret (at least 16 bytes) signing the local backend's download links. Give replicas the
     /// same one. Without it a random one is made at start and links die with the process.
     #[arg(long = "storage-link-secret", env = "FLEETLOG_STORAGE_LINK_SECRET", hide_env_values = true)]
@@ -77,7 +78,7 @@ impl Default for StorageConfig {
     fn default() -> Self {
         StorageConfig {
             backend: Backend::Local,
-            dir: PathBuf::from("./data/artifacts"),
+            dir: None,
             link_secret: None,
             link_expiry_secs: 3600,
             s3_endpoint: None,

@@ -98,7 +98,8 @@ impl Store {
                         LinkSigner::random(link_url_prefix)
                     }
                 };
-                Ok(Store::Local(LocalStore::open(&config.dir, signer).await?))
+                let dir = config.dir.clone().unwrap_or_else(|| "./data/artifacts".into());
+                Ok(Store::Local(LocalStore::open(&dir, signer).await?))
             }
             Backend::S3 => Ok(Store::S3(S3Store::connect(config).await?)),
         }
