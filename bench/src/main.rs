@@ -1,7 +1,9 @@
 //! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
-//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|all] [--events N]`
+//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|all] [--events N]`,
+//! or `fleetlog-bench simulate --url URL --user EMAIL --password PASSWORD [--devices N] ...` to
+//! run the device simulator against a running `fleetlog serve`.
 
 // A benchmark reports on stdout; that is its whole output.
 #![allow(clippy::print_stdout)]
@@ -11,6 +13,8 @@ mod connect;
 mod identity;
 mod inventory;
 mod rebuild;
+mod simulate;
+mod simulator;
 mod tail;
 
 use fleetlog_tests::own_nats_server;
@@ -18,6 +22,12 @@ use fleetlog_tests::own_nats_server;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map(String::as_str).unwrap_or("all").to_owned();
+    if which == "simulate" {
+        // Against a server someone else runs: no nats-server of our own.
+        let sim = simulate::SimulateArgs::parse(&args[1..])?;
+        let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+        return rt.block_on(simulate::run(sim));
+    }
     let events = args
         .iter()
         .position(|a| a == "--events")
