@@ -1,7 +1,7 @@
 //! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
-//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|all] [--events N]`,
+//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|deployments|all] [--events N]`,
 //! or `fleetlog-bench simulate --url URL --user EMAIL --password PASSWORD [--devices N] ...` to
 //! run the device simulator against a running `fleetlog serve`.
 
@@ -10,9 +10,11 @@
 
 mod append;
 mod connect;
+mod deployments;
 mod identity;
 mod inventory;
 mod rebuild;
+mod rollout;
 mod simulate;
 mod simulator;
 mod tail;
@@ -58,6 +60,9 @@ fn main() -> anyhow::Result<()> {
         if which == "tail" || which == "all" {
             tail::run(server.url()).await?;
         }
+        if which == "deployments" || which == "all" {
+            Box::pin(deployments::run(server.url())).await?;
+        }
         anyhow::Ok(())
     })?;
     println!("peak RSS of the bench process: {} MiB", peak_rss_kib() / 1024);
@@ -70,9 +75,18 @@ fn main() -> anyhow::Result<()> {
 
 /// VmHWM of this process, in KiB.
 pub fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM:")
+}
+
+/// VmRSS of this process (now), in KiB.
+pub fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+fn status_kib(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_owned))
+        .and_then(|s| s.lines().find(|l| l.starts_with(field)).map(str::to_owned))
         .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
@@ -81,4 +95,31 @@ pub fn peak_rss_kib() -> u64 {
 pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(|a, b| a.total_cmp(b));
     xs[xs.len() / 2]
+}
+
+/// CPU seconds used so far by this process and by the nats-server it started (a grandchild:
+/// it runs under a small shell that stops it with us), from `/proc` (user + system; `USER_HZ`
+/// is 100 on Linux), to tell which side of the log a phase loads.
+pub fn cpu_seconds() -> (f64, f64) {
+    // After the parenthesised command name: state, ppid, ..., utime (14th field), stime (15th).
+    let read = |pid: &str| -> Option<(u32, String, u32, f64)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let (head, tail) = stat.rsplit_once(')')?;
+        let (pid, comm) = head.split_once(" (")?;
+        let f: Vec<&str> = tail.split_whitespace().collect();
+        let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some((pid.parse().ok()?, comm.to_owned(), f.get(1)?.parse().ok()?, ticks as f64 / 100.0))
+    };
+    let me = std::process::id();
+    let all: Vec<_> = std::fs::read_dir("/proc")
+        .map(|d| d.filter_map(Result::ok).filter_map(|e| read(&e.file_name().to_string_lossy())).collect())
+        .unwrap_or_default();
+    let children: Vec<u32> = all.iter().filter(|p| p.2 == me).map(|p| p.0).collect();
+    let own = all.iter().find(|p| p.0 == me).map_or(0.0, |p| p.3);
+    let nats = all
+        .iter()
+        .filter(|p| p.1 == "nats-server" && (p.2 == me || children.contains(&p.2)))
+        .map(|p| p.3)
+        .sum();
+    (own, nats)
 }

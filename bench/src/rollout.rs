@@ -1,0 +1,201 @@
+//! Mender's load test 301 shape: 100k accepted devices, a deployment to 10% of them, and every
+//! targeted device reporting through to success over HTTP; wall time and peak memory.
+//!
+//! Onboarding 100k devices through signed auth requests would take most of the run on two
+//! cores, so 90k of them are appended to the log directly (the events the accept flow would
+//! record); the 10k targets are the devices onboarded through HTTP, and do the whole device
+//! flow over HTTP.
+
+use std::time::{Duration, Instant};
+
+use anyhow::ensure;
+use fleetlog_commands::{EventStore, SubjectAppend};
+use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::{Actor, AggregateRef, DomainEvent, EventEnvelope};
+use fleetlog_gateway::auth::jwt::Claims;
+use fleetlog_gateway::state::AppState;
+use futures::{StreamExt, TryStreamExt};
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+use crate::simulator::{Seed, Sim, SimDevice};
+
+/// Devices in the fleet.
+pub const TOTAL: u32 = 100_000;
+/// Devices per atomic batch: two events on one subject each, and a batch holds ≤ 1000.
+const PER_BATCH: u32 = 500;
+/// The fixture artifact (single-file, device type raspberrypi4), uploaded through the API.
+const ARTIFACT: &[u8] = include_bytes!("../../tests/fixtures/artifacts/release-1.mender");
+/// One device in this many also downloads the artifact and checks its length.
+const DOWNLOAD_EVERY: usize = 100;
+/// Devices appended to the log that prove, with a minted token, that the server accepts them.
+const SAMPLE: u32 = 100;
+
+fn envelope(id: &str, event: DeviceEvent) -> EventEnvelope {
+    EventEnvelope {
+        event_id: uuid::Uuid::now_v7().to_string(),
+        aggregate: AggregateRef { tenant: "default".into(), kind: "device".into(), id: id.into() },
+        occurred_at: fleetlog_commands::now(),
+        actor: Actor::system("bench"),
+        command_id: uuid::Uuid::new_v4().to_string(),
+        correlation_id: String::new(),
+        event: DomainEvent::Device(event),
+    }
+}
+
+/// Appends `count` accepted devices (indices `from..from + count` of `seed`, each with its own
+/// public key) as their submit and accept events. Returns (device id, auth set id) per device
+/// and the last position.
+pub async fn seed_devices(
+    store: &EventStore,
+    seed: &Seed,
+    from: u32,
+    count: u32,
+) -> anyhow::Result<(Vec<(String, String)>, u64)> {
+    let ids: Vec<(String, String)> =
+        (0..count).map(|_| (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string())).collect();
+    let batches = ids.chunks(PER_BATCH as usize).enumerate().map(|(b, chunk)| async move {
+        let first = from + b as u32 * PER_BATCH;
+        let events: Vec<Vec<EventEnvelope>> = chunk
+            .iter()
+            .zip(first..)
+            .map(|((device, set), index)| {
+                let (mac, pubkey) = seed.identity(index);
+                vec![
+                    envelope(
+                        device,
+                        DeviceEvent::AuthSetSubmitted {
+                            auth_set_id: set.clone(),
+                            identity_data: json!({ "mac": mac }).to_string(),
+                            pubkey,
+                        },
+                    ),
+                    envelope(device, DeviceEvent::AuthSetAccepted { auth_set_id: set.clone() }),
+                ]
+            })
+            .collect();
+        let appends = events
+            .iter()
+            .map(|evs| {
+                Ok(SubjectAppend {
+                    subject: store.subject(&evs[0].aggregate)?,
+                    expected_last_seq: 0,
+                    events: evs,
+                })
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::Ok(store.append(&uuid::Uuid::new_v4().to_string(), &appends).await?.last_seq)
+    });
+    let last = futures::stream::iter(batches)
+        .buffer_unordered(4)
+        .try_fold(0, |a, b| async move { Ok(a.max(b)) })
+        .await?;
+    Ok((ids, last))
+}
+
+/// Runs the rollout against the server behind `sim` and prints its figures. `devices` are the
+/// HTTP-onboarded targets; `seeded` the devices appended to the log from `ONBOARDED` on.
+pub async fn run(
+    state: &AppState,
+    sim: &Sim,
+    operator: &str,
+    devices: &mut [SimDevice],
+    seed: &Seed,
+    seeded: &[(String, String)],
+) -> anyhow::Result<()> {
+    // A sample of the appended devices, with tokens minted by the server's key, poll like any.
+    let now = fleetlog_commands::now().unix_seconds();
+    for (k, (device, set)) in seeded.iter().take(SAMPLE as usize).enumerate() {
+        let mut d = SimDevice::new(seed, crate::deployments::ONBOARDED + k as u32);
+        d.id.clone_from(device);
+        d.token = state.jwt.sign(&Claims {
+            jti: set.clone(),
+            sub: device.clone(),
+            iat: now,
+            exp: now + 3600,
+            iss: "fleetlog".into(),
+            device: true,
+            user: false,
+            tenant: String::new(),
+        });
+        ensure!(sim.next(&d).await?.is_none(), "an appended device is an accepted, idle device");
+    }
+
+    let form =
+        Form::new().text("size", ARTIFACT.len().to_string()).text("description", "load test 301").part(
+            "artifact",
+            Part::bytes(ARTIFACT).file_name("release-1.mender").mime_str("application/octet-stream")?,
+        );
+    let url = format!("{}/api/management/v1/deployments/artifacts", sim.base);
+    let res = sim.http.post(url).bearer_auth(operator).multipart(form).send().await?;
+    ensure!(res.status() == StatusCode::CREATED, "upload: {} {}", res.status(), res.text().await?);
+
+    let total = devices.len() + seeded.len();
+    let ids: Vec<&str> = devices.iter().map(|d| d.id.as_str()).collect();
+    let body = json!({ "name": "load-test-301", "artifact_name": "release-1", "devices": ids });
+    let (cpu, nats_cpu) = crate::cpu_seconds();
+    let started = Instant::now();
+    let url = format!("{}/api/management/v1/deployments/deployments", sim.base);
+    let res = sim.http.post(url).bearer_auth(operator).json(&body).send().await?;
+    ensure!(res.status() == StatusCode::CREATED, "create: {} {}", res.status(), res.text().await?);
+    let location = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default();
+    let deployment = location.rsplit('/').next().unwrap_or_default().to_owned();
+    let created = started.elapsed();
+
+    // Every target: next (200), downloading, installing, success; a sample downloads too.
+    futures::stream::iter(devices.iter_mut().enumerate())
+        .map(|(i, d)| {
+            let deployment = &deployment;
+            async move {
+                let update = sim.next(d).await?.ok_or_else(|| anyhow::anyhow!("{}: no deployment", d.mac))?;
+                ensure!(&update.deployment == deployment, "{}: another deployment", d.mac);
+                sim.install(d, &update, i % DOWNLOAD_EVERY == 0).await
+            }
+        })
+        .buffer_unordered(sim.in_flight)
+        .try_collect::<()>()
+        .await?;
+    let reported = started.elapsed();
+
+    // The deployment as the operator sees it: finished, with every device a success.
+    let url = format!("{}/api/management/v1/deployments/deployments/{deployment}", sim.base);
+    let finished = loop {
+        let d: Value = sim.http.get(&url).bearer_auth(operator).send().await?.json().await?;
+        if d["status"] == "finished" {
+            let success = d["statistics"]["status"]["success"].as_u64().unwrap_or(0);
+            ensure!(success == devices.len() as u64, "{success} of {} succeeded", devices.len());
+            break started.elapsed();
+        }
+        ensure!(started.elapsed() < Duration::from_secs(600), "deployment not finished: {}", d["status"]);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let (cpu_after, nats_after) = crate::cpu_seconds();
+    // Done is done: an updated device's next poll is idle.
+    for d in devices.iter().step_by(DOWNLOAD_EVERY) {
+        ensure!(sim.next(d).await?.is_none(), "{}: served again after success", d.mac);
+    }
+    println!(
+        "(p) load test 301 shape: {total} accepted devices ({} onboarded through HTTP, {} appended to the log directly), deployment to {} of them (10%): created in {:.2} s; every device next -> downloading -> installing -> success over HTTP ({} in flight, 1 in {DOWNLOAD_EVERY} downloads the artifact) in {:.1} s; status finished via the management API at {:.1} s = {:.0} devices/s end to end",
+        devices.len(),
+        seeded.len(),
+        devices.len(),
+        created.as_secs_f64(),
+        sim.in_flight,
+        reported.as_secs_f64(),
+        finished.as_secs_f64(),
+        devices.len() as f64 / finished.as_secs_f64()
+    );
+    println!(
+        "    CPU during the rollout: this process (server + simulator) {:.1} s, nats-server {:.1} s, over {:.1} s wall on {} cores",
+        cpu_after - cpu,
+        nats_after - nats_cpu,
+        finished.as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, usize::from)
+    );
+    println!(
+        "(q) peak RSS of the process (server, its read models and the simulator) after the rollout: {} MiB",
+        crate::peak_rss_kib() / 1024
+    );
+    Ok(())
+}
