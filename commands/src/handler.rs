@@ -3,6 +3,7 @@
 use fleetlog_events::claim::{Claim, ClaimCommand, ClaimError};
 use fleetlog_events::{Actor, Aggregate, AggregateRef, EventEnvelope, RecordedEvent, Timestamp};
 
+use crate::cache::StateCache;
 use crate::error::{CommandError, StoreError};
 use crate::store::{EventStore, SubjectAppend};
 
@@ -62,12 +63,16 @@ pub struct Outcome {
 #[derive(Clone)]
 pub struct CommandService {
     store: EventStore,
+    cache: std::sync::Arc<StateCache>,
 }
+
+/// Aggregates whose state this process keeps between commands.
+const CACHED_AGGREGATES: usize = 50_000;
 
 impl CommandService {
     /// A service over one store.
     pub fn new(store: EventStore) -> Self {
-        CommandService { store }
+        CommandService { store, cache: std::sync::Arc::new(StateCache::new(CACHED_AGGREGATES)) }
     }
 
     /// The underlying store.
@@ -152,13 +157,24 @@ impl CommandService {
             })
             .collect::<Result<Vec<_>, _>>()?;
         for attempt in 1..=MAX_ATTEMPTS {
-            let history = self.store.load(&subject).await?;
-            let expected = history.last().map_or(0, |r| r.seq);
-            if history.iter().any(|r| r.envelope.command_id == meta.command_id) {
+            // The first attempt decides on the cached state when there is one; a conflict
+            // means it was stale, and the next attempt reads the log.
+            let cached = if attempt == 1 { self.cache.get::<A::State>(&subject) } else { None };
+            let (state, expected, mut commands) = match cached {
+                Some(c) => (c.state, c.last_seq, c.commands),
+                None => {
+                    let history = self.store.load(&subject).await?;
+                    let (state, last) = fold::<A>(&history)?;
+                    let ids = history.iter().map(|r| r.envelope.command_id.clone()).collect();
+                    (state, last, ids)
+                }
+            };
+            if commands.contains(&meta.command_id) {
                 return Ok(Outcome { position: expected, appended: 0, duplicate: true });
             }
-            let (state, _) = fold::<A>(&history)?;
             let events = A::decide(&state, command).map_err(CommandError::Rejected)?;
+            let next_state = events.iter().fold(state, |s, e| A::evolve(s, e));
+            let own_events = events.len();
             let mut envelopes =
                 vec![events.into_iter().map(|e| envelope(meta, &agg, e.into())).collect::<Vec<_>>()];
             let mut appends_meta = vec![(subject.clone(), expected)];
@@ -183,11 +199,20 @@ impl CommandService {
             if appends.is_empty() {
                 return Ok(Outcome { position: expected, appended: 0, duplicate: false });
             }
-            let appended = appends.iter().map(|a| a.events.len()).sum();
+            let appended: usize = appends.iter().map(|a| a.events.len()).sum();
             match self.store.append(&meta.command_id, &appends).await {
-                Ok(done) => return Ok(Outcome { position: done.last_seq, appended, duplicate: false }),
+                Ok(done) => {
+                    if own_events > 0 {
+                        // The aggregate's events come first in the batch.
+                        let last_own = done.last_seq - appended as u64 + own_events as u64;
+                        commands.push(meta.command_id.clone());
+                        self.cache.put(&subject, next_state, last_own, commands);
+                    }
+                    return Ok(Outcome { position: done.last_seq, appended, duplicate: false });
+                }
                 // Someone else wrote first, or our own earlier attempt did: the reload tells which.
                 Err(StoreError::Conflict { .. } | StoreError::Duplicate) => {
+                    self.cache.forget(&subject);
                     tracing::debug!(%subject, attempt, "append lost a race; deciding again");
                 }
                 Err(e) => return Err(e.into()),

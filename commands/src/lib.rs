@@ -1,6 +1,7 @@
 //! Command handlers: load an aggregate from JetStream, decide with its pure rules, append the
 //! resulting events under optimistic concurrency. Queries never come here.
 
+mod cache;
 mod error;
 mod handler;
 mod store;

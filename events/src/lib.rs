@@ -35,7 +35,7 @@ pub trait Aggregate {
     /// Aggregate type: the subject token and the `aggregate_type` of the envelope.
     const TYPE: &'static str;
     /// The folded state.
-    type State: Default + Clone + std::fmt::Debug;
+    type State: Default + Clone + std::fmt::Debug + Send + Sync + 'static;
     /// What may be asked of the aggregate.
     type Command: std::fmt::Debug;
     /// The facts it records.

@@ -164,7 +164,7 @@ impl Application {
         }
         let jwt = Arc::new(load_jwt_keys(&args)?);
         let (storage, config_links) = open_storage(&args, listener.local_addr()?).await?;
-        let state = AppState {
+        let state = AppState::new(crate::state::AppStateInner {
             commands: CommandService::new(store),
             read_models,
             metrics: crate::http::metrics_handle(),
@@ -175,7 +175,7 @@ impl Application {
             config_links: Arc::new(config_links),
             max_artifact_bytes: args.max_artifact_bytes,
             shutdown: tokio_util::sync::CancellationToken::new(),
-        };
+        });
         Ok(Application { listener, state, nats, args })
     }
 

@@ -9,9 +9,27 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::http::ApiError;
 
-/// Shared state of the gateway; cheap to clone.
+/// Shared state of the gateway: one pointer, so that handing it to every request (axum clones
+/// the state per request) costs one reference count, not a clone of each part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateInner>);
+
+impl AppState {
+    /// Wraps the parts.
+    pub fn new(inner: AppStateInner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppStateInner;
+    fn deref(&self) -> &AppStateInner {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct AppStateInner {
     /// Runs commands against aggregates.
     pub commands: CommandService,
     /// The local read models.
@@ -35,7 +53,7 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
 }
 
-impl AppState {
+impl AppStateInner {
     /// True while the NATS connection is up.
     pub fn nats_connected(&self) -> bool {
         self.commands.store().client().connection_state() == async_nats::connection::State::Connected
