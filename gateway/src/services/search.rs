@@ -131,17 +131,6 @@ fn candidates<'f>(
             continue;
         }
         match f.point_values() {
-            // A scan of the filter's own index entries costs well under a point lookup per
-            // entry, so when it has not many more entries than there are candidates, one scan
-            // and a set beat a lookup per candidate.
-            Some((values, hit_matches)) if scan_is_cheaper(q, tenant, f, &values, ids.len())? => {
-                let mut hits = std::collections::HashSet::new();
-                for v in &values {
-                    let range = fleetlog_projections::inventory::ValueRange::Exact(v.clone());
-                    hits.extend(q.matching(tenant, f.scope(), f.attribute(), &range)?);
-                }
-                ids.retain(|id| hits.contains(id) == hit_matches);
-            }
             Some((values, hit_matches)) => {
                 let mut keep = Vec::with_capacity(ids.len());
                 for id in ids {
@@ -162,25 +151,4 @@ fn candidates<'f>(
         }
     }
     Ok((ids, rest))
-}
-
-/// Whether scanning `f`'s entries for `values` is cheaper than looking up `candidates` ids.
-fn scan_is_cheaper(
-    q: &InventoryQueries<'_>,
-    tenant: &str,
-    f: &Filter,
-    values: &[fleetlog_events::inventory::Scalar],
-    candidates: usize,
-) -> Result<bool, ApiError> {
-    // Measured on sled here: a point lookup costs about as much as scanning 8 keys.
-    let budget = candidates.saturating_mul(8);
-    let mut n = 0;
-    for v in values {
-        let range = fleetlog_projections::inventory::ValueRange::Exact(v.clone());
-        n += q.estimate(tenant, f.scope(), f.attribute(), &range, budget.saturating_sub(n).max(1))?;
-        if n >= budget {
-            return Ok(false);
-        }
-    }
-    Ok(true)
 }
