@@ -120,19 +120,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         tenant: String::new(),
     };
     let device_token = state.jwt.sign(&claims("as-1", "dev-1", true));
-    let meta = fleetlog_commands::CommandMeta::new("default", Actor::system("bench"), "");
-    let (user, _) = fleetlog_gateway::services::users::create_user(
-        &state.commands,
-        &meta,
-        "dc@example.com",
-        "bench-password-1",
-    )
-    .await?;
-    let user_token = fleetlog_gateway::services::users::issue_token(&state, &meta, &user, "", 3600).await?;
-    anyhow::ensure!(
-        state.read_models.wait_for(state.commands.store().last_seq().await?, Duration::from_secs(30)).await,
-        "user"
-    );
+    let user_token = crate::user_token(&state, "dc@example.com").await?;
 
     let device = ws(&format!("{base}/api/devices/v1/deviceconnect/connect"), Some(&device_token)).await?;
     tokio::spawn(echo(device));

@@ -12,7 +12,6 @@ use anyhow::ensure;
 use axum::Router;
 use axum::routing::get;
 use fleetlog_commands::{EventStore, StoreConfig};
-use fleetlog_events::Actor;
 use fleetlog_gateway::app::Application;
 use fleetlog_gateway::http::with_layers;
 use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
@@ -78,20 +77,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     let hello_url = format!("http://{}/hello", listener.local_addr()?);
     tokio::spawn(async move { axum::serve(listener, hello).await });
 
-    let meta = fleetlog_commands::CommandMeta::new("default", Actor::system("bench"), "");
-    let (user, out) = fleetlog_gateway::services::users::create_user(
-        &state.commands,
-        &meta,
-        "operator@example.com",
-        "operator-password-1",
-    )
-    .await?;
-    ensure!(state.read_models.wait_for(out.position, Duration::from_secs(30)).await, "user");
-    let operator = fleetlog_gateway::services::users::issue_token(&state, &meta, &user, "", 3600).await?;
-    ensure!(
-        state.read_models.wait_for(state.commands.store().last_seq().await?, Duration::from_secs(30)).await,
-        "token"
-    );
+    let operator = crate::user_token(&state, "operator@example.com").await?;
 
     println!(
         "    server up with {} devices projected; process RSS {} MiB",

@@ -197,20 +197,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         let _ = stopped.await;
     }));
     let http = reqwest::Client::new();
-    let meta = fleetlog_commands::CommandMeta::new("default", Actor::system("bench"), "");
-    let (user, out) = fleetlog_gateway::services::users::create_user(
-        &state.commands,
-        &meta,
-        "bench@example.com",
-        "bench-password-1",
-    )
-    .await?;
-    anyhow::ensure!(state.read_models.wait_for(out.position, Duration::from_secs(30)).await, "user");
-    let admin = fleetlog_gateway::services::users::issue_token(&state, &meta, &user, "", 3600).await?;
-    anyhow::ensure!(
-        state.read_models.wait_for(state.commands.store().last_seq().await?, Duration::from_secs(30)).await,
-        "token"
-    );
+    let admin = crate::user_token(&state, "bench@example.com").await?;
 
     let search_url = format!("{base}/api/management/v2/inventory/filters/search");
     let body = serde_json::json!({ "page": 2, "per_page": 20, "filters": [

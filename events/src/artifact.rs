@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Aggregate, DomainEvent};
+use crate::Aggregate;
 
 /// The artifact aggregate.
 pub struct Artifact;
@@ -82,21 +82,7 @@ impl ArtifactEvent {
     }
 }
 
-impl From<ArtifactEvent> for DomainEvent {
-    fn from(e: ArtifactEvent) -> Self {
-        DomainEvent::Artifact(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for ArtifactEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::Artifact(a) => Ok(a),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(ArtifactEvent => Artifact);
 
 /// Why an artifact command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

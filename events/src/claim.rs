@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Aggregate, DomainEvent};
+use crate::Aggregate;
 
 /// The claim aggregate.
 pub struct Claim;
@@ -57,21 +57,7 @@ impl ClaimEvent {
     }
 }
 
-impl From<ClaimEvent> for DomainEvent {
-    fn from(e: ClaimEvent) -> Self {
-        DomainEvent::Claim(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for ClaimEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::Claim(c) => Ok(c),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(ClaimEvent => Claim);
 
 /// Why a claim is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Aggregate, DomainEvent};
+use crate::Aggregate;
 
 /// A device's connection (aggregate id: the device id).
 pub struct Connection;
@@ -78,21 +78,7 @@ impl ConnectEvent {
     }
 }
 
-impl From<ConnectEvent> for DomainEvent {
-    fn from(e: ConnectEvent) -> Self {
-        DomainEvent::Connect(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for ConnectEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::Connect(c) => Ok(c),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(ConnectEvent => Connect);
 
 /// Connection and session commands are never refused for a rule; this names the impossible.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

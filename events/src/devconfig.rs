@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Aggregate, DomainEvent};
+use crate::Aggregate;
 
 /// The device-configuration aggregate (its id is the device id).
 pub struct DeviceConfig;
@@ -76,21 +76,7 @@ impl DeviceConfigEvent {
     }
 }
 
-impl From<DeviceConfigEvent> for DomainEvent {
-    fn from(e: DeviceConfigEvent) -> Self {
-        DomainEvent::DeviceConfig(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for DeviceConfigEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::DeviceConfig(c) => Ok(c),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(DeviceConfigEvent => DeviceConfig);
 
 /// Why a configuration command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Aggregate, DomainEvent};
+use crate::Aggregate;
 
 /// The saved-filter aggregate.
 pub struct SavedFilter;
@@ -72,21 +72,7 @@ impl FilterEvent {
     }
 }
 
-impl From<FilterEvent> for DomainEvent {
-    fn from(e: FilterEvent) -> Self {
-        DomainEvent::Filter(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for FilterEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::Filter(f) => Ok(f),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(FilterEvent => Filter);
 
 /// Why a filter command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -3,6 +3,29 @@
 //! Nothing here does I/O, reads a clock or makes ids: command handlers resolve those first and
 //! put them in the command. That keeps every business rule testable with [`testing::Given`].
 
+/// The two conversions between an aggregate's event type and [`DomainEvent`] (one variant per
+/// aggregate), which the command side and the read models use.
+#[macro_export]
+macro_rules! domain_event {
+    ($event:ty => $variant:ident) => {
+        impl From<$event> for $crate::DomainEvent {
+            fn from(e: $event) -> Self {
+                $crate::DomainEvent::$variant(e)
+            }
+        }
+
+        impl TryFrom<$crate::DomainEvent> for $event {
+            type Error = $crate::DomainEvent;
+            fn try_from(e: $crate::DomainEvent) -> Result<Self, $crate::DomainEvent> {
+                match e {
+                    $crate::DomainEvent::$variant(e) => Ok(e),
+                    other => Err(other),
+                }
+            }
+        }
+    };
+}
+
 pub mod artifact;
 pub mod claim;
 pub mod connect;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Aggregate, DomainEvent};
+use crate::Aggregate;
 
 /// The settings aggregate.
 pub struct Settings;
@@ -47,21 +47,7 @@ impl SettingsEvent {
     }
 }
 
-impl From<SettingsEvent> for DomainEvent {
-    fn from(e: SettingsEvent) -> Self {
-        DomainEvent::Settings(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for SettingsEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::Settings(s) => Ok(s),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(SettingsEvent => Settings);
 
 /// Why a save is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,7 +10,7 @@ use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::server::{Server, captured};
+use crate::server::Server;
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -38,13 +38,7 @@ pub async fn send(ws: &mut Ws, frame: &ProtoMsg) {
 
 /// An accepted device (captured key), its token, and a connected device socket.
 pub async fn connected_device(server: &Server) -> (String, String, Ws) {
-    let (body, signature) = captured().remove(0);
-    server.auth_request(&body, &signature).await;
-    let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
-    let id = devices[0]["id"].as_str().unwrap().to_owned();
-    let set = devices[0]["auth_sets"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
-    let (_, token) = server.auth_request(&body, &signature).await;
+    let (id, token) = server.accepted_device().await;
     let device = ws(&server.base, "/api/devices/v1/deviceconnect/connect", &token).await.unwrap();
     for _ in 0..100 {
         let (_, s) = server.get(&format!("/api/management/v1/deviceconnect/devices/{id}")).await;

@@ -6,7 +6,7 @@ use reqwest::Method;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-use crate::server::{Server, captured};
+use crate::server::Server;
 
 const ARTIFACT: &[u8] = include_bytes!("../fixtures/artifacts/release-1.mender");
 
@@ -23,18 +23,6 @@ pub async fn upload(server: &Server, bytes: Vec<u8>, description: &str) -> (u16,
     let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned());
     let body = res.text().await.unwrap();
     (status, location.unwrap_or(body))
-}
-
-/// An accepted device (a captured real client's key): its id and token.
-async fn device(server: &Server) -> (String, String) {
-    let (body, signature) = captured().remove(0);
-    server.auth_request(&body, &signature).await;
-    let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
-    let id = devices[0]["id"].as_str().unwrap().to_owned();
-    let set = devices[0]["auth_sets"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
-    let (_, token) = server.auth_request(&body, &signature).await;
-    (id, token)
 }
 
 async fn deploy(server: &Server, name: &str, devices: &[&str], retries: u32) -> String {
@@ -107,7 +95,7 @@ async fn an_artifact_is_uploaded_deployed_downloaded_and_reported_to_success() {
     let (_, _, list) = server.send(Method::GET, "/api/management/v1/deployments/artifacts", None).await;
     assert_eq!(list.as_array().unwrap().len(), 1);
 
-    let (device_id, token) = device(&server).await;
+    let (device_id, token) = server.accepted_device().await;
     let dev = Device { server: &server, token };
     assert_eq!(dev.next("factory-image").await.0, 204, "no deployment yet");
     // v2 next is Mender enterprise: 404 makes the client fall back to v1.
@@ -217,7 +205,7 @@ async fn retries_aborts_logs_and_artifact_deletion_follow_menders_rules() {
     let (status, location) = upload(&server, ARTIFACT.to_vec(), "").await;
     assert_eq!(status, 201);
     let artifact_id = location.rsplit('/').next().unwrap().to_owned();
-    let (device_id, token) = device(&server).await;
+    let (device_id, token) = server.accepted_device().await;
     let dev = Device { server: &server, token };
 
     // One retry: the first failure hands the deployment out again, the second ends it.

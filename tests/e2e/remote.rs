@@ -4,18 +4,12 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::server::{Server, captured};
+use crate::server::Server;
 
 #[tokio::test]
 async fn a_configuration_set_by_an_operator_is_read_by_the_device() {
     let server = Server::start().await;
-    let (body, signature) = captured().remove(0);
-    server.auth_request(&body, &signature).await;
-    let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
-    let id = devices[0]["id"].as_str().unwrap().to_owned();
-    let set = devices[0]["auth_sets"][0]["id"].as_str().unwrap().to_owned();
-    assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
-    let (_, token) = server.auth_request(&body, &signature).await;
+    let (id, token) = server.accepted_device().await;
 
     let path = format!("/api/management/v1/deviceconfig/configurations/device/{id}");
     let wanted = json!({ "timezone": "Europe/Oslo", "ntp": "pool.example" });

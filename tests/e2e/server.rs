@@ -114,6 +114,20 @@ impl Server {
         (status, headers, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// The first captured real client asks, is accepted by the admin, and asks again: the
+    /// device's id and token.
+    pub async fn accepted_device(&self) -> (String, String) {
+        let (body, signature) = captured().remove(0);
+        self.auth_request(&body, &signature).await;
+        let (_, devices) = self.get("/api/management/v2/devauth/devices").await;
+        let id = devices[0]["id"].as_str().unwrap().to_owned();
+        let set = devices[0]["auth_sets"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(self.set_status(&id, &set, "accepted").await, 204);
+        let (status, token) = self.auth_request(&body, &signature).await;
+        assert_eq!(status, 200, "{token}");
+        (id, token)
+    }
+
     /// `DELETE path` with the admin's token.
     pub async fn delete(&self, path: &str) -> StatusCode {
         self.http

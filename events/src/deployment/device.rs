@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::DeviceDeploymentStatus as S;
-use crate::{Aggregate, DomainEvent};
+use crate::Aggregate;
 
 /// The device-deployment aggregate.
 pub struct DeviceDeployment;
@@ -92,21 +92,7 @@ impl DeviceDeploymentEvent {
     }
 }
 
-impl From<DeviceDeploymentEvent> for DomainEvent {
-    fn from(e: DeviceDeploymentEvent) -> Self {
-        DomainEvent::DeviceDeployment(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for DeviceDeploymentEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::DeviceDeployment(d) => Ok(d),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(DeviceDeploymentEvent => DeviceDeployment);
 
 /// Why a device-deployment command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

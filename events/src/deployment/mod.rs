@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 pub use status::{ALL_STATUSES, DeviceDeploymentStatus};
 
-use crate::{Aggregate, DomainEvent};
+use crate::Aggregate;
 
 /// The deployment aggregate.
 pub struct Deployment;
@@ -82,21 +82,7 @@ impl DeploymentEvent {
     }
 }
 
-impl From<DeploymentEvent> for DomainEvent {
-    fn from(e: DeploymentEvent) -> Self {
-        DomainEvent::Deployment(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for DeploymentEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::Deployment(d) => Ok(d),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(DeploymentEvent => Deployment);
 
 /// Why a deployment command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

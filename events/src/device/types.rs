@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::DomainEvent;
-
 /// Admission status of one authentication set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -219,21 +217,7 @@ impl DeviceEvent {
     }
 }
 
-impl From<DeviceEvent> for DomainEvent {
-    fn from(e: DeviceEvent) -> Self {
-        DomainEvent::Device(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for DeviceEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::Device(d) => Ok(d),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(DeviceEvent => Device);
 
 /// Why a device command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

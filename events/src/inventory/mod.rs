@@ -7,26 +7,12 @@ mod types;
 
 pub use types::*;
 
-use crate::{Aggregate, DomainEvent};
+use crate::Aggregate;
 
 /// The inventory aggregate (its id is the device id).
 pub struct Inventory;
 
-impl From<InventoryEvent> for DomainEvent {
-    fn from(e: InventoryEvent) -> Self {
-        DomainEvent::Inventory(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for InventoryEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::Inventory(i) => Ok(i),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(InventoryEvent => Inventory);
 
 /// `merged` replaces `current` (PUT) or is laid over it (PATCH).
 fn merge<V: Clone>(

@@ -4,8 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::DomainEvent;
-
 /// A token issued to a user: a login session, or a personal access token (PAT) with a name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TokenState {
@@ -126,21 +124,7 @@ impl UserEvent {
     }
 }
 
-impl From<UserEvent> for DomainEvent {
-    fn from(e: UserEvent) -> Self {
-        DomainEvent::User(e)
-    }
-}
-
-impl TryFrom<DomainEvent> for UserEvent {
-    type Error = DomainEvent;
-    fn try_from(e: DomainEvent) -> Result<Self, DomainEvent> {
-        match e {
-            DomainEvent::User(u) => Ok(u),
-            other => Err(other),
-        }
-    }
-}
+crate::domain_event!(UserEvent => User);
 
 /// Why a user command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
