@@ -4,6 +4,8 @@
 //! Domain types never derive prost. Old stored shapes are upcast in [`decode`] and nowhere else.
 
 mod convert;
+mod convert_events;
+mod convert_from;
 
 use fleetlog_events::EventEnvelope;
 use prost::Message;

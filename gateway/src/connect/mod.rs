@@ -15,6 +15,7 @@ mod device;
 mod files;
 pub mod protomsg;
 mod session;
+mod upload;
 
 use axum::Router;
 use axum::routing::get;
@@ -38,7 +39,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/management/v1/deviceconnect/devices/{id}/upload",
-            axum::routing::put(files::upload).layer(axum::extract::DefaultBodyLimit::max(1 << 30)),
+            axum::routing::put(upload::upload).layer(axum::extract::DefaultBodyLimit::max(1 << 30)),
         )
 }
 

@@ -1,26 +1,24 @@
 //! Mender's deployments management API: create (to devices, all devices, a group or a saved
-//! filter), list and search, get, statistics, per-device statuses and logs, abort, and a
-//! device's deployment history.
+//! filter), list and search, get, statistics and abort. Devices' parts are in
+//! `deployment_devices`.
 
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use fleetlog_events::deployment::{
-    ALL_STATUSES, Deployment, DeploymentCommand, DeploymentSpec, DeviceDeploymentStatus,
-};
-use fleetlog_projections::deployments::{DeploymentView, DeviceDeploymentView};
+use fleetlog_events::deployment::{ALL_STATUSES, Deployment, DeploymentCommand, DeploymentSpec};
+use fleetlog_projections::deployments::DeploymentView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{AppJson, Paging, link_header, rfc3339};
-use super::{ApiError, UserAuth};
+use super::{ApiError, UserAuth, deployment_devices};
 use crate::services::deployments::{accepted_devices, deployments};
 use crate::services::filters::{Filter, FilterTerm};
 use crate::state::AppState;
 
-const BASE: &str = "/api/management/v1/deployments/deployments";
+pub(super) const BASE: &str = "/api/management/v1/deployments/deployments";
 
 /// The management routes.
 pub fn router() -> Router<AppState> {
@@ -32,11 +30,11 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{BASE}/{{id}}"), get(one))
         .route(&format!("{BASE}/{{id}}/status"), put(abort))
         .route(&format!("{BASE}/{{id}}/statistics"), get(statistics))
-        .route(&format!("{BASE}/{{id}}/devices"), get(devices))
-        .route(&format!("{BASE}/{{id}}/devices/list"), get(devices_paged))
-        .route(&format!("{BASE}/{{id}}/device_list"), get(device_list))
-        .route(&format!("{BASE}/{{id}}/devices/{{device}}/log"), get(device_log))
-        .route(&format!("{BASE}/devices/{{id}}"), get(device_history))
+        .route(&format!("{BASE}/{{id}}/devices"), get(deployment_devices::devices))
+        .route(&format!("{BASE}/{{id}}/devices/list"), get(deployment_devices::devices_paged))
+        .route(&format!("{BASE}/{{id}}/device_list"), get(deployment_devices::device_list))
+        .route(&format!("{BASE}/{{id}}/devices/{{device}}/log"), get(deployment_devices::device_log))
+        .route(&format!("{BASE}/devices/{{id}}"), get(deployment_devices::device_history))
 }
 
 /// `{status: count}` over every status, as Mender's statistics show them.
@@ -70,28 +68,6 @@ fn deployment_json(state: &AppState, d: &DeploymentView) -> Result<Value, ApiErr
         v["groups"] = json!([group]);
     }
     Ok(v)
-}
-
-fn part_json(p: &DeviceDeploymentView) -> Value {
-    let mut v = json!({
-        "id": p.device_id,
-        "deployment_id": p.deployment_id,
-        "status": p.status.as_str(),
-        "substate": p.substate,
-        "created": rfc3339(p.created_ts),
-        "log": p.has_log,
-        "attempts": p.attempts,
-    });
-    if let Some(s) = p.started_ts {
-        v["started"] = rfc3339(s).into();
-    }
-    if let Some(f) = p.finished_ts {
-        v["finished"] = rfc3339(f).into();
-    }
-    if let Some(a) = &p.artifact_id {
-        v["artifact_id"] = a.clone().into();
-    }
-    v
 }
 
 /// `POST .../deployments`: exactly one of `devices`, `all_devices` or `filter_id`.
@@ -256,7 +232,7 @@ async fn list(
     Ok((headers, Json(body)).into_response())
 }
 
-fn find(state: &AppState, id: &str) -> Result<DeploymentView, ApiError> {
+pub(super) fn find(state: &AppState, id: &str) -> Result<DeploymentView, ApiError> {
     deployments(state, |q| q.deployment(crate::DEFAULT_TENANT, id))?
         .ok_or_else(|| ApiError::NotFound("deployment not found".into()))
 }
@@ -315,114 +291,4 @@ async fn abort(
     let out = state.commands.execute::<Deployment>(&user.meta(), &id, &command).await?;
     state.seen(out.position).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-fn parts(state: &AppState, id: &str) -> Result<Vec<DeviceDeploymentView>, ApiError> {
-    find(state, id)?;
-    deployments(state, |q| q.parts(crate::DEFAULT_TENANT, id))
-}
-
-async fn devices(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    Path(id): Path<String>,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    Ok(Json(parts(&state, &id)?.iter().map(part_json).collect()))
-}
-
-#[derive(Debug, Deserialize)]
-struct DevicesQuery {
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    page: Option<String>,
-    #[serde(default)]
-    per_page: Option<String>,
-}
-
-async fn devices_paged(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    Path(id): Path<String>,
-    Query(q): Query<DevicesQuery>,
-) -> Result<Response, ApiError> {
-    let (page, per_page) = Paging::new(q.page, q.per_page).validate()?;
-    let wanted = match q.status.as_deref() {
-        None => None,
-        Some(s) => Some(
-            DeviceDeploymentStatus::parse(s)
-                .ok_or_else(|| ApiError::BadRequest(format!("invalid status {s:?}")))?,
-        ),
-    };
-    let mut all = parts(&state, &id)?;
-    all.retain(|p| wanted.is_none_or(|w| p.status == w));
-    let total = all.len();
-    let body: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).map(part_json).collect();
-    let path = format!("{BASE}/{id}/devices/list");
-    let mut headers = link_header(&path, &[], page, per_page, page * per_page < total);
-    headers.insert("x-total-count", total.into());
-    Ok((headers, Json(body)).into_response())
-}
-
-async fn device_list(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    Path(id): Path<String>,
-) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(parts(&state, &id)?.into_iter().map(|p| p.device_id).collect()))
-}
-
-/// The log as Mender serves it: `<time> <level>: <message>` per line, time as Go prints it.
-async fn device_log(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    Path((id, device)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let text = deployments(&state, |q| q.log(crate::DEFAULT_TENANT, &id, &device))?
-        .ok_or_else(|| ApiError::NotFound("no log for this device in this deployment".into()))?;
-    let messages: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
-    let mut out = String::new();
-    for m in messages {
-        let ts = m["timestamp"].as_str().unwrap_or_default();
-        let shown = time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
-            .ok()
-            .and_then(|t| {
-                let f = time::macros::format_description!(
-                    "[year]-[month]-[day] [hour]:[minute]:[second] +0000 UTC"
-                );
-                t.to_offset(time::UtcOffset::UTC).format(&f).ok()
-            })
-            .unwrap_or_else(|| ts.to_owned());
-        out.push_str(&format!(
-            "{shown} {}: {}\n",
-            m["level"].as_str().unwrap_or_default(),
-            m["message"].as_str().unwrap_or_default()
-        ));
-    }
-    Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], out).into_response())
-}
-
-async fn device_history(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    Path(device): Path<String>,
-    Query(q): Query<DevicesQuery>,
-) -> Result<Response, ApiError> {
-    let (page, per_page) = Paging::new(q.page, q.per_page).validate()?;
-    let mut all = deployments(&state, |m| m.history(crate::DEFAULT_TENANT, &device))?;
-    if let Some(s) = q.status.as_deref() {
-        let wanted = DeviceDeploymentStatus::parse(s)
-            .ok_or_else(|| ApiError::BadRequest(format!("invalid status {s:?}")))?;
-        all.retain(|p| p.status == wanted);
-    }
-    let mut body = Vec::new();
-    for p in all.iter().skip((page - 1) * per_page).take(per_page) {
-        let dep = deployments(&state, |m| m.deployment(crate::DEFAULT_TENANT, &p.deployment_id))?;
-        let mut v = json!({ "id": format!("{}:{}", p.deployment_id, p.device_id), "device": part_json(p) });
-        if let Some(d) = dep {
-            v["deployment"] = json!({ "id": d.id, "name": d.name, "artifact_name": d.artifact_name, "status": d.status(), "created": rfc3339(d.created_ts) });
-        }
-        body.push(v);
-    }
-    Ok(Json(body).into_response())
 }

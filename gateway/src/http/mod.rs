@@ -4,6 +4,7 @@ mod artifacts;
 mod artifacts_generate;
 mod auditlogs;
 mod auth;
+mod deployment_devices;
 mod deployments;
 mod deployments_device;
 mod devauth;

@@ -1,0 +1,174 @@
+//! Protobuf → domain, for every event (the one place old encodings are read; upcasting starts
+//! in `decode`).
+
+use fleetlog_events::DomainEvent;
+use fleetlog_events::artifact::{ArtifactEvent, ArtifactInfo};
+use fleetlog_events::claim::ClaimEvent;
+use fleetlog_events::connect::ConnectEvent;
+use fleetlog_events::deployment::device::DeviceDeploymentEvent;
+use fleetlog_events::deployment::{DeploymentEvent, DeploymentSpec, DeviceDeploymentStatus};
+use fleetlog_events::devconfig::DeviceConfigEvent;
+use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::filter::{FilterEvent, FilterTerm};
+use fleetlog_events::inventory::{InventoryEvent, Tag};
+use fleetlog_events::settings::SettingsEvent;
+use fleetlog_events::user::UserEvent;
+
+use crate::proto::envelope::Event as P;
+
+/// The domain event of a stored payload.
+pub(crate) fn event_from_proto(p: P) -> DomainEvent {
+    match p {
+        P::AuthSetSubmitted(m) => DomainEvent::Device(DeviceEvent::AuthSetSubmitted {
+            auth_set_id: m.auth_set_id,
+            identity_data: m.identity_data,
+            pubkey: m.pubkey,
+        }),
+        P::AuthSetAccepted(m) => {
+            DomainEvent::Device(DeviceEvent::AuthSetAccepted { auth_set_id: m.auth_set_id })
+        }
+        P::AuthSetRejected(m) => {
+            DomainEvent::Device(DeviceEvent::AuthSetRejected { auth_set_id: m.auth_set_id })
+        }
+        P::DeviceDecommissioned(_) => DomainEvent::Device(DeviceEvent::DeviceDecommissioned),
+        P::DeviceTokensRevoked(m) => {
+            DomainEvent::Device(DeviceEvent::DeviceTokensRevoked { auth_set_id: m.auth_set_id })
+        }
+        P::DevicePreauthorized(m) => DomainEvent::Device(DeviceEvent::DevicePreauthorized {
+            auth_set_id: m.auth_set_id,
+            identity_data: m.identity_data,
+            pubkey: m.pubkey,
+        }),
+        P::AuthSetPending(m) => {
+            DomainEvent::Device(DeviceEvent::AuthSetPending { auth_set_id: m.auth_set_id })
+        }
+        P::AuthSetDismissed(m) => {
+            DomainEvent::Device(DeviceEvent::AuthSetDismissed { auth_set_id: m.auth_set_id })
+        }
+        P::UserCreated(m) => {
+            DomainEvent::User(UserEvent::UserCreated { email: m.email, password_hash: m.password_hash })
+        }
+        P::UserPasswordChanged(m) => {
+            DomainEvent::User(UserEvent::UserPasswordChanged { password_hash: m.password_hash })
+        }
+        P::UserEmailChanged(m) => DomainEvent::User(UserEvent::UserEmailChanged { email: m.email }),
+        P::UserDeleted(_) => DomainEvent::User(UserEvent::UserDeleted),
+        P::UserTokenIssued(m) => {
+            DomainEvent::User(UserEvent::UserTokenIssued { jti: m.jti, name: m.name, exp: m.exp })
+        }
+        P::UserTokenRevoked(m) => DomainEvent::User(UserEvent::UserTokenRevoked { jti: m.jti }),
+        P::InventoryReported(m) => {
+            let attributes = m
+                .attributes
+                .into_iter()
+                .filter_map(|(k, v)| serde_json::from_str(&v).ok().map(|v| (k, v)))
+                .collect();
+            DomainEvent::Inventory(InventoryEvent::InventoryReported { attributes })
+        }
+        P::InventoryTagsSet(m) => DomainEvent::Inventory(InventoryEvent::InventoryTagsSet {
+            tags: m
+                .tags
+                .into_iter()
+                .map(|(k, t)| (k, Tag { value: t.value, description: t.description }))
+                .collect(),
+            etag: m.etag,
+        }),
+        P::InventoryGroupAssigned(m) => {
+            DomainEvent::Inventory(InventoryEvent::InventoryGroupAssigned { group: m.group })
+        }
+        P::InventoryGroupUnassigned(m) => {
+            DomainEvent::Inventory(InventoryEvent::InventoryGroupUnassigned { group: m.group })
+        }
+        P::InventoryDeleted(_) => DomainEvent::Inventory(InventoryEvent::InventoryDeleted),
+        P::FilterCreated(m) => DomainEvent::Filter(FilterEvent::FilterCreated {
+            name: m.name,
+            terms: m
+                .terms
+                .into_iter()
+                .map(|t| FilterTerm {
+                    scope: t.scope,
+                    attribute: t.attribute,
+                    op: t.op,
+                    value_json: t.value_json,
+                })
+                .collect(),
+        }),
+        P::FilterDeleted(_) => DomainEvent::Filter(FilterEvent::FilterDeleted),
+        P::ArtifactUploaded(m) => DomainEvent::Artifact(ArtifactEvent::ArtifactUploaded {
+            info: ArtifactInfo {
+                name: m.name,
+                description: m.description,
+                device_types: m.device_types,
+                meta_json: m.meta_json,
+                size: m.size,
+                storage_key: m.storage_key,
+            },
+        }),
+        P::ArtifactDescriptionChanged(m) => {
+            DomainEvent::Artifact(ArtifactEvent::ArtifactDescriptionChanged { description: m.description })
+        }
+        P::ArtifactDeleted(_) => DomainEvent::Artifact(ArtifactEvent::ArtifactDeleted),
+        P::DeploymentCreated(m) => DomainEvent::Deployment(DeploymentEvent::DeploymentCreated {
+            spec: DeploymentSpec {
+                name: m.name,
+                artifact_name: m.artifact_name,
+                devices: m.devices,
+                retries: m.retries,
+                force_installation: m.force_installation,
+                target: m.target,
+                configuration: m.configuration.map(|c| c.values.into_iter().collect()),
+            },
+        }),
+        P::DeploymentAborted(_) => DomainEvent::Deployment(DeploymentEvent::DeploymentAborted),
+        P::DeviceDeploymentAssigned(m) => {
+            DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentAssigned {
+                artifact_id: m.artifact_id,
+            })
+        }
+        P::DeviceDeploymentStatusChanged(m) => {
+            // An unknown status name (a newer writer) reads as a failure rather than
+            // stopping every reader of the log.
+            let status = DeviceDeploymentStatus::parse(&m.status).unwrap_or(DeviceDeploymentStatus::Failure);
+            DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentStatusChanged {
+                status,
+                substate: m.substate,
+            })
+        }
+        P::DeviceDeploymentRetried(m) => {
+            DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentRetried {
+                attempt: m.attempt,
+            })
+        }
+        P::DeviceConfigSet(m) => DomainEvent::DeviceConfig(DeviceConfigEvent::DeviceConfigSet {
+            configuration: m.configuration.into_iter().collect(),
+        }),
+        P::DeviceConfigReported(m) => DomainEvent::DeviceConfig(DeviceConfigEvent::DeviceConfigReported {
+            configuration: m.configuration.into_iter().collect(),
+        }),
+        P::DeviceConfigDeployed(m) => DomainEvent::DeviceConfig(DeviceConfigEvent::DeviceConfigDeployed {
+            deployment_id: m.deployment_id,
+        }),
+        P::DeviceConnected(m) => {
+            DomainEvent::Connect(ConnectEvent::DeviceConnected { connection_id: m.connection_id })
+        }
+        P::DeviceDisconnected(m) => {
+            DomainEvent::Connect(ConnectEvent::DeviceDisconnected { connection_id: m.connection_id })
+        }
+        P::RemoteSessionStarted(m) => DomainEvent::Connect(ConnectEvent::RemoteSessionStarted {
+            device_id: m.device_id,
+            kind: m.kind,
+            detail: m.detail,
+        }),
+        P::RemoteSessionEnded(m) => {
+            DomainEvent::Connect(ConnectEvent::RemoteSessionEnded { bytes: m.bytes, error: m.error })
+        }
+        P::DeviceDeploymentLogSaved(m) => {
+            DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentLogSaved {
+                messages_json: m.messages_json,
+            })
+        }
+        P::SettingsSaved(m) => DomainEvent::Settings(SettingsEvent::SettingsSaved { json: m.json }),
+        P::ClaimTaken(m) => DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: m.holder }),
+        P::ClaimReleased(m) => DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: m.holder }),
+    }
+}
