@@ -72,6 +72,8 @@ async fn a_device_reports_its_inventory_and_only_changes_are_recorded() {
     assert_eq!(find("status", "identity"), Some(Value::from("accepted")));
     assert!(find("mac", "identity").is_some());
     assert!(find("created_ts", "system").is_some());
+    // The device's own reports are its check-ins.
+    assert!(find("check_in_time", "system").is_some_and(|t| t.as_str().unwrap().ends_with('Z')));
 
     let (status, list) = server.get("/api/management/v1/inventory/devices").await;
     assert_eq!(status, 200);

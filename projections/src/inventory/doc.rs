@@ -31,6 +31,9 @@ pub struct InventoryDoc {
     /// Remote-access connection: connected or not, and since when (microseconds).
     #[serde(default)]
     pub connection: Option<(bool, i64)>,
+    /// When the device last changed something (microseconds), see the projection.
+    #[serde(default)]
+    pub check_in_ts: Option<i64>,
 }
 
 /// Microseconds since the epoch as RFC 3339 (how Mender shows times).
@@ -62,6 +65,9 @@ impl InventoryDoc {
         if let Some(group) = &self.group {
             out.push(("system", Cow::Borrowed("group"), AttrValue::Text(group.clone())));
         }
+        if let Some(at) = self.check_in_ts {
+            out.push(("system", Cow::Borrowed("check_in_time"), AttrValue::Text(rfc3339(at))));
+        }
         if let Some((connected, at)) = self.connection {
             let status = if connected { "connected" } else { "disconnected" };
             out.push(("system", Cow::Borrowed("connection_status"), AttrValue::Text(status.into())));
@@ -82,6 +88,7 @@ impl InventoryDoc {
             ("system", "created_ts") => Some(AttrValue::Text(rfc3339(self.created_ts))),
             ("system", "updated_ts") => Some(AttrValue::Text(rfc3339(self.updated_ts))),
             ("system", "group") => self.group.clone().map(AttrValue::Text),
+            ("system", "check_in_time") => self.check_in_ts.map(|at| AttrValue::Text(rfc3339(at))),
             ("system", "connection_status") => self
                 .connection
                 .map(|(c, _)| AttrValue::Text(if c { "connected" } else { "disconnected" }.into())),

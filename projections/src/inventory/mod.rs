@@ -13,7 +13,7 @@ use fleetlog_events::connect::ConnectEvent;
 use fleetlog_events::device::{AuthSetStatus, DeviceEvent};
 use fleetlog_events::filter::{FilterEvent, FilterTerm};
 use fleetlog_events::inventory::InventoryEvent;
-use fleetlog_events::{DomainEvent, RecordedEvent};
+use fleetlog_events::{ActorKind, DomainEvent, RecordedEvent};
 
 pub use doc::{InventoryDoc, identity_attributes, rfc3339};
 pub use query::{InventoryQueries, ValueRange};
@@ -181,7 +181,7 @@ impl Projection for InventoryProjection {
     }
 
     fn version(&self) -> u32 {
-        3
+        4
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -200,14 +200,35 @@ impl Projection for InventoryProjection {
             DomainEvent::Filter(FilterEvent::FilterDeleted) => {
                 return w.remove(filter_key(&agg.tenant, &agg.id));
             }
-            _ => return Ok(()),
+            _ => return check_in(w, e),
         }
         let key = doc_key(&agg.tenant, &agg.id);
         let old: Option<InventoryDoc> = w.get(&key)?.map(|v| from_bytes(&v)).transpose()?;
-        let new = next(old.as_ref(), &agg.id, e.envelope.occurred_at.0, &e.envelope.event);
+        let mut new = next(old.as_ref(), &agg.id, e.envelope.occurred_at.0, &e.envelope.event);
+        if let Some(d) = new.as_mut()
+            && e.envelope.actor.kind == ActorKind::Device
+            && e.envelope.actor.id == d.id
+        {
+            d.check_in_ts = Some(e.envelope.occurred_at.0);
+        }
         if new != old {
             store(w, &agg.tenant, old.as_ref(), new.as_ref())?;
         }
         Ok(())
     }
+}
+
+/// A device's check-in time is when it last changed something (an auth request, a report, a
+/// deployment status, a connection): the device's own events, whatever their aggregate. Polls
+/// that change nothing are not events, so they do not move it.
+fn check_in(w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
+    let env = &e.envelope;
+    if env.actor.kind != ActorKind::Device || env.actor.id.is_empty() {
+        return Ok(());
+    }
+    let key = doc_key(&env.aggregate.tenant, &env.actor.id);
+    let Some(old) = w.get(&key)?.map(|v| from_bytes::<InventoryDoc>(&v)).transpose()? else { return Ok(()) };
+    let mut new = old.clone();
+    new.check_in_ts = Some(env.occurred_at.0);
+    store(w, &env.aggregate.tenant, Some(&old), Some(&new))
 }
