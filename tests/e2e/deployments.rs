@@ -288,6 +288,22 @@ async fn retries_aborts_logs_and_artifact_deletion_follow_menders_rules() {
     assert_eq!(server.delete(&artifact_path).await, 204);
     assert_eq!(server.send(Method::GET, &artifact_path, None).await.0, 404);
     assert_eq!(walk(&server.conn.data_dir.join("artifacts")), 0, "the file went with it");
+
+    // Another device's deployment is not this device's; decommissioning finishes a device's
+    // pending deployments.
+    let (status, location) = upload(&server, ARTIFACT.to_vec(), "again").await;
+    assert_eq!(status, 201, "{location}");
+    let pending = deploy(&server, "pending", &[&device_id], 0).await;
+    let other = deploy(&server, "other", &["someone-else"], 0).await;
+    assert_eq!(dev.status(&other, "downloading").await, 404);
+    assert_eq!(server.delete(&format!("/api/management/v2/devauth/devices/{device_id}")).await, 204);
+    let (_, _, d) = server
+        .send(Method::GET, &format!("/api/management/v1/deployments/deployments/{pending}"), None)
+        .await;
+    assert_eq!(
+        (d["status"].clone(), d["statistics"]["status"]["decommissioned"].clone()),
+        (json!("finished"), json!(1))
+    );
 }
 
 /// Regular files under `dir`, not counting unfinished uploads.
