@@ -1,6 +1,7 @@
 //! HTTP latency histograms by route, and the Prometheus recorder they go to.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
@@ -30,13 +31,33 @@ pub fn handle() -> PrometheusHandle {
 }
 
 /// Records `fleetlog_http_request_duration_seconds{method, route, status}`.
+///
+/// The histogram handles are kept by a hash of their labels, so that a request on a known
+/// route allocates nothing here (building the labels would allocate three strings, and the
+/// device poll path is meant to stay allocation-light).
 pub async fn track(req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
-    let method = req.method().as_str().to_owned();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().cloned();
     let res = next.run(req).await;
-    let labels = [("method", method), ("route", route), ("status", res.status().as_u16().to_string())];
-    metrics::histogram!("fleetlog_http_request_duration_seconds", &labels)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    histogram(&method, route, res.status().as_u16()).record(started.elapsed().as_secs_f64());
     res
+}
+
+fn histogram(method: &axum::http::Method, route: &str, status: u16) -> metrics::Histogram {
+    use std::hash::{Hash, Hasher};
+    static HANDLES: OnceLock<RwLock<HashMap<u64, metrics::Histogram>>> = OnceLock::new();
+    let handles = HANDLES.get_or_init(Default::default);
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (method.as_str(), route, status).hash(&mut h);
+    let key = h.finish();
+    if let Some(found) = handles.read().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return found.clone();
+    }
+    let labels =
+        [("method", method.as_str().to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+    let made = metrics::histogram!("fleetlog_http_request_duration_seconds", &labels);
+    handles.write().unwrap_or_else(|p| p.into_inner()).insert(key, made.clone());
+    made
 }
