@@ -54,6 +54,12 @@ pub struct AppStateInner {
 }
 
 impl AppStateInner {
+    /// The read model `name` (every model of `app::projections` is always there; a missing
+    /// one is a bug, answered 500).
+    pub fn model(&self, name: &str) -> Result<Arc<fleetlog_projections::ReadModel>, ApiError> {
+        self.read_models.model(name).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no {name} model")))
+    }
+
     /// True while the NATS connection is up.
     pub fn nats_connected(&self) -> bool {
         self.commands.store().client().connection_state() == async_nats::connection::State::Connected

@@ -76,3 +76,11 @@ pub fn to_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ProjectionErr
 pub fn from_bytes<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ProjectionError> {
     rmp_serde::from_slice(bytes).map_err(|e| ProjectionError::Codec(e.to_string()))
 }
+
+/// Microseconds since the epoch as RFC 3339 (how Mender shows times).
+pub fn rfc3339(micros: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}

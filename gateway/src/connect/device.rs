@@ -117,7 +117,7 @@ pub(super) async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     crate::services::inventory::device(&state, &id)?;
-    let view = crate::http::remote(&state, |q| q.connection(crate::DEFAULT_TENANT, &id))?;
+    let view = crate::services::remote(&state, |q| q.connection(crate::DEFAULT_TENANT, &id))?;
     Ok(Json(match view {
         Some(v) => json!({
             "device_id": id,
@@ -138,7 +138,7 @@ async fn client_command(
     typ: &str,
 ) -> Result<StatusCode, ApiError> {
     crate::services::inventory::device(state, id)?;
-    let view = crate::http::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
+    let view = crate::services::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
     if !view.is_some_and(|v| v.connected) {
         return Err(ApiError::Conflict("device not connected".into()));
     }

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// Checks that the device exists and is connected (Mender: 404 either way).
 pub(super) fn connected(state: &AppState, id: &str) -> Result<(), ApiError> {
     crate::services::inventory::device(state, id)?;
-    let view = crate::http::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
+    let view = crate::services::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
     if view.is_some_and(|v| v.connected) {
         Ok(())
     } else {

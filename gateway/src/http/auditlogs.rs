@@ -83,7 +83,7 @@ fn entry_json(e: &AuditEntry) -> serde_json::Value {
 }
 
 fn model(state: &AppState) -> Result<std::sync::Arc<fleetlog_projections::ReadModel>, ApiError> {
-    state.read_models.model("audit").ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no audit model")))
+    state.model("audit")
 }
 
 async fn logs(

@@ -76,10 +76,7 @@ impl FromRequestParts<AppState> for UserAuth {
         if !claims.user {
             return Err(ApiError::Unauthorized("not a user token".into()));
         }
-        let model = state
-            .read_models
-            .model("users")
-            .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no users model")))?;
+        let model = state.model("users")?;
         let users = UsersQueries(&model);
         let user = users
             .get(crate::DEFAULT_TENANT, &claims.sub)?

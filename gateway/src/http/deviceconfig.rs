@@ -9,11 +9,12 @@ use axum::{Json, Router};
 use fleetlog_commands::CommandMeta;
 use fleetlog_events::Actor;
 use fleetlog_events::devconfig::{Configuration, DeviceConfig, DeviceConfigCommand, DeviceConfigError};
-use fleetlog_projections::remote::{ConfigView, RemoteQueries};
+use fleetlog_projections::remote::ConfigView;
 use serde_json::{Value, json};
 
 use super::json::{AppJson, rfc3339};
 use super::{ApiError, DeviceAuth, RequestId, UserAuth};
+use crate::services::remote;
 use crate::state::AppState;
 
 /// The deviceconfig routes.
@@ -31,18 +32,6 @@ impl From<DeviceConfigError> for ApiError {
     fn from(e: DeviceConfigError) -> Self {
         ApiError::BadRequest(e.to_string())
     }
-}
-
-/// Runs `f` over the remote-access read model.
-pub fn remote<T>(
-    state: &AppState,
-    f: impl FnOnce(&RemoteQueries<'_>) -> Result<T, fleetlog_projections::ProjectionError>,
-) -> Result<T, ApiError> {
-    let model = state
-        .read_models
-        .model("remote")
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no remote model")))?;
-    Ok(f(&RemoteQueries(&model))?)
 }
 
 /// A JSON object of strings, as Mender requires.

@@ -108,10 +108,6 @@ fn encode(v: &str) -> String {
         .collect()
 }
 
-/// Microseconds since the epoch as RFC 3339 (UTC), the form Mender's JSON uses.
-pub fn rfc3339(micros: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
-}
+/// Microseconds since the epoch as RFC 3339 (UTC), the form Mender's JSON uses; the read models
+/// index times in the same form, so there is one implementation.
+pub use fleetlog_projections::rfc3339;

@@ -25,7 +25,6 @@ mod settings;
 mod useradm;
 
 pub use auth::{DeviceAuth, UserAuth};
-pub use deviceconfig::remote;
 pub use download::DOWNLOAD_ROUTE;
 pub use error::ApiError;
 pub use metrics::handle as metrics_handle;

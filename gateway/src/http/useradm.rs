@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 
 /// The users read model.
 pub fn users_model(state: &AppState) -> Result<std::sync::Arc<fleetlog_projections::ReadModel>, ApiError> {
-    state.read_models.model("users").ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no users model")))
+    state.model("users")
 }
 
 fn user_json(u: &UserView) -> serde_json::Value {

@@ -25,10 +25,7 @@ pub fn deployments<T>(
     state: &AppState,
     f: impl FnOnce(&DeploymentsQueries<'_>) -> Result<T, fleetlog_projections::ProjectionError>,
 ) -> Result<T, ApiError> {
-    let model = state
-        .read_models
-        .model("deployments")
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no deployments model")))?;
+    let model = state.model("deployments")?;
     Ok(f(&DeploymentsQueries(&model))?)
 }
 

@@ -105,10 +105,7 @@ pub fn devices<T>(
     state: &AppState,
     f: impl FnOnce(&DevicesQueries<'_>) -> Result<T, fleetlog_projections::ProjectionError>,
 ) -> Result<T, ApiError> {
-    let model = state
-        .read_models
-        .model("devices")
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no devices model")))?;
+    let model = state.model("devices")?;
     Ok(f(&DevicesQueries(&model))?)
 }
 

@@ -3,7 +3,8 @@
 
 use fleetlog_commands::CommandMeta;
 use fleetlog_events::inventory::{AttrValue, Inventory, InventoryCommand, InventoryError};
-use fleetlog_projections::inventory::{InventoryDoc, InventoryQueries, rfc3339};
+use fleetlog_projections::inventory::{InventoryDoc, InventoryQueries};
+use fleetlog_projections::rfc3339;
 use serde_json::{Value, json};
 
 use crate::http::ApiError;
@@ -14,10 +15,7 @@ pub fn inventory<T>(
     state: &AppState,
     f: impl FnOnce(&InventoryQueries<'_>) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let model = state
-        .read_models
-        .model("inventory")
-        .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no inventory model")))?;
+    let model = state.model("inventory")?;
     f(&InventoryQueries(&model))
 }
 

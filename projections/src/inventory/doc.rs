@@ -7,6 +7,8 @@ use fleetlog_events::device::{AuthSetStatus, DeviceStatus};
 use fleetlog_events::inventory::{AttrValue, Attributes, Tags};
 use serde::{Deserialize, Serialize};
 
+use crate::rfc3339;
+
 /// A device's inventory document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InventoryDoc {
@@ -34,14 +36,6 @@ pub struct InventoryDoc {
     /// When the device last changed something (microseconds), see the projection.
     #[serde(default)]
     pub check_in_ts: Option<i64>,
-}
-
-/// Microseconds since the epoch as RFC 3339 (how Mender shows times).
-pub fn rfc3339(micros: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default()
 }
 
 impl InventoryDoc {

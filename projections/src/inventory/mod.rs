@@ -15,7 +15,7 @@ use fleetlog_events::filter::{FilterEvent, FilterTerm};
 use fleetlog_events::inventory::InventoryEvent;
 use fleetlog_events::{ActorKind, DomainEvent, RecordedEvent};
 
-pub use doc::{InventoryDoc, identity_attributes, rfc3339};
+pub use doc::{InventoryDoc, identity_attributes};
 pub use query::{InventoryQueries, ValueRange};
 
 use crate::{Projection, ProjectionError, Writer, from_bytes, to_bytes};
