@@ -137,20 +137,10 @@ async fn client_command(
     id: &str,
     typ: &str,
 ) -> Result<StatusCode, ApiError> {
-    crate::services::inventory::device(state, id)?;
-    let view = crate::services::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
-    if !view.is_some_and(|v| v.connected) {
-        return Err(ApiError::Conflict("device not connected".into()));
-    }
+    super::require_connected(state, id)?;
     let frame =
         ProtoMsg::new(super::protomsg::PROTO_MENDER_CLIENT, typ, "").prop("user_id", user.id.as_str());
-    state
-        .commands
-        .store()
-        .client()
-        .publish(subject(state, id, "down"), frame.encode().into())
-        .await
-        .map_err(|e| ApiError::Unavailable(e.into()))?;
+    super::to_device(state, id, &frame).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

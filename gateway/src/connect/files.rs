@@ -15,7 +15,7 @@ use serde::Deserialize;
 
 use super::channel::{ChannelError, DeviceChannel, error_text};
 use super::protomsg::{PROTO_FILE, ProtoMsg, encode_body};
-use super::session::{connected, record};
+use super::session::record;
 use crate::http::{ApiError, UserAuth};
 use crate::state::AppState;
 
@@ -43,14 +43,6 @@ pub(super) fn check_path(path: &str) -> Result<(), ApiError> {
         return Err(ApiError::BadRequest("bad request: path: must be absolute.".into()));
     }
     Ok(())
-}
-
-/// The device connected (404 unknown, 409 not connected, as Mender's file routes answer).
-pub(super) fn reachable(state: &AppState, id: &str) -> Result<(), ApiError> {
-    match connected(state, id) {
-        Err(ApiError::NotFound(m)) if m.contains("not connected") => Err(ApiError::Conflict(m)),
-        other => other,
-    }
 }
 
 /// What the device says about a file.
@@ -86,7 +78,7 @@ pub(super) async fn download(
     Path(id): Path<String>,
     Query(q): Query<DownloadQuery>,
 ) -> Result<Response, ApiError> {
-    reachable(&state, &id)?;
+    super::require_connected(&state, &id)?;
     check_path(&q.path)?;
     let mut ch = DeviceChannel::open(&state, &id, &user.id).await?;
     let start =

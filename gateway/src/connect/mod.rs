@@ -43,6 +43,37 @@ pub fn router() -> Router<AppState> {
         )
 }
 
+/// Whether a known device is connected now (unknown device: 404). Callers choose how to
+/// refuse a disconnected one: Mender answers 404 on the session socket, 409 elsewhere.
+pub(crate) fn is_connected(state: &AppState, id: &str) -> Result<bool, crate::http::ApiError> {
+    crate::services::inventory::device(state, id)?;
+    let view = crate::services::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
+    Ok(view.is_some_and(|v| v.connected))
+}
+
+/// Sends one frame to a device, wherever its socket is.
+pub(crate) async fn to_device(
+    state: &AppState,
+    device: &str,
+    frame: &protomsg::ProtoMsg,
+) -> Result<(), crate::http::ApiError> {
+    let client = state.commands.store().client();
+    let subject = subject(state, device, "down");
+    client
+        .publish(subject, frame.encode().into())
+        .await
+        .map_err(|e| crate::http::ApiError::Unavailable(e.into()))
+}
+
+/// A connected device, or 409 as Mender's file and command routes answer.
+pub(crate) fn require_connected(state: &AppState, id: &str) -> Result<(), crate::http::ApiError> {
+    if is_connected(state, id)? {
+        Ok(())
+    } else {
+        Err(crate::http::ApiError::Conflict("device not connected".into()))
+    }
+}
+
 /// The subject `leaf` of one device (see the module documentation).
 pub fn subject(state: &AppState, device: &str, leaf: &str) -> String {
     let stream = &state.commands.store().config().stream;

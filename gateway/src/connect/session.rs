@@ -16,24 +16,16 @@ use super::subject;
 use crate::http::{ApiError, UserAuth};
 use crate::state::AppState;
 
-/// Checks that the device exists and is connected (Mender: 404 either way).
-pub(super) fn connected(state: &AppState, id: &str) -> Result<(), ApiError> {
-    crate::services::inventory::device(state, id)?;
-    let view = crate::services::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
-    if view.is_some_and(|v| v.connected) {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound("device not connected".into()))
-    }
-}
-
 pub(super) async fn connect(
     State(state): State<AppState>,
     user: UserAuth,
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    connected(&state, &id)?;
+    // Mender answers 404 for the session socket whether the device is unknown or offline.
+    if !super::is_connected(&state, &id)? {
+        return Err(ApiError::NotFound("device not connected".into()));
+    }
     Ok(ws.max_message_size(64 * 1024).on_upgrade(move |socket| relay(state, user, id, socket)))
 }
 

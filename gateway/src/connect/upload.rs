@@ -9,7 +9,7 @@ use fleetlog_events::connect::SessionCommand;
 use futures::StreamExt;
 
 use super::channel::{DeviceChannel, error_text};
-use super::files::{CHUNK, WINDOW, check_path, reachable};
+use super::files::{CHUNK, WINDOW, check_path};
 use super::protomsg::{PROTO_FILE, ProtoMsg, encode_body};
 use super::session::record;
 use crate::http::{ApiError, UserAuth};
@@ -35,7 +35,7 @@ pub(super) async fn upload(
     Path(id): Path<String>,
     mut form: Multipart,
 ) -> Result<Response, ApiError> {
-    reachable(&state, &id)?;
+    super::require_connected(&state, &id)?;
     let bad = |e: axum::extract::multipart::MultipartError| {
         ApiError::BadRequest(format!("invalid multipart body: {e}"))
     };
