@@ -3,6 +3,7 @@
 //! its size; each device's progress is its own aggregate ([`device::DeviceDeployment`]).
 
 pub mod device;
+pub mod next;
 mod status;
 
 use serde::{Deserialize, Serialize};

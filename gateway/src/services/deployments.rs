@@ -6,8 +6,9 @@ use std::time::Duration;
 use fleetlog_commands::CommandMeta;
 use fleetlog_events::Actor;
 use fleetlog_events::deployment::device::{DeviceDeployment, DeviceDeploymentCommand, DeviceDeploymentError};
+use fleetlog_events::deployment::next::{Candidate, NextChoice, choose};
 use fleetlog_events::deployment::{DeploymentError, DeviceDeploymentStatus};
-use fleetlog_projections::deployments::{ArtifactView, DeploymentsQueries};
+use fleetlog_projections::deployments::DeploymentsQueries;
 use serde_json::{Value, json};
 
 use crate::http::ApiError;
@@ -122,24 +123,32 @@ pub async fn next(
         }
         return Ok(Some(instructions));
     }
-    let fits = |a: &&ArtifactView| a.info.device_types.iter().any(|d| d == asked.device_type);
-    // The artifact given before, if it still exists and fits; else the first that fits.
-    let chosen = artifacts
+    let candidates: Vec<Candidate<'_>> = artifacts
         .iter()
-        .find(|a| part.artifact_id.as_deref() == Some(a.id.as_str()) && fits(a))
-        .or_else(|| artifacts.iter().find(fits));
-    let Some(artifact) = chosen else {
-        let skip = DeviceDeploymentCommand::Skip { status: DeviceDeploymentStatus::Noartifact };
-        let at = device_command(state, device, &dep_id, request_id, &skip).await?;
-        state.seen(at).await?;
-        return Ok(None);
-    };
-    if artifact.info.name == asked.artifact_name && !dep.force_installation {
-        let skip = DeviceDeploymentCommand::Skip { status: DeviceDeploymentStatus::AlreadyInstalled };
-        let at = device_command(state, device, &dep_id, request_id, &skip).await?;
-        state.seen(at).await?;
-        return Ok(None);
+        .map(|a| Candidate { id: &a.id, name: &a.info.name, device_types: &a.info.device_types })
+        .collect();
+    let chosen = choose(
+        &candidates,
+        part.artifact_id.as_deref(),
+        asked.device_type,
+        asked.artifact_name,
+        dep.force_installation,
+    );
+    let artifact = match chosen {
+        NextChoice::Install(id) => artifacts.iter().find(|a| a.id == id),
+        NextChoice::AlreadyInstalled | NextChoice::NoArtifact => {
+            let status = if chosen == NextChoice::AlreadyInstalled {
+                DeviceDeploymentStatus::AlreadyInstalled
+            } else {
+                DeviceDeploymentStatus::Noartifact
+            };
+            let skip = DeviceDeploymentCommand::Skip { status };
+            let at = device_command(state, device, &dep_id, request_id, &skip).await?;
+            state.seen(at).await?;
+            return Ok(None);
+        }
     }
+    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("chosen artifact not among the candidates")))?;
     if part.artifact_id.as_deref() != Some(artifact.id.as_str()) {
         let assign = DeviceDeploymentCommand::Assign { artifact_id: artifact.id.clone() };
         device_command(state, device, &dep_id, request_id, &assign).await?;
