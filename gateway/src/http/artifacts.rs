@@ -14,7 +14,7 @@ use fleetlog_projections::deployments::ArtifactView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::json::{AppJson, Paging, link_header, rfc3339};
+use super::json::{AppJson, Paging, paged, rfc3339};
 use super::{ApiError, UserAuth};
 use crate::services::artifacts;
 use crate::services::deployments::deployments;
@@ -131,9 +131,7 @@ async fn list_paged(
     let all = filtered(&state, &q)?;
     let total = all.len();
     let body: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).map(artifact_json).collect();
-    let mut headers = link_header(&format!("{BASE}/list"), &[], page, per_page, page * per_page < total);
-    headers.insert("x-total-count", total.into());
-    Ok((headers, Json(body)).into_response())
+    Ok(paged(&format!("{BASE}/list"), &[], (page, per_page), total, body))
 }
 
 fn find(state: &AppState, id: &str) -> Result<ArtifactView, ApiError> {
@@ -233,7 +231,5 @@ async fn releases_paged(
     let total = all.len();
     let body: Vec<Value> = all.into_iter().skip((page - 1) * per_page).take(per_page).collect();
     let path = "/api/management/v1/deployments/deployments/releases/list";
-    let mut headers = link_header(path, &[], page, per_page, page * per_page < total);
-    headers.insert("x-total-count", total.into());
-    Ok((headers, Json(body)).into_response())
+    Ok(paged(path, &[], (page, per_page), total, body))
 }

@@ -2,15 +2,15 @@
 //! own events through the audit read model. `GET /logs` (paged JSON) and `GET /logs/export`
 //! (CSV), with the same filters.
 
+use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use fleetlog_projections::audit::{AuditEntry, AuditFilter, AuditQueries};
 use serde::Deserialize;
 
-use super::json::{Paging, link_header, rfc3339};
+use super::json::{Paging, paged, rfc3339};
 use super::{ApiError, UserAuth};
 use crate::state::AppState;
 
@@ -96,11 +96,8 @@ async fn logs(
     let model = model(&state)?;
     let (entries, total) =
         AuditQueries(&model).search(crate::DEFAULT_TENANT, &filter, (page - 1) * per_page, per_page)?;
-    let has_next = page * per_page < total;
-    let mut headers = link_header("/api/management/v1/auditlogs/logs", &[], page, per_page, has_next);
-    headers.insert("x-total-count", total.into());
     let body: Vec<_> = entries.iter().map(entry_json).collect();
-    Ok((headers, Json(body)).into_response())
+    Ok(paged("/api/management/v1/auditlogs/logs", &[], (page, per_page), total, body))
 }
 
 fn csv_field(s: &str) -> String {

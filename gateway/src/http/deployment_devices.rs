@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::deployments::{BASE, find};
-use super::json::{Paging, link_header, rfc3339};
+use super::json::{Paging, paged, rfc3339};
 use super::{ApiError, UserAuth};
 use crate::services::deployments::deployments;
 use crate::state::AppState;
@@ -81,9 +81,7 @@ pub(super) async fn devices_paged(
     let total = all.len();
     let body: Vec<Value> = all.iter().skip((page - 1) * per_page).take(per_page).map(part_json).collect();
     let path = format!("{BASE}/{id}/devices/list");
-    let mut headers = link_header(&path, &[], page, per_page, page * per_page < total);
-    headers.insert("x-total-count", total.into());
-    Ok((headers, Json(body)).into_response())
+    Ok(paged(&path, &[], (page, per_page), total, body))
 }
 
 pub(super) async fn device_list(

@@ -12,7 +12,7 @@ use fleetlog_projections::deployments::DeploymentView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::json::{AppJson, Paging, link_header, rfc3339};
+use super::json::{AppJson, Paging, paged, rfc3339};
 use super::{ApiError, UserAuth, deployment_devices};
 use crate::services::deployments::{accepted_devices, deployments};
 use crate::services::filters::{Filter, FilterTerm};
@@ -227,9 +227,7 @@ async fn list(
         .take(per_page)
         .map(|d| deployment_json(&state, d))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut headers = link_header(BASE, &[], page, per_page, page * per_page < total);
-    headers.insert("x-total-count", total.into());
-    Ok((headers, Json(body)).into_response())
+    Ok(paged(BASE, &[], (page, per_page), total, body))
 }
 
 pub(super) fn find(state: &AppState, id: &str) -> Result<DeploymentView, ApiError> {

@@ -13,7 +13,7 @@ use fleetlog_events::inventory::{AttrValue, Attributes, InventoryCommand};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::json::{AppJson, Paging, link_header};
+use super::json::{AppJson, Paging, paged};
 use super::{ApiError, DeviceAuth, RequestId, UserAuth};
 use crate::services::filters::{Filter, SCOPES};
 use crate::services::inventory::{self, doc_json, inventory};
@@ -202,13 +202,5 @@ async fn list(
         .filter(|(k, _)| *k != "page" && *k != "per_page")
         .map(|(k, v)| (k.as_str(), v.clone()))
         .collect();
-    let mut headers = link_header(
-        "/api/management/v1/inventory/devices",
-        &query,
-        page,
-        per_page,
-        page * per_page < found.total,
-    );
-    headers.insert("x-total-count", found.total.into());
-    Ok((headers, Json(body)).into_response())
+    Ok(paged("/api/management/v1/inventory/devices", &query, (page, per_page), found.total, body))
 }

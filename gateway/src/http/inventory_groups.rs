@@ -3,7 +3,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use fleetlog_events::inventory::{InventoryCommand, Tag, Tags, valid_group_name};
@@ -11,7 +11,7 @@ use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::json::{AppJson, Paging, link_header};
+use super::json::{AppJson, Paging, paged};
 use super::{ApiError, UserAuth};
 use crate::services::filters::Filter;
 use crate::services::inventory::{self, inventory};
@@ -182,9 +182,7 @@ async fn group_devices(
     }
     let ids: Vec<String> = found.page.into_iter().map(|d| d.id).collect();
     let path = format!("/api/management/v1/inventory/groups/{name}/devices");
-    let mut headers = link_header(&path, &[], page, per_page, page * per_page < found.total);
-    headers.insert("x-total-count", found.total.into());
-    Ok((headers, Json(ids)).into_response())
+    Ok(paged(&path, &[], (page, per_page), found.total, ids))
 }
 
 /// Runs one inventory command per device, a few at a time; counts (changed, existing).

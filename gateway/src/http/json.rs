@@ -99,6 +99,21 @@ pub fn link_header(
     headers
 }
 
+/// A page of a list as Mender sends it: the items with `Link` (first, prev, next) and
+/// `X-Total-Count`.
+pub fn paged<T: serde::Serialize>(
+    path: &str,
+    query: &[(&str, String)],
+    (page, per_page): (usize, usize),
+    total: usize,
+    items: Vec<T>,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut headers = link_header(path, query, page, per_page, page * per_page < total);
+    headers.insert("x-total-count", total.into());
+    (headers, axum::Json(items)).into_response()
+}
+
 fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| match b {
