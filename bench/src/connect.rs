@@ -7,10 +7,8 @@ use std::time::{Duration, Instant};
 use fleetlog_commands::{EventStore, StoreConfig, SubjectAppend};
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::{Actor, AggregateRef, DomainEvent, EventEnvelope};
-use fleetlog_gateway::app::Application;
 use fleetlog_gateway::auth::jwt::Claims;
 use fleetlog_gateway::connect::protomsg::{PROTO_SHELL, ProtoMsg};
-use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio_tungstenite::tungstenite::Message;
@@ -91,23 +89,10 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         .append("admit", &[SubjectAppend { subject, expected_last_seq: 0, events: &events }])
         .await?
         .last_seq;
-    let dir = tempfile::tempdir()?;
-    let conn = ConnectionArgs {
-        data_dir: dir.path().into(),
-        nats_url: Some(url.into()),
-        nats_server_bin: "nats-server".into(),
-        stream: cfg.stream.clone(),
-        subject_prefix: cfg.prefix.clone(),
-        replicas: 1,
-    };
-    let app = Box::pin(Application::build(ServeArgs::with_defaults(conn, "127.0.0.1:0".parse()?))).await?;
-    let state = app.state().clone();
+    let server = crate::server::BenchServer::start(url, &cfg.stream, &cfg.prefix).await?;
+    let state = server.state.clone();
     anyhow::ensure!(state.read_models.wait_for(last, Duration::from_secs(30)).await, "admitted");
-    let base = format!("ws://{}", app.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let base = format!("ws://{}", server.addr);
     let now = fleetlog_commands::now().0 / 1_000_000;
     let claims = |jti: &str, sub: &str, device: bool| Claims {
         jti: jti.into(),
@@ -162,7 +147,6 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         ms(&baseline, 0.99),
         ms(&through, 0.99) / ms(&baseline, 0.99)
     );
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     Ok(())
 }

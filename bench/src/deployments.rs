@@ -12,9 +12,7 @@ use anyhow::ensure;
 use axum::Router;
 use axum::routing::get;
 use fleetlog_commands::{EventStore, StoreConfig};
-use fleetlog_gateway::app::Application;
 use fleetlog_gateway::http::with_layers;
-use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
 use futures::{StreamExt, TryStreamExt};
 use hdrhistogram::Histogram;
 use reqwest::StatusCode;
@@ -53,23 +51,10 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
 
-    let dir = tempfile::tempdir()?;
-    let conn = ConnectionArgs {
-        data_dir: dir.path().into(),
-        nats_url: Some(url.into()),
-        nats_server_bin: "nats-server".into(),
-        stream: cfg.stream.clone(),
-        subject_prefix: cfg.prefix.clone(),
-        replicas: 1,
-    };
-    let app = Box::pin(Application::build(ServeArgs::with_defaults(conn, "127.0.0.1:0".parse()?))).await?;
-    let state = app.state().clone();
+    let server = crate::server::BenchServer::start(url, &cfg.stream, &cfg.prefix).await?;
+    let state = server.state.clone();
     ensure!(state.read_models.wait_for(last, Duration::from_secs(600)).await, "seeded devices projected");
-    let base = format!("http://{}", app.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let base = format!("http://{}", server.addr);
     // The baseline: a hello route with the same layers, in the same process, on the same state.
     let hello = with_layers(Router::new().route("/hello", get(|| async { "hello" })), 1024 * 1024)
         .with_state(state.clone());
@@ -171,8 +156,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
 
     let mut devices = Arc::try_unwrap(devices).map_err(|_| anyhow::anyhow!("devices still shared"))?;
     Box::pin(rollout::run(&state, &sim, &operator, &mut devices, &seed, &seeded)).await?;
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     Ok(())
 }
 

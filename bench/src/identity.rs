@@ -12,9 +12,7 @@ use axum::routing::get;
 use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePublicKey;
 use fleetlog_events::device::{Device, DeviceCommand};
-use fleetlog_gateway::app::Application;
 use fleetlog_gateway::http::{DeviceAuth, with_layers};
-use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
 use sha2::{Digest, Sha256};
 
 /// Requests in flight during a throughput run.
@@ -78,25 +76,9 @@ where
 
 /// Runs the identity figures and prints them.
 pub async fn run(url: &str) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let args = ServeArgs::with_defaults(
-        ConnectionArgs {
-            data_dir: dir.path().into(),
-            nats_url: Some(url.into()),
-            nats_server_bin: "nats-server".into(),
-            stream: "BENCH_ID".into(),
-            subject_prefix: "bid".into(),
-            replicas: 1,
-        },
-        "127.0.0.1:0".parse()?,
-    );
-    let app = Box::pin(Application::build(args)).await?;
-    let state = app.state().clone();
-    let base = format!("http://{}", app.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let server = crate::server::BenchServer::start(url, "BENCH_ID", "bid").await?;
+    let state = server.state.clone();
+    let base = format!("http://{}", server.addr);
     let http = reqwest::Client::builder().pool_max_idle_per_host(IN_FLIGHT).build()?;
 
     let mut seed = [0u8; 32];
@@ -187,7 +169,6 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         authed / plain,
         RUN.as_secs()
     );
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     Ok(())
 }

@@ -8,9 +8,7 @@ use fleetlog_commands::{EventStore, StoreConfig, SubjectAppend};
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::inventory::{AttrValue, Attributes, InventoryEvent, Scalar};
 use fleetlog_events::{Actor, AggregateRef, DomainEvent, EventEnvelope};
-use fleetlog_gateway::app::Application;
 use fleetlog_gateway::auth::jwt::Claims;
-use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 
@@ -172,18 +170,9 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         DEVICES * 4
     );
 
-    let dir = tempfile::tempdir()?;
-    let conn = ConnectionArgs {
-        data_dir: dir.path().into(),
-        nats_url: Some(url.into()),
-        nats_server_bin: "nats-server".into(),
-        stream: cfg.stream.clone(),
-        subject_prefix: cfg.prefix.clone(),
-        replicas: 1,
-    };
     let started = Instant::now();
-    let app = Box::pin(Application::build(ServeArgs::with_defaults(conn, "127.0.0.1:0".parse()?))).await?;
-    let state = app.state().clone();
+    let server = crate::server::BenchServer::start(url, &cfg.stream, &cfg.prefix).await?;
+    let state = server.state.clone();
     anyhow::ensure!(state.read_models.wait_for(last, Duration::from_secs(900)).await, "projected");
     let projected = started.elapsed().as_secs_f64();
     println!(
@@ -191,11 +180,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         (DEVICES * 4) as f64 / projected,
         rss_mib()
     );
-    let base = format!("http://{}", app.local_addr());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
     let admin = crate::user_token(&state, "bench@example.com").await?;
 
@@ -294,13 +279,12 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         patches as f64 / started.elapsed().as_secs_f64(),
         PATCHERS
     );
-    let db_mib = fs_size(dir.path()) / (1 << 20);
+    let db_mib = fs_size(server.data_dir()) / (1 << 20);
     println!(
         "(m) memory: process RSS {} MiB with 100k devices loaded; read-model store on disk {db_mib} MiB",
         rss_mib()
     );
-    let _ = stop.send(());
-    server.await??;
+    server.stop().await?;
     Ok(())
 }
 

@@ -15,6 +15,7 @@ mod identity;
 mod inventory;
 mod rebuild;
 mod rollout;
+mod server;
 mod simulate;
 mod simulator;
 mod tail;
