@@ -94,14 +94,15 @@ pub enum ArtifactError {
     #[error("artifact not found")]
     NotFound,
     /// The description is too long.
-    #[error("description must be at most 4096 characters")]
+    #[error("description must be at most {MAX_DESCRIPTION} characters")]
     DescriptionTooLong,
     /// An unfinished deployment uses it.
     #[error("artifact used by an active deployment")]
     InUse,
 }
 
-const MAX_DESCRIPTION: usize = 4096;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 4096;
 
 impl Aggregate for Artifact {
     const TYPE: &'static str = "artifact";

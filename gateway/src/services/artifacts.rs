@@ -48,7 +48,9 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::error::Error + Send + Sync + 'static,
 {
-    if description.chars().count() > 4096 {
+    // The rule is the aggregate's; checked here too so that a 10 GiB upload is not streamed
+    // only to be refused for its description.
+    if description.chars().count() > fleetlog_events::artifact::MAX_DESCRIPTION {
         return Err(RuleError::DescriptionTooLong.into());
     }
     let max = state.max_artifact_bytes;

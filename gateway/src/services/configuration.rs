@@ -21,8 +21,9 @@ pub async fn deploy(
     configuration: BTreeMap<String, String>,
     retries: u32,
 ) -> Result<String, ApiError> {
+    // The aggregate's rule, checked before the deployment is made (it is recorded after).
     if configuration.is_empty() {
-        return Err(ApiError::BadRequest("the device has no configuration to deploy".into()));
+        return Err(fleetlog_events::devconfig::DeviceConfigError::NothingToDeploy.into());
     }
     let id = uuid::Uuid::new_v4().to_string();
     let spec = DeploymentSpec {
