@@ -13,6 +13,7 @@
 pub mod channel;
 mod device;
 mod files;
+mod playback;
 pub mod protomsg;
 mod session;
 mod upload;
@@ -29,6 +30,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/management/v1/deviceconnect/devices/{id}", get(device::status))
         .route("/api/management/v1/deviceconnect/devices/{id}/connect", get(session::connect))
         .route("/api/management/v1/deviceconnect/devices/{id}/download", get(files::download))
+        .route("/api/management/v1/deviceconnect/sessions/{id}/playback", get(playback::playback))
         .route(
             "/api/management/v1/deviceconnect/devices/{id}/check-update",
             axum::routing::post(device::check_update),

@@ -16,6 +16,7 @@ mod events;
 mod health;
 mod inventory;
 mod inventory_groups;
+mod inventory_identities;
 mod inventory_search;
 pub mod json;
 mod metrics;
@@ -49,6 +50,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(inventory::router())
         .merge(inventory_search::router())
         .merge(inventory_groups::router())
+        .merge(inventory_identities::router())
         .merge(deployments::router())
         .merge(deployments_device::router())
         .merge(artifacts::router())
