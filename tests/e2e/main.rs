@@ -6,6 +6,7 @@ mod connect_env;
 mod connect_protocol;
 mod deployments;
 mod gateway;
+mod gui_contract;
 mod identities_search;
 mod identity;
 mod inventory;
