@@ -2,7 +2,7 @@
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
 //! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|deployments|all] [--events N]`,
-//! or `fleetlog-bench simulate --url URL --user EMAIL --password PASSWORD [--devices N] ...` to
+//! `fleetlog-bench fuzz [--target T] [--execs N] [--seed S]` (no nats-server needed), or `fleetlog-bench simulate --url URL --user EMAIL --password PASSWORD [--devices N] ...` to
 //! run the device simulator against a running `fleetlog serve`.
 
 // A benchmark reports on stdout; that is its whole output.
@@ -11,6 +11,8 @@
 mod append;
 mod connect;
 mod deployments;
+mod fuzz;
+mod fuzz_cli;
 mod identity;
 mod inventory;
 mod rebuild;
@@ -25,6 +27,9 @@ use fleetlog_tests::own_nats_server;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let which = args.first().map(String::as_str).unwrap_or("all").to_owned();
+    if which == "fuzz" {
+        return fuzz_cli::run(&args[1..]);
+    }
     if which == "simulate" {
         // Against a server someone else runs: no nats-server of our own.
         let sim = simulate::SimulateArgs::parse(&args[1..])?;
