@@ -80,11 +80,16 @@ const WRONG_LAST_SEQUENCE: u32 = 10071;
 const BATCH_WRONG_LAST_SEQUENCE: u32 = 10164;
 const BATCH_DUPLICATE_MSG_ID: u32 = 10201;
 
-/// Checks that a value can be one token of a NATS subject.
+/// Checks that a value can be one token of a NATS subject (see
+/// [`fleetlog_events::token::is_subject_token`]). The store builds no subject without it, so an
+/// id that slipped past the edge's checks is a 400, never a subject nats-server refuses.
 pub fn check_token(token: &str) -> Result<&str, StoreError> {
-    let bad =
-        token.is_empty() || token.bytes().any(|b| matches!(b, b'.' | b'*' | b'>') || b.is_ascii_whitespace());
-    if bad { Err(StoreError::InvalidToken(token.to_owned())) } else { Ok(token) }
+    if fleetlog_events::token::is_subject_token(token) {
+        Ok(token)
+    } else {
+        // The error is shown to the client: echo a bounded prefix only.
+        Err(StoreError::InvalidToken(token.chars().take(64).collect()))
+    }
 }
 
 impl EventStore {
@@ -202,7 +207,7 @@ impl EventStore {
     ) -> Result<Appended, StoreError> {
         let a = appends.iter().find(|a| !a.events.is_empty()).expect("one event");
         let headers = headers(command_id, 0, &a.events[0], Some(a.expected_last_seq));
-        let payload = Bytes::from(fleetlog_schemas::encode(&a.events[0]));
+        let payload = self.fits(fleetlog_schemas::encode(&a.events[0]))?;
         let reply = self
             .client
             .request_with_headers(a.subject.clone(), headers, payload)
@@ -217,6 +222,13 @@ impl EventStore {
         appends: &[SubjectAppend<'_>],
         total: usize,
     ) -> Result<Appended, StoreError> {
+        // Every message must fit before the first goes out: a batch is all or nothing.
+        let payloads = appends
+            .iter()
+            .flat_map(|a| a.events.iter())
+            .map(|e| self.fits(fleetlog_schemas::encode(e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut payloads = payloads.into_iter();
         let batch_id = uuid::Uuid::new_v4().simple().to_string();
         let mut n = 0usize;
         for a in appends {
@@ -228,7 +240,7 @@ impl EventStore {
                 let mut h = headers(command_id, n - 1, event, expected);
                 h.insert("Nats-Batch-Id", batch_id.as_str());
                 h.insert("Nats-Batch-Sequence", n.to_string().as_str());
-                let payload = Bytes::from(fleetlog_schemas::encode(event));
+                let payload = payloads.next().expect("one payload per event");
                 if n == total {
                     h.insert("Nats-Batch-Commit", "1");
                     let reply = self
@@ -243,7 +255,21 @@ impl EventStore {
         }
         unreachable!("the commit message returns")
     }
+
+    /// The payload, if it and its headers fit in one message of the server's `max_payload`
+    /// (learnt from the server's `INFO`); else [`StoreError::TooLarge`], before anything is
+    /// sent, rather than a publish error that reads like an outage.
+    fn fits(&self, payload: Vec<u8>) -> Result<Bytes, StoreError> {
+        let (size, max) = (payload.len() + HEADER_ALLOWANCE, self.client.max_payload());
+        if size > max {
+            return Err(StoreError::TooLarge { size, max });
+        }
+        Ok(Bytes::from(payload))
+    }
 }
+
+/// Room kept for a stored event's headers (ids, sequence, type, batch markers: well under this).
+const HEADER_ALLOWANCE: usize = 512;
 
 /// Headers of one stored event: dedup id, concurrency guard, and the event type so that
 /// other tools can filter without decoding.

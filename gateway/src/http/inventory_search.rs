@@ -213,7 +213,7 @@ async fn search_saved(
     let body: SearchBody = if body.iter().all(u8::is_ascii_whitespace) {
         SearchBody::default()
     } else {
-        serde_json::from_slice(&body)
+        super::json_body::decode(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid search body: {e}")))?
     };
     let terms: Vec<FilterTerm> = f

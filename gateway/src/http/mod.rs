@@ -18,6 +18,7 @@ mod inventory;
 mod inventory_groups;
 mod inventory_search;
 pub mod json;
+mod json_body;
 mod metrics;
 mod request_id;
 mod sessions;
