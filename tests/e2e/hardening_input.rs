@@ -21,14 +21,18 @@ fn connects(server: &Server) -> u64 {
     server.state.commands.store().client().statistics().connects.load(Ordering::Relaxed)
 }
 
-/// A write through the API, timed: it must not wait for a reconnect.
+/// A cheap write through the API (no password hashing), timed: it must not wait for a
+/// reconnect (the bound is loose: the machine running the tests may be busy).
 async fn timed_write(server: &Server, n: usize) -> Duration {
     let started = Instant::now();
-    let body = json!({ "email": format!("writer{n}@example.com"), "password": "long-enough-1" });
-    let (status, _, body) = server.send(Method::POST, "/api/management/v1/useradm/users", Some(body)).await;
-    assert_eq!(status, 201, "{body}");
+    let body = json!({ "write": n });
+    let (status, _, body) =
+        server.send(Method::POST, "/api/management/v1/useradm/settings", Some(body)).await;
+    assert!(status.is_success(), "{status} {body}");
     started.elapsed()
 }
+
+const QUICK: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn long_session_ids_from_a_device_never_reach_a_subject() {
@@ -42,7 +46,7 @@ async fn long_session_ids_from_a_device_never_reach_a_subject() {
     }
     // Give nats-server the time to read them (before the fix it cut the connection each time).
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(timed_write(&server, 1).await < Duration::from_secs(2), "writes do not stall");
+    assert!(timed_write(&server, 1).await < QUICK, "writes do not stall");
     assert_eq!(connects(&server), before, "fleetlog's NATS connection was not dropped");
 
     // The device's socket still works: a control ping is answered.
@@ -68,7 +72,7 @@ async fn long_or_odd_ids_in_queries_and_paths_are_400_not_subjects() {
         assert!(body["request_id"].is_string());
     }
     assert_eq!(connects(&server), before);
-    assert!(timed_write(&server, 2).await < Duration::from_secs(2));
+    assert!(timed_write(&server, 2).await < QUICK);
 }
 
 #[tokio::test]
@@ -141,7 +145,7 @@ async fn what_the_log_cannot_take_is_a_413_in_menders_format() {
             .unwrap();
         refused_or_stored(&server, name, res, last).await;
     }
-    assert!(timed_write(&server, 3).await < Duration::from_secs(2), "the server still writes");
+    assert!(timed_write(&server, 3).await < QUICK, "the server still writes");
 }
 
 #[tokio::test]

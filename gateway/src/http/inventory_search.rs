@@ -206,7 +206,7 @@ async fn search_saved(
     State(state): State<AppState>,
     _user: UserAuth,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    super::json_body::TimedBytes(body): super::json_body::TimedBytes,
 ) -> Result<Response, ApiError> {
     let f = saved(&state, &id)?;
     // The body is optional here: without one, the first page in id order.

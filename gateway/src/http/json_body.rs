@@ -23,6 +23,18 @@ pub async fn read<S: Send + Sync>(req: axum::extract::Request, state: &S) -> Res
     }
 }
 
+/// A whole request body read within [`BODY_READ_TIMEOUT`] (for handlers that need the raw
+/// bytes, such as a signed device auth request).
+pub struct TimedBytes(pub bytes::Bytes);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for TimedBytes {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        read(req, state).await.map(TimedBytes)
+    }
+}
+
 /// Decodes `body` as `T`; a struct must come as a JSON object.
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, serde_json::Error> {
     let mut de = serde_json::Deserializer::from_slice(body);
