@@ -13,6 +13,7 @@ use fleetlog_events::{AggregateRef, EventEnvelope, RecordedEvent};
 use serde::Deserialize;
 
 use crate::error::StoreError;
+use crate::limits::check_token;
 
 /// Where the log lives.
 #[derive(Debug, Clone)]
@@ -79,18 +80,6 @@ struct ApiError {
 const WRONG_LAST_SEQUENCE: u32 = 10071;
 const BATCH_WRONG_LAST_SEQUENCE: u32 = 10164;
 const BATCH_DUPLICATE_MSG_ID: u32 = 10201;
-
-/// Checks that a value can be one token of a NATS subject (see
-/// [`fleetlog_events::token::is_subject_token`]). The store builds no subject without it, so an
-/// id that slipped past the edge's checks is a 400, never a subject nats-server refuses.
-pub fn check_token(token: &str) -> Result<&str, StoreError> {
-    if fleetlog_events::token::is_subject_token(token) {
-        Ok(token)
-    } else {
-        // The error is shown to the client: echo a bounded prefix only.
-        Err(StoreError::InvalidToken(token.chars().take(64).collect()))
-    }
-}
 
 impl EventStore {
     /// Creates the stream, or brings an existing one to the configuration this build needs.
@@ -256,20 +245,13 @@ impl EventStore {
         unreachable!("the commit message returns")
     }
 
-    /// The payload, if it and its headers fit in one message of the server's `max_payload`
-    /// (learnt from the server's `INFO`); else [`StoreError::TooLarge`], before anything is
-    /// sent, rather than a publish error that reads like an outage.
+    /// The payload, if it fits in one message of the server's `max_payload` (learnt from the
+    /// server's `INFO`); see [`crate::limits::fits`].
     fn fits(&self, payload: Vec<u8>) -> Result<Bytes, StoreError> {
-        let (size, max) = (payload.len() + HEADER_ALLOWANCE, self.client.max_payload());
-        if size > max {
-            return Err(StoreError::TooLarge { size, max });
-        }
+        crate::limits::fits(payload.len(), self.client.max_payload())?;
         Ok(Bytes::from(payload))
     }
 }
-
-/// Room kept for a stored event's headers (ids, sequence, type, batch markers: well under this).
-const HEADER_ALLOWANCE: usize = 512;
 
 /// Headers of one stored event: dedup id, concurrency guard, and the event type so that
 /// other tools can filter without decoding.
