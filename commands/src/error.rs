@@ -12,9 +12,19 @@ pub enum StoreError {
     /// This exact command was already stored (a retry); nothing new was written.
     #[error("duplicate command")]
     Duplicate,
-    /// A tenant, aggregate type or id cannot be a subject token (empty, or has `.`, `*`, `>` or spaces).
+    /// A tenant, aggregate type or id cannot be a subject token (see `check_token`); holds at
+    /// most its first 64 characters.
     #[error("invalid subject token {0:?}")]
     InvalidToken(String),
+    /// An event is larger than the server takes in one message (its `max_payload`): it cannot
+    /// be stored, whatever the retries (413).
+    #[error("event of {size} bytes is over the log's limit of {max} bytes")]
+    TooLarge {
+        /// Encoded size with headers.
+        size: usize,
+        /// The server's `max_payload`.
+        max: usize,
+    },
     /// An event in the log could not be decoded.
     #[error("undecodable event at sequence {seq}: {source}")]
     Decode {

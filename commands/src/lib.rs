@@ -4,11 +4,13 @@
 mod cache;
 mod error;
 mod handler;
+mod limits;
 mod store;
 
 pub use error::{CommandError, StoreError};
 pub use handler::{ClaimOp, CommandMeta, CommandService, Outcome, envelope, fold};
-pub use store::{Appended, EventStore, StoreConfig, SubjectAppend, check_token};
+pub use limits::check_token;
+pub use store::{Appended, EventStore, StoreConfig, SubjectAppend};
 
 /// The current time as an event timestamp (handlers read the clock, `decide` never does).
 pub fn now() -> fleetlog_events::Timestamp {

@@ -13,6 +13,7 @@ use fleetlog_events::{AggregateRef, EventEnvelope, RecordedEvent};
 use serde::Deserialize;
 
 use crate::error::StoreError;
+use crate::limits::check_token;
 
 /// Where the log lives.
 #[derive(Debug, Clone)]
@@ -79,13 +80,6 @@ struct ApiError {
 const WRONG_LAST_SEQUENCE: u32 = 10071;
 const BATCH_WRONG_LAST_SEQUENCE: u32 = 10164;
 const BATCH_DUPLICATE_MSG_ID: u32 = 10201;
-
-/// Checks that a value can be one token of a NATS subject.
-pub fn check_token(token: &str) -> Result<&str, StoreError> {
-    let bad =
-        token.is_empty() || token.bytes().any(|b| matches!(b, b'.' | b'*' | b'>') || b.is_ascii_whitespace());
-    if bad { Err(StoreError::InvalidToken(token.to_owned())) } else { Ok(token) }
-}
 
 impl EventStore {
     /// Creates the stream, or brings an existing one to the configuration this build needs.
@@ -202,7 +196,7 @@ impl EventStore {
     ) -> Result<Appended, StoreError> {
         let a = appends.iter().find(|a| !a.events.is_empty()).expect("one event");
         let headers = headers(command_id, 0, &a.events[0], Some(a.expected_last_seq));
-        let payload = Bytes::from(fleetlog_schemas::encode(&a.events[0]));
+        let payload = self.fits(fleetlog_schemas::encode(&a.events[0]))?;
         let reply = self
             .client
             .request_with_headers(a.subject.clone(), headers, payload)
@@ -217,6 +211,13 @@ impl EventStore {
         appends: &[SubjectAppend<'_>],
         total: usize,
     ) -> Result<Appended, StoreError> {
+        // Every message must fit before the first goes out: a batch is all or nothing.
+        let payloads = appends
+            .iter()
+            .flat_map(|a| a.events.iter())
+            .map(|e| self.fits(fleetlog_schemas::encode(e)))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut payloads = payloads.into_iter();
         let batch_id = uuid::Uuid::new_v4().simple().to_string();
         let mut n = 0usize;
         for a in appends {
@@ -228,7 +229,7 @@ impl EventStore {
                 let mut h = headers(command_id, n - 1, event, expected);
                 h.insert("Nats-Batch-Id", batch_id.as_str());
                 h.insert("Nats-Batch-Sequence", n.to_string().as_str());
-                let payload = Bytes::from(fleetlog_schemas::encode(event));
+                let payload = payloads.next().expect("one payload per event");
                 if n == total {
                     h.insert("Nats-Batch-Commit", "1");
                     let reply = self
@@ -242,6 +243,13 @@ impl EventStore {
             }
         }
         unreachable!("the commit message returns")
+    }
+
+    /// The payload, if it fits in one message of the server's `max_payload` (learnt from the
+    /// server's `INFO`); see [`crate::limits::fits`].
+    fn fits(&self, payload: Vec<u8>) -> Result<Bytes, StoreError> {
+        crate::limits::fits(payload.len(), self.client.max_payload())?;
+        Ok(Bytes::from(payload))
     }
 }
 

@@ -37,6 +37,7 @@ pub mod filter;
 pub mod inventory;
 pub mod settings;
 pub mod testing;
+pub mod token;
 pub mod user;
 
 pub use envelope::{

@@ -213,7 +213,9 @@ impl Application {
             shutdown.await;
             token.cancel();
         };
-        axum::serve(listener, router).with_graceful_shutdown(shutdown).await?;
+        let limits =
+            crate::serve::ConnLimits { header_read_timeout: Duration::from_secs(args.header_read_timeout) };
+        crate::serve::serve(listener, router, limits, shutdown).await?;
         tracing::info!("HTTP drained; stopping");
         rebuilds.abort();
         let _ = std::fs::remove_file(&id_file);

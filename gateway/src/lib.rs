@@ -9,6 +9,7 @@ pub mod http;
 pub mod logtools;
 pub mod nats_server;
 pub mod remote;
+pub mod serve;
 pub mod services;
 pub mod settings;
 pub mod state;

@@ -168,7 +168,7 @@ pub async fn history(args: &HistoryArgs, out: &mut (dyn Write + Send)) -> anyhow
     let at = match args.at.as_deref() {
         None => None,
         Some(at) => Some(match at.parse::<i64>() {
-            Ok(seconds) => seconds * 1_000_000 + 999_999,
+            Ok(seconds) => crate::http::json::end_of_second(seconds),
             Err(_) => match parse_until(at)? {
                 Until::Time(us) => us,
                 Until::Position(_) => unreachable!("numbers parse as seconds above"),

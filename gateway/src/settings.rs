@@ -84,6 +84,9 @@ impl ConnectionArgs {
     }
 }
 
+/// Default `--max-body-bytes`: 960 KiB, leaving room for the event's envelope under 1 MiB.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 960 * 1024;
+
 /// Flags of `fleetlog serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
@@ -96,9 +99,14 @@ pub struct ServeArgs {
     /// Public base URL of this server (used in links handed to devices).
     #[arg(long, env = "FLEETLOG_PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Largest request body of the JSON APIs, in bytes.
-    #[arg(long, env = "FLEETLOG_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    /// Largest request body of the JSON APIs, in bytes (below NATS's default 1 MiB message
+    /// limit, so that what a body changes can be stored as one event).
+    #[arg(long, env = "FLEETLOG_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
     pub max_body_bytes: usize,
+    /// Seconds a client has to send a request's headers (also how long an idle keep-alive
+    /// connection stays open).
+    #[arg(long, env = "FLEETLOG_HEADER_READ_TIMEOUT", default_value_t = 30)]
+    pub header_read_timeout: u64,
     /// How long a write waits for the local read models to show it, in milliseconds.
     #[arg(long, env = "FLEETLOG_READ_YOUR_WRITES_MS", default_value_t = 5000)]
     pub read_your_writes_ms: u64,
@@ -128,7 +136,8 @@ impl ServeArgs {
             conn,
             listen,
             public_url: None,
-            max_body_bytes: 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout: 30,
             read_your_writes_ms: 5000,
             jwt_key: None,
             jwt_algorithm: "eddsa".into(),

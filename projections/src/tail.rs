@@ -46,11 +46,10 @@ impl TailFilter {
     pub fn subject(&self, prefix: &str) -> Result<String, TailError> {
         let token = |name: &str, v: &Option<String>| match v.as_deref() {
             None | Some("") => Ok("*".to_owned()),
-            Some(t)
-                if t.is_empty()
-                    || t.bytes().any(|b| matches!(b, b'.' | b'*' | b'>') || b.is_ascii_whitespace()) =>
-            {
-                Err(TailError::BadFilter(format!("invalid {name} {t:?}")))
+            // The filter is part of the consumer's subject (and its API request's subject).
+            Some(t) if !fleetlog_events::token::is_subject_token(t) => {
+                let shown: String = t.chars().take(64).collect();
+                Err(TailError::BadFilter(format!("invalid {name} {shown:?}")))
             }
             Some(t) => Ok(t.to_owned()),
         };

@@ -294,7 +294,8 @@ async fn retries_aborts_logs_and_artifact_deletion_follow_menders_rules() {
     let (status, location) = upload(&server, ARTIFACT.to_vec(), "again").await;
     assert_eq!(status, 201, "{location}");
     let pending = deploy(&server, "pending", &[&device_id], 0).await;
-    let other = deploy(&server, "other", &["someone-else"], 0).await;
+    let someone_else = crate::hardening_input::validation::preauthorized(&server, "02:00:00:00:00:99").await;
+    let other = deploy(&server, "other", &[&someone_else], 0).await;
     assert_eq!(dev.status(&other, "downloading").await, 404);
     assert_eq!(server.delete(&format!("/api/management/v2/devauth/devices/{device_id}")).await, 204);
     let (_, _, d) = server

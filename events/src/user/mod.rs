@@ -16,7 +16,8 @@ pub struct User;
 /// Live personal access tokens a user may have at once (Mender's limit).
 pub const MAX_PERSONAL_ACCESS_TOKENS: usize = 10;
 
-/// Mender's rule of thumb for an address: something@something.tld, no spaces, ≤ 254 chars.
+/// Mender's rule of thumb for an address: something@something.tld, no spaces or control
+/// characters (a NUL would end the address in C tools and mail headers), ≤ 254 chars.
 pub fn valid_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else { return false };
     email.len() <= 254
@@ -25,7 +26,7 @@ pub fn valid_email(email: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains('@')
-        && !email.chars().any(char::is_whitespace)
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 impl Aggregate for User {

@@ -31,6 +31,18 @@ fn a_bad_email_is_refused() {
 }
 
 #[test]
+fn an_email_with_a_nul_or_another_control_character_is_refused() {
+    for bad in
+        ["a\0b@example.com", "admin@example.com\0", "ad\u{7f}min@example.com", "a\u{1b}[2J@example.com"]
+    {
+        Given::<User>::nothing().when(create(bad)).then_err(UserError::InvalidEmail);
+    }
+    Given::<User>::events([created()])
+        .when(UserCommand::ChangeEmail { email: "new\0@example.com".into() })
+        .then_err(UserError::InvalidEmail);
+}
+
+#[test]
 fn creating_twice_is_refused() {
     Given::<User>::events([created()]).when(create("a@b.co")).then_err(UserError::AlreadyExists);
 }

@@ -106,6 +106,12 @@ async fn route(state: &AppState, client: &async_nats::Client, device: &str, byte
         }
         return;
     }
+    // Only a session the server named can be on a subject: anything else (a long or odd sid)
+    // would make a subject nats-server refuses, dropping the connection every request shares.
+    if !fleetlog_events::token::is_session_id(&frame.hdr.sid) {
+        tracing::debug!(%device, sid_len = frame.hdr.sid.len(), "dropping a frame with an invalid session id");
+        return;
+    }
     let to = subject(state, device, &format!("up.{}", frame.hdr.sid));
     let _ = client.publish(to, bytes).await;
 }

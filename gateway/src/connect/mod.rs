@@ -48,6 +48,8 @@ pub fn router() -> Router<AppState> {
 /// Whether a known device is connected now (unknown device: 404). Callers choose how to
 /// refuse a disconnected one: Mender answers 404 on the session socket, 409 elsewhere.
 pub(crate) fn is_connected(state: &AppState, id: &str) -> Result<bool, crate::http::ApiError> {
+    // The id goes into NATS subjects: refuse what cannot be one before anything else.
+    fleetlog_commands::check_token(id)?;
     crate::services::inventory::device(state, id)?;
     let view = crate::services::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
     Ok(view.is_some_and(|v| v.connected))

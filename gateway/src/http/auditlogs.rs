@@ -10,7 +10,7 @@ use axum::routing::get;
 use fleetlog_projections::audit::{AuditEntry, AuditFilter, AuditQueries};
 use serde::Deserialize;
 
-use super::json::{Paging, paged, rfc3339};
+use super::json::{Paging, end_of_second, paged, rfc3339, start_of_second, unix_seconds};
 use super::{ApiError, UserAuth};
 use crate::state::AppState;
 
@@ -40,16 +40,6 @@ struct AuditQuery {
 
 impl AuditQuery {
     fn filter(&self) -> Result<AuditFilter, ApiError> {
-        let seconds = |name: &str, v: &Option<String>| -> Result<Option<i64>, ApiError> {
-            v.as_deref()
-                .filter(|s| !s.is_empty())
-                .map(|s| {
-                    s.parse::<i64>().map_err(|_| {
-                        ApiError::BadRequest(format!("{name}: not a Unix time in seconds: {s:?}"))
-                    })
-                })
-                .transpose()
-        };
         let ascending = match self.sort.as_deref() {
             None | Some("") | Some("desc") => false,
             Some("asc") => true,
@@ -64,8 +54,8 @@ impl AuditQuery {
             object_type: nonempty(&self.object_type),
             object_id: nonempty(&self.object_id),
             // Seconds, inclusive: `before` covers the whole last second.
-            after: seconds("created_after", &self.created_after)?.map(|s| s * 1_000_000),
-            before: seconds("created_before", &self.created_before)?.map(|s| s * 1_000_000 + 999_999),
+            after: unix_seconds("created_after", self.created_after.as_deref())?.map(start_of_second),
+            before: unix_seconds("created_before", self.created_before.as_deref())?.map(end_of_second),
             ascending,
         })
     }

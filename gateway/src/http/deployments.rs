@@ -12,7 +12,7 @@ use fleetlog_projections::deployments::DeploymentView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::json::{AppJson, Paging, paged, rfc3339};
+use super::json::{AppJson, Paging, end_of_second, paged, rfc3339, start_of_second, unix_seconds};
 use super::{ApiError, UserAuth, deployment_devices};
 use crate::services::deployments::{accepted_devices, deployments};
 use crate::services::filters::{Filter, FilterTerm};
@@ -115,12 +115,10 @@ async fn create(
         return Err(ApiError::BadRequest("give exactly one of devices, all_devices or filter_id".into()));
     }
     let (devices, target) = if let Some(devices) = body.devices {
-        if devices.iter().any(|d| d.is_empty() || d.len() > 64) {
-            return Err(ApiError::BadRequest("invalid device id".into()));
-        }
         let mut devices = devices;
         devices.sort();
         devices.dedup();
+        crate::services::deployments::known_devices(&state, &devices)?;
         (devices, "devices".to_owned())
     } else if let Some(filter_id) = body.filter_id {
         let saved = crate::services::inventory::inventory(&state, |q| {
@@ -197,6 +195,10 @@ struct ListQuery {
     page: Option<String>,
     #[serde(default)]
     per_page: Option<String>,
+    #[serde(default)]
+    created_before: Option<String>,
+    #[serde(default)]
+    created_after: Option<String>,
 }
 
 async fn list(
@@ -210,8 +212,12 @@ async fn list(
     {
         return Err(ApiError::BadRequest(format!("invalid status {s:?}")));
     }
+    // Unix seconds, both inclusive (Mender's "before and equal", "after and equal").
+    let after = unix_seconds("created_after", q.created_after.as_deref())?.map(start_of_second);
+    let before = unix_seconds("created_before", q.created_before.as_deref())?.map(end_of_second);
     let mut all = deployments(&state, |m| m.deployments(crate::DEFAULT_TENANT))?;
     all.retain(|d| q.status.as_deref().is_none_or(|s| d.status() == s));
+    all.retain(|d| after.is_none_or(|a| d.created_ts >= a) && before.is_none_or(|b| d.created_ts <= b));
     if let Some(text) = q.search.as_deref().filter(|s| !s.is_empty()) {
         all.retain(|d| d.name.contains(text) || d.artifact_name.contains(text));
     }

@@ -1,6 +1,5 @@
 //! Mender's deviceauth API: the device auth request and the management v2 device routes.
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,7 +33,7 @@ async fn auth_request(
     State(state): State<AppState>,
     axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
     headers: HeaderMap,
-    body: Bytes,
+    super::json_body::TimedBytes(body): super::json_body::TimedBytes,
 ) -> Result<Response, ApiError> {
     let signature = headers.get("x-men-signature").and_then(|v| v.to_str().ok());
     let token = svc::auth_request(&state, &body, signature, &request_id).await?;

@@ -33,6 +33,9 @@ pub enum ApiError {
     /// 413: the body is over the limit.
     #[error("request body too large")]
     TooLarge,
+    /// 413: what the request would store is over what the log takes in one event.
+    #[error("request too large to store: {0}")]
+    TooLargeToStore(String),
     /// 415: the body is not JSON.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -62,7 +65,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge | ApiError::TooLargeToStore(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -90,6 +93,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { .. } => {
                 ApiError::Conflict("the object was changed concurrently, try again".into())
             }
+            StoreError::TooLarge { .. } => ApiError::TooLargeToStore(e.to_string()),
             StoreError::Unavailable(_) => ApiError::Unavailable(e.into()),
             other => ApiError::Internal(other.into()),
         }

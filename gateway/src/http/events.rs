@@ -39,15 +39,8 @@ async fn object(
     axum::extract::Path((kind, id)): axum::extract::Path<(String, String)>,
     Query(q): Query<ObjectQuery>,
 ) -> Result<Response, ApiError> {
-    let at = match q.at.as_deref().filter(|s| !s.is_empty()) {
-        None => None,
-        Some(s) => Some(
-            s.parse::<i64>()
-                .map_err(|_| ApiError::BadRequest(format!("at: not a Unix time in seconds: {s:?}")))?
-                * 1_000_000
-                + 999_999,
-        ),
-    };
+    // The whole second is included; a time past the range of microseconds is "now and later".
+    let at = super::json::unix_seconds("at", q.at.as_deref())?.map(super::json::end_of_second);
     let h = crate::services::history::history(state.commands.store(), &kind, &id, at).await?;
     let events: Vec<_> = h.events.iter().map(|e| fleetlog_schemas::to_json(e.seq, &e.envelope)).collect();
     let position = h.events.last().map_or(0, |e| e.seq);
@@ -76,7 +69,10 @@ async fn stream(
     };
     // Last-Event-ID is the last position the client saw: resume after it.
     let from = match (headers.get("last-event-id").and_then(|v| v.to_str().ok()), q.from.as_deref()) {
-        (Some(last), _) => Some(parse("Last-Event-ID", last)? + 1),
+        // The largest position has no next one: it is past the end, like any `from` there.
+        (Some(last), _) => Some(parse("Last-Event-ID", last)?.checked_add(1).ok_or_else(|| {
+            ApiError::BadRequest(format!("Last-Event-ID {last} is beyond the end of the log"))
+        })?),
         (None, Some(from)) => Some(parse("from", from)?),
         (None, None) => None,
     };

@@ -22,17 +22,24 @@ async fn healthz() -> impl IntoResponse {
 }
 
 /// NATS is connected and every read model has caught up with the log: safe to send traffic.
+/// Each model's lag is measured now, against the stream's last sequence: a model's own figure
+/// dates from its last batch and reads 0 right after a write it has not seen yet.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let nats = state.nats_connected();
+    let last = if nats { state.commands.store().last_seq().await.ok() } else { None };
+    let mut behind = false;
     let models: serde_json::Map<String, serde_json::Value> = state
         .read_models
         .models()
         .map(|m| {
-            let v = serde_json::json!({ "position": m.position(), "lag": m.lag(), "failed": m.failed() });
+            let position = m.position();
+            let lag = last.map(|last| last.saturating_sub(position));
+            behind |= lag != Some(0);
+            let v = serde_json::json!({ "position": position, "lag": lag, "failed": m.failed() });
             (m.name().to_owned(), v)
         })
         .collect();
-    let ready = nats && state.read_models.caught_up();
+    let ready = nats && !behind && state.read_models.caught_up();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::json!({ "status": if ready { "ok" } else { "not ready" }, "nats": nats, "read_models": models });
     // Not an error in Mender's sense: keep the detailed body even for 503.

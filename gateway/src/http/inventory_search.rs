@@ -206,14 +206,14 @@ async fn search_saved(
     State(state): State<AppState>,
     _user: UserAuth,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    super::json_body::TimedBytes(body): super::json_body::TimedBytes,
 ) -> Result<Response, ApiError> {
     let f = saved(&state, &id)?;
     // The body is optional here: without one, the first page in id order.
     let body: SearchBody = if body.iter().all(u8::is_ascii_whitespace) {
         SearchBody::default()
     } else {
-        serde_json::from_slice(&body)
+        super::json_body::decode(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid search body: {e}")))?
     };
     let terms: Vec<FilterTerm> = f

@@ -25,10 +25,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
                 "Bad Content-Type, expected 'application/json'".into(),
             ));
         }
-        let body = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == 413 { ApiError::TooLarge } else { ApiError::BadRequest(e.body_text()) }
-        })?;
-        serde_json::from_slice(&body)
+        let body = super::json_body::read(req, state).await?;
+        super::json_body::decode(&body)
             .map(AppJson)
             .map_err(|e| ApiError::BadRequest(format!("failed to decode request body: {e}")))
     }
@@ -121,6 +119,30 @@ fn encode(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Query parameter `name` as Unix seconds (Mender's `created_after`, `created_before`, ...):
+/// absent or empty is `None`; anything but an integer is a 400, never silently ignored.
+pub fn unix_seconds(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
+    value
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<i64>().map_err(|_| {
+                let shown: String = s.chars().take(64).collect();
+                ApiError::BadRequest(format!("{name}: not a Unix time in seconds: {shown:?}"))
+            })
+        })
+        .transpose()
+}
+
+/// The first microsecond of a Unix second; saturates (times beyond the range mean "ever").
+pub fn start_of_second(seconds: i64) -> i64 {
+    seconds.saturating_mul(1_000_000)
+}
+
+/// The last microsecond of a Unix second; saturates (times beyond the range mean "ever").
+pub fn end_of_second(seconds: i64) -> i64 {
+    seconds.saturating_mul(1_000_000).saturating_add(999_999)
 }
 
 /// Microseconds since the epoch as RFC 3339 (UTC), the form Mender's JSON uses; the read models

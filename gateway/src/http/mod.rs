@@ -19,6 +19,7 @@ mod inventory_groups;
 mod inventory_identities;
 mod inventory_search;
 pub mod json;
+mod json_body;
 mod metrics;
 mod request_id;
 mod sessions;

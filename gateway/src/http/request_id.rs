@@ -6,9 +6,9 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 /// The request id header Mender's clients and services use.
 pub const REQUEST_ID: &str = "x-men-requestid";
@@ -16,6 +16,10 @@ pub const REQUEST_ID: &str = "x-men-requestid";
 /// The request id of the current request, available to handlers as an extension.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
+
+/// Largest sum of header names and values a request may have. hyper reads heads up to 1 MiB
+/// (see `serve`), so a larger header than this is answered here, in Mender's format.
+const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Error bodies are small; anything larger is replaced rather than buffered.
 const MAX_ERROR_BODY: usize = 64 * 1024;
@@ -34,7 +38,14 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
         req.headers_mut().insert(REQUEST_ID, v);
     }
     req.extensions_mut().insert(RequestId(id.clone()));
-    let mut res = next.run(req).await;
+    let header_bytes: usize = req.headers().iter().map(|(k, v)| k.as_str().len() + v.len()).sum();
+    let mut res = if header_bytes > MAX_HEADER_BYTES {
+        let error = format!("request header fields too large (at most {MAX_HEADER_BYTES} bytes)");
+        (StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, axum::Json(serde_json::json!({ "error": error })))
+            .into_response()
+    } else {
+        next.run(req).await
+    };
     if res.status().is_client_error() || res.status().is_server_error() {
         res = mender_error_body(res, &id).await;
     }
@@ -49,8 +60,10 @@ async fn mender_error_body(res: Response, id: &str) -> Response {
     let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
     let mut json = match serde_json::from_slice::<serde_json::Value>(&bytes) {
         Ok(v @ serde_json::Value::Object(_)) if v.get("error").is_some() => v,
-        // A JSON document that is not an error (deviceauth's 409 carries the existing device).
-        Ok(serde_json::Value::Object(_)) if !parts.status.is_server_error() => {
+        // A JSON document that is not an error: deviceauth's 409 carries the existing device,
+        // `/readyz`'s 503 each read model's position and lag (our handlers only; their 5xx
+        // errors carry "error" and are opaque).
+        Ok(serde_json::Value::Object(_)) => {
             return Response::from_parts(parts, Body::from(bytes));
         }
         _ => {

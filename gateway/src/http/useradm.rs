@@ -1,6 +1,6 @@
 //! Mender's useradm users API.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -8,7 +8,7 @@ use axum::{Json, Router};
 use fleetlog_projections::users::{UserView, UsersQueries};
 use serde::Deserialize;
 
-use super::json::{AppJson, rfc3339};
+use super::json::{AppJson, rfc3339, start_of_second, unix_seconds};
 use super::{ApiError, UserAuth};
 use crate::services::users::{self, UserUpdate};
 use crate::state::AppState;
@@ -56,9 +56,28 @@ async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
-async fn list(State(state): State<AppState>, _user: UserAuth) -> Result<Response, ApiError> {
+/// Filters of the users list (Unix seconds, as Mender's useradm takes them).
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    created_after: Option<String>,
+    created_before: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
+    // Mender's bounds are exclusive here ("created after", "created before") instants.
+    let after = unix_seconds("created_after", q.created_after.as_deref())?.map(start_of_second);
+    let before = unix_seconds("created_before", q.created_before.as_deref())?.map(start_of_second);
     let model = users_model(&state)?;
-    let all: Vec<_> = UsersQueries(&model).list(crate::DEFAULT_TENANT)?.iter().map(user_json).collect();
+    let all: Vec<_> = UsersQueries(&model)
+        .list(crate::DEFAULT_TENANT)?
+        .iter()
+        .filter(|u| after.is_none_or(|a| u.created_ts > a) && before.is_none_or(|b| u.created_ts < b))
+        .map(user_json)
+        .collect();
     Ok(Json(all).into_response())
 }
 

@@ -39,6 +39,31 @@ pub fn accepted_devices(state: &AppState, mut filters: Vec<Filter>) -> Result<Ve
     })
 }
 
+/// Refuses (400, naming a few) device ids that are not devices here: each becomes part of an
+/// aggregate id, and a deployment to a device that does not exist would stay pending forever.
+pub fn known_devices(state: &AppState, ids: &[String]) -> Result<(), ApiError> {
+    let unknown: Vec<&String> = crate::services::devices::devices(state, |q| {
+        let mut unknown = Vec::new();
+        for id in ids {
+            if !fleetlog_events::token::is_subject_token(id) || q.get(crate::DEFAULT_TENANT, id)?.is_none() {
+                unknown.push(id);
+            }
+        }
+        Ok(unknown)
+    })?;
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = unknown.iter().take(10).map(|id| format!("{:?}", bounded(id))).collect();
+    let more = if unknown.len() > 10 { format!(" and {} more", unknown.len() - 10) } else { String::new() };
+    Err(ApiError::BadRequest(format!("unknown devices: {}{more}", shown.join(", "))))
+}
+
+/// At most 64 characters of a client's value, for an error message.
+fn bounded(s: &str) -> String {
+    s.chars().take(64).collect()
+}
+
 impl From<DeploymentError> for ApiError {
     fn from(e: DeploymentError) -> Self {
         match e {
