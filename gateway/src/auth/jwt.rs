@@ -16,72 +16,17 @@ use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _, 
 use rand_core::{OsRng, RngCore as _};
 use rsa::traits::PublicKeyParts as _;
 use rsa::{RsaPrivateKey, RsaPublicKey};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use spki::ObjectIdentifier;
 
+pub use super::claims::{Claims, JwtAlgorithm};
 use super::signature::pkcs1v15_sha256;
 
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// Size of the RSA keys we generate for RS256.
 const RSA_GENERATED_BITS: usize = 3072;
-
-/// The claims of a fleetlog token; the same shape as Mender's own tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    /// Token id.
-    pub jti: String,
-    /// Subject: the device id or the user id.
-    pub sub: String,
-    /// Issued at, Unix seconds.
-    pub iat: i64,
-    /// Expires at, Unix seconds; the token is valid while `exp > now`.
-    pub exp: i64,
-    /// Issuer.
-    pub iss: String,
-    /// Set on device tokens.
-    #[serde(rename = "mender.device", default, skip_serializing_if = "is_false")]
-    pub device: bool,
-    /// Set on user tokens.
-    #[serde(rename = "mender.user", default, skip_serializing_if = "is_false")]
-    pub user: bool,
-    /// Tenant id; empty (and omitted) when single-tenant.
-    #[serde(rename = "mender.tenant", default, skip_serializing_if = "String::is_empty")]
-    pub tenant: String,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-/// The JWS algorithm of the signing key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum JwtAlgorithm {
-    /// Ed25519 (`"alg":"EdDSA"`), the default: small keys, fast signing.
-    #[default]
-    EdDSA,
-    /// RSASSA-PKCS1-v1_5 with SHA-256, for consumers that only know RSA.
-    RS256,
-}
-
-impl JwtAlgorithm {
-    /// The JOSE `alg` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JwtAlgorithm::EdDSA => "EdDSA",
-            JwtAlgorithm::RS256 => "RS256",
-        }
-    }
-
-    /// The key file name used by [`JwtKeys::load_or_generate`].
-    pub fn key_file_name(self) -> &'static str {
-        match self {
-            JwtAlgorithm::EdDSA => "jwt-ed25519.pem",
-            JwtAlgorithm::RS256 => "jwt-rs256.pem",
-        }
-    }
-}
 
 /// Why a token was refused, or the signing key could not be set up. The token variants' Display
 /// texts are client-facing.

@@ -20,6 +20,7 @@ fn claims() -> Claims {
         device: true,
         user: false,
         tenant: String::new(),
+        epoch: None,
     }
 }
 

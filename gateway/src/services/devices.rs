@@ -92,6 +92,8 @@ pub async fn auth_request(
         device: true,
         user: false,
         tenant: String::new(),
+        // The admission this token belongs to: a later reject, re-accept or revoke ends it.
+        epoch: Some(set.token_epoch),
     };
     Ok(state.jwt.sign(&claims))
 }

@@ -82,6 +82,7 @@ pub async fn issue_token(
         device: false,
         user: true,
         tenant: String::new(),
+        epoch: None,
     };
     Ok(state.jwt.sign(&claims))
 }

@@ -1,0 +1,78 @@
+//! Hardening of tokens and sessions (issue 12): a device token is good only for the admission it
+//! was issued under, a password change ends the user's other sessions, and retries with an
+//! `Idempotency-Key` are safe.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::server::{Server, captured};
+
+/// A device's `deployments/next` poll with `token`: any device route checks the token the same way.
+async fn poll(server: &Server, token: &str) -> StatusCode {
+    let url = format!("{}/api/devices/v1/deployments/device/deployments/next", server.base);
+    let body = json!({ "artifact_name": "a", "device_type": "t" });
+    server.http.post(url).bearer_auth(token).json(&body).send().await.unwrap().status()
+}
+
+/// The first captured device, accepted: (device id, auth set id, token).
+async fn accepted(server: &Server) -> (String, String, String) {
+    let (id, token) = server.accepted_device().await;
+    let (_, device) = server.get(&format!("/api/management/v2/devauth/devices/{id}")).await;
+    let set = device["auth_sets"][0]["id"].as_str().unwrap().to_owned();
+    (id, set, token)
+}
+
+async fn auth_again(server: &Server) -> String {
+    let (body, signature) = captured().remove(0);
+    let (status, token) = server.auth_request(&body, &signature).await;
+    assert_eq!(status, 200, "{token}");
+    token
+}
+
+#[tokio::test]
+async fn a_device_token_from_before_a_reject_stays_refused_after_the_device_is_accepted_again() {
+    let server = Server::start().await;
+    let (id, set, old) = accepted(&server).await;
+    assert_eq!(poll(&server, &old).await, 204);
+    assert_eq!(server.set_status(&id, &set, "rejected").await, 204);
+    assert_eq!(poll(&server, &old).await, 401);
+    assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
+    assert_eq!(poll(&server, &old).await, 401, "a token of the earlier admission");
+    let new = auth_again(&server).await;
+    assert_ne!(new, old);
+    assert_eq!(poll(&server, &new).await, 204, "a token of the new admission");
+    // Back to pending and accepted again: the same.
+    assert_eq!(server.set_status(&id, &set, "pending").await, 204);
+    assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
+    assert_eq!(poll(&server, &new).await, 401);
+    assert_eq!(poll(&server, &auth_again(&server).await).await, 204);
+}
+
+/// Waits until early in a second, so that what follows most likely happens within that second.
+async fn start_of_a_second() {
+    loop {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        if now.subsec_millis() < 200 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_device_token_issued_in_the_same_second_as_a_revoke_works_and_one_from_before_does_not() {
+    let server = Server::start().await;
+    let (_, set, _) = accepted(&server).await;
+    for _ in 0..3 {
+        let before = auth_again(&server).await;
+        assert_eq!(poll(&server, &before).await, 204);
+        start_of_a_second().await;
+        assert_eq!(server.delete(&format!("/api/management/v2/devauth/tokens/{set}")).await, 204);
+        // Same second as the revoke (the whole round trip takes milliseconds).
+        let after = auth_again(&server).await;
+        assert_eq!(poll(&server, &before).await, 401, "issued before the revoke");
+        assert_eq!(poll(&server, &after).await, 204, "issued after the revoke, in the same second");
+    }
+}
