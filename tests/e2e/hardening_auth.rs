@@ -76,3 +76,47 @@ async fn a_device_token_issued_in_the_same_second_as_a_revoke_works_and_one_from
         assert_eq!(poll(&server, &after).await, 204, "issued after the revoke, in the same second");
     }
 }
+
+async fn login(server: &Server, password: &str) -> (StatusCode, String) {
+    let url = format!("{}/api/management/v1/useradm/auth/login", server.base);
+    let res = server.http.post(url).basic_auth("admin@example.com", Some(password)).send().await.unwrap();
+    (res.status(), res.text().await.unwrap())
+}
+
+async fn me(server: &Server, token: &str) -> StatusCode {
+    let url = format!("{}/api/management/v1/useradm/users/me", server.base);
+    server.http.get(url).bearer_auth(token).send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_the_other_sessions_and_tokens_but_not_the_one_that_changed_it() {
+    let server = Server::start().await;
+    let (_, other) = login(&server, "secret-password").await;
+    let (_, changer) = login(&server, "secret-password").await;
+    let pat_url = format!("{}/api/management/v1/useradm/settings/tokens", server.base);
+    let res = server
+        .http
+        .post(&pat_url)
+        .bearer_auth(&server.token)
+        .json(&json!({ "name": "ci", "expires_in": 3600 }))
+        .send()
+        .await
+        .unwrap();
+    let pat = res.text().await.unwrap();
+    for token in [&other, &changer, &pat, &server.token] {
+        assert_eq!(me(&server, token).await, 200);
+    }
+    let (_, user) = server.get("/api/management/v1/useradm/users/me").await;
+    let url = format!("{}/api/management/v1/useradm/users/{}", server.base, user["id"].as_str().unwrap());
+    let body = json!({ "password": "new-secret-password", "current_password": "secret-password" });
+    let res = server.http.put(url).bearer_auth(&changer).json(&body).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(me(&server, &changer).await, 200, "the session that changed it");
+    assert_eq!(me(&server, &other).await, 401, "another login session");
+    assert_eq!(me(&server, &server.token).await, 401, "the first login session");
+    assert_eq!(me(&server, &pat).await, 401, "a personal access token");
+    assert_eq!(login(&server, "secret-password").await.0, 401);
+    let (status, fresh) = login(&server, "new-secret-password").await;
+    assert_eq!(status, 200);
+    assert_eq!(me(&server, &fresh).await, 200);
+}

@@ -88,8 +88,12 @@ async fn update(
     if target.id != user.id && body.password.is_some() {
         return Err(ApiError::Unprocessable("only the user can change their own password".into()));
     }
-    let update =
-        UserUpdate { email: body.email, password: body.password, current_password: body.current_password };
+    let update = UserUpdate {
+        email: body.email,
+        password: body.password,
+        current_password: body.current_password,
+        session: user.jti.clone(),
+    };
     let position = users::update_user(&state, &user.meta(), &user.id, &target, update).await?;
     state.seen(position).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -105,6 +105,8 @@ pub struct UserUpdate {
     pub password: Option<String>,
     /// The caller's current password (required to change their own e-mail or password).
     pub current_password: Option<String>,
+    /// The token of the session asking: a password change ends every other token of the user.
+    pub session: String,
 }
 
 /// Updates `target` on behalf of `caller`; returns the last position written.
@@ -143,7 +145,9 @@ pub async fn update_user(
     if let Some(password) = &update.password {
         let email = update.email.as_deref().unwrap_or(&target.email).to_owned();
         let password_hash = hash_password(&email, password)?;
-        let command = UserCommand::ChangePassword { password_hash };
+        let now = fleetlog_commands::now().unix_seconds();
+        let command =
+            UserCommand::ChangePassword { password_hash, keep_session: update.session.clone(), now };
         position = state.commands.execute::<User>(meta, &target.id, &command).await?.position;
     }
     Ok(position)
