@@ -120,3 +120,35 @@ async fn changing_the_password_ends_the_other_sessions_and_tokens_but_not_the_on
     assert_eq!(status, 200);
     assert_eq!(me(&server, &fresh).await, 200);
 }
+
+#[tokio::test]
+async fn admin_create_user_reaches_a_serve_on_an_external_nats_and_the_user_logs_in_at_once() {
+    let server = Server::start().await;
+    let recorded = std::fs::read_to_string(server.conn.data_dir.join("nats.url")).unwrap();
+    assert!(recorded.ends_with("\nexternal\n"), "{recorded}");
+    // As an operator runs it: only the data dir, no --nats-url.
+    let conn = fleetlog_gateway::settings::ConnectionArgs { nats_url: None, ..server.conn.clone() };
+    for i in 0..5 {
+        let email = format!("ops{i}@example.com");
+        Box::pin(fleetlog_gateway::admin::create_user(&conn, &email, "ops-password")).await.unwrap();
+        // No retry: the command returned only once the server shows the user.
+        let url = format!("{}/api/management/v1/useradm/auth/login", server.base);
+        let res = server.http.post(url).basic_auth(&email, Some("ops-password")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "login right after create-user ({i})");
+    }
+    assert!(!server.conn.data_dir.join("nats").exists(), "no private store was started");
+}
+
+#[tokio::test]
+async fn admin_create_user_fails_clearly_when_the_recorded_external_nats_is_unreachable() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("nats.url"), "nats://127.0.0.1:9\nexternal\n").unwrap();
+    let (_, conn) = fleetlog_tests::fresh_conn("H");
+    let conn = fleetlog_gateway::settings::ConnectionArgs { nats_url: None, data_dir: dir.path().into(), ..conn };
+    let err = Box::pin(fleetlog_gateway::admin::create_user(&conn, "x@example.com", "x-password"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("not reachable") && err.contains("--nats-url"), "{err}");
+    assert!(!dir.path().join("nats").exists(), "no private store was started");
+}
