@@ -27,6 +27,11 @@ pub enum StoreError {
     /// NATS did not answer in time, or is not reachable; the append may or may not have happened.
     #[error("event store unavailable: {0}")]
     Unavailable(String),
+    /// The append was sent but no acknowledgement came in time: it may or may not be stored
+    /// (a client buffers while reconnecting and may deliver it later). Retrying the same command
+    /// id is safe: it is stored at most once.
+    #[error("event store did not confirm the append; it may or may not be stored: {0}")]
+    OutcomeUnknown(String),
     /// JetStream answered with an error we do not map (a bug or misconfiguration).
     #[error("event store error {code}/{err_code}: {description}")]
     Server {

@@ -144,11 +144,55 @@ async fn admin_create_user_fails_clearly_when_the_recorded_external_nats_is_unre
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("nats.url"), "nats://127.0.0.1:9\nexternal\n").unwrap();
     let (_, conn) = fleetlog_tests::fresh_conn("H");
-    let conn = fleetlog_gateway::settings::ConnectionArgs { nats_url: None, data_dir: dir.path().into(), ..conn };
+    let conn =
+        fleetlog_gateway::settings::ConnectionArgs { nats_url: None, data_dir: dir.path().into(), ..conn };
     let err = Box::pin(fleetlog_gateway::admin::create_user(&conn, "x@example.com", "x-password"))
         .await
         .unwrap_err()
         .to_string();
     assert!(err.contains("not reachable") && err.contains("--nats-url"), "{err}");
     assert!(!dir.path().join("nats").exists(), "no private store was started");
+}
+
+/// `POST path` with the admin's token, an optional `Idempotency-Key`, and a JSON body: status
+/// and `Location`.
+async fn create(server: &Server, path: &str, key: Option<&str>, body: serde_json::Value) -> (u16, String) {
+    let mut req = server.http.post(format!("{}{path}", server.base)).bearer_auth(&server.token).json(&body);
+    if let Some(key) = key {
+        req = req.header("Idempotency-Key", key);
+    }
+    let res = req.send().await.unwrap();
+    let location = res.headers().get("location").map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
+    (res.status().as_u16(), location)
+}
+
+#[tokio::test]
+async fn a_retried_creation_with_the_same_idempotency_key_returns_the_first_object() {
+    let server = Server::start().await;
+    let users = "/api/management/v1/useradm/users";
+    let alice = json!({ "email": "alice@example.com", "password": "alice-password" });
+    let (status, first) = create(&server, users, Some("create-alice-1"), alice.clone()).await;
+    assert_eq!(status, 201);
+    // The retry after an unknown outcome: the same answer, not 422 "already exists".
+    assert_eq!(create(&server, users, Some("create-alice-1"), alice.clone()).await, (201, first.clone()));
+    assert_eq!(create(&server, users, None, alice.clone()).await.0, 422, "without a key: a new request");
+    let bob = |n: u32| json!({ "email": format!("bob{n}@example.com"), "password": "bob-password" });
+    let (_, b1) = create(&server, users, Some("create-bob"), bob(1)).await;
+    let (_, b2) = create(&server, users, Some("create-bob-2"), bob(2)).await;
+    assert_ne!(b1, b2, "different keys: two users");
+    let (_, listed) = server.get(users).await;
+    assert_eq!(listed.as_array().unwrap().len(), 4, "admin, alice and two bobs: {listed}");
+
+    // Saved filters (and deployments, preauthorizations) the same way.
+    let filters = "/api/management/v2/inventory/filters";
+    let filter = json!({ "name": "arm", "terms": [{ "scope": "inventory", "attribute": "arch", "type": "$eq", "value": "arm" }] });
+    let (status, f1) = create(&server, filters, Some("f"), filter.clone()).await;
+    assert_eq!(status, 201);
+    assert_eq!(create(&server, filters, Some("f"), filter.clone()).await, (201, f1));
+    assert_eq!(create(&server, filters, Some("g"), filter).await.0, 409, "another key: a new request");
+
+    // Keys are bounded and printable.
+    for bad in ["x".repeat(256), "tab\there".to_owned()] {
+        assert_eq!(create(&server, users, Some(&bad), bob(3)).await.0, 400, "{bad:?}");
+    }
 }

@@ -46,6 +46,12 @@ pub enum ApiError {
     /// 503: the log is unreachable; the client may retry.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// 503: the change was sent to the log but not confirmed: it may or may not be stored.
+    #[error(
+        "the outcome is unknown: the change may or may not have been stored; retry with the same \
+         Idempotency-Key header to get its outcome without a duplicate"
+    )]
+    OutcomeUnknown(#[source] anyhow::Error),
     /// 500: a bug or an unexpected failure.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -66,7 +72,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::OutcomeUnknown(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -91,6 +97,7 @@ impl From<StoreError> for ApiError {
                 ApiError::Conflict("the object was changed concurrently, try again".into())
             }
             StoreError::Unavailable(_) => ApiError::Unavailable(e.into()),
+            StoreError::OutcomeUnknown(_) => ApiError::OutcomeUnknown(e.into()),
             other => ApiError::Internal(other.into()),
         }
     }
