@@ -63,3 +63,29 @@ pub enum CommandError<E: std::error::Error + 'static> {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// An append request that failed: without an answer in time the outcome is unknown (the request
+/// may sit in the client's buffer and reach the server after a reconnect); otherwise (no stream
+/// listening, not sent) nothing was stored.
+impl From<async_nats::RequestError> for StoreError {
+    fn from(e: async_nats::RequestError) -> Self {
+        match e.kind() {
+            async_nats::RequestErrorKind::TimedOut => StoreError::OutcomeUnknown(e.to_string()),
+            _ => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_nats::{RequestError, RequestErrorKind};
+
+    #[test]
+    fn an_unanswered_append_has_an_unknown_outcome() {
+        let timed_out = StoreError::from(RequestError::new(RequestErrorKind::TimedOut));
+        assert!(matches!(timed_out, StoreError::OutcomeUnknown(_)), "{timed_out:?}");
+        let no_stream = StoreError::from(RequestError::new(RequestErrorKind::NoResponders));
+        assert!(matches!(no_stream, StoreError::Unavailable(_)), "{no_stream:?}");
+    }
+}

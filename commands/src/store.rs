@@ -207,7 +207,7 @@ impl EventStore {
             .client
             .request_with_headers(a.subject.clone(), headers, payload)
             .await
-            .map_err(request_failed)?;
+            .map_err(StoreError::from)?;
         parse_ack(&reply.payload, &a.subject)
     }
 
@@ -235,7 +235,7 @@ impl EventStore {
                         .client
                         .request_with_headers(a.subject.clone(), h, payload)
                         .await
-                        .map_err(request_failed)?;
+                        .map_err(StoreError::from)?;
                     return parse_ack(&reply.payload, &a.subject);
                 }
                 self.client.publish_with_headers(a.subject.clone(), h, payload).await.map_err(unavailable)?;
@@ -271,15 +271,6 @@ fn parse_ack(payload: &[u8], subject: &str) -> Result<Appended, StoreError> {
             BATCH_DUPLICATE_MSG_ID => StoreError::Duplicate,
             err_code => StoreError::Server { code: e.code, err_code, description: e.description },
         }),
-    }
-}
-
-/// An append request that failed: without an answer in time the outcome is unknown; otherwise
-/// (no stream listening, not sent) nothing was stored.
-fn request_failed(e: async_nats::RequestError) -> StoreError {
-    match e.kind() {
-        async_nats::RequestErrorKind::TimedOut => StoreError::OutcomeUnknown(e.to_string()),
-        _ => StoreError::Unavailable(e.to_string()),
     }
 }
 

@@ -196,3 +196,22 @@ async fn a_retried_creation_with_the_same_idempotency_key_returns_the_first_obje
         assert_eq!(create(&server, users, Some(&bad), bob(3)).await.0, 400, "{bad:?}");
     }
 }
+
+#[tokio::test]
+async fn a_retried_deployment_with_the_same_idempotency_key_is_created_once() {
+    let server = Server::start().await;
+    let artifact = include_bytes!("../fixtures/artifacts/release-1.mender").to_vec();
+    assert_eq!(crate::deployments::upload(&server, artifact, "r1").await.0, 201);
+    let (device, _) = server.accepted_device().await;
+    let path = "/api/management/v1/deployments/deployments";
+    let body = json!({ "name": "rollout", "artifact_name": "release-1", "devices": [device] });
+    let (status, first) = create(&server, path, Some("rollout-2026-12-02"), body.clone()).await;
+    assert_eq!(status, 201);
+    assert_eq!(create(&server, path, Some("rollout-2026-12-02"), body.clone()).await, (201, first.clone()));
+    let count = |list: serde_json::Value| list.as_array().unwrap().len();
+    assert_eq!(count(server.get(path).await.1), 1, "one deployment for two requests with one key");
+    let (status, second) = create(&server, path, Some("rollout-2026-12-02-b"), body).await;
+    assert_eq!(status, 201);
+    assert_ne!(second, first);
+    assert_eq!(count(server.get(path).await.1), 2, "another key: another deployment");
+}

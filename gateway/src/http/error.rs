@@ -148,3 +148,18 @@ impl From<fleetlog_events::user::UserError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_outcome_is_a_503_that_says_to_retry_with_the_same_key() {
+        let e: ApiError = StoreError::OutcomeUnknown("request timed out".into()).into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let text = e.to_string();
+        assert!(text.contains("outcome is unknown") && text.contains("Idempotency-Key"), "{text}");
+        let e: ApiError = StoreError::Unavailable("no responders".into()).into();
+        assert_eq!(e.to_string(), "service unavailable");
+    }
+}
