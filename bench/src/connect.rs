@@ -103,6 +103,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         device,
         user: !device,
         tenant: String::new(),
+        epoch: None,
     };
     let device_token = state.jwt.sign(&claims("as-1", "dev-1", true));
     let user_token = crate::user_token(&state, "dc@example.com").await?;

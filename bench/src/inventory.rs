@@ -247,6 +247,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
                 device: true,
                 user: false,
                 tenant: String::new(),
+                epoch: None,
             })
         })
         .collect();

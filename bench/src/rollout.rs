@@ -118,6 +118,7 @@ pub async fn run(
             device: true,
             user: false,
             tenant: String::new(),
+            epoch: None,
         });
         ensure!(sim.next(&d).await?.is_none(), "an appended device is an accepted, idle device");
     }

@@ -37,6 +37,11 @@ pub enum StoreError {
     /// NATS did not answer in time, or is not reachable; the append may or may not have happened.
     #[error("event store unavailable: {0}")]
     Unavailable(String),
+    /// The append was sent but no acknowledgement came in time: it may or may not be stored
+    /// (a client buffers while reconnecting and may deliver it later). Retrying the same command
+    /// id is safe: it is stored at most once.
+    #[error("event store did not confirm the append; it may or may not be stored: {0}")]
+    OutcomeUnknown(String),
     /// JetStream answered with an error we do not map (a bug or misconfiguration).
     #[error("event store error {code}/{err_code}: {description}")]
     Server {
@@ -67,4 +72,30 @@ pub enum CommandError<E: std::error::Error + 'static> {
     /// The store failed (5xx; the cause is logged).
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// An append request that failed: without an answer in time the outcome is unknown (the request
+/// may sit in the client's buffer and reach the server after a reconnect); otherwise (no stream
+/// listening, not sent) nothing was stored.
+impl From<async_nats::RequestError> for StoreError {
+    fn from(e: async_nats::RequestError) -> Self {
+        match e.kind() {
+            async_nats::RequestErrorKind::TimedOut => StoreError::OutcomeUnknown(e.to_string()),
+            _ => StoreError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_nats::{RequestError, RequestErrorKind};
+
+    #[test]
+    fn an_unanswered_append_has_an_unknown_outcome() {
+        let timed_out = StoreError::from(RequestError::new(RequestErrorKind::TimedOut));
+        assert!(matches!(timed_out, StoreError::OutcomeUnknown(_)), "{timed_out:?}");
+        let no_stream = StoreError::from(RequestError::new(RequestErrorKind::NoResponders));
+        assert!(matches!(no_stream, StoreError::Unavailable(_)), "{no_stream:?}");
+    }
 }

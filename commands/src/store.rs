@@ -201,7 +201,7 @@ impl EventStore {
             .client
             .request_with_headers(a.subject.clone(), headers, payload)
             .await
-            .map_err(unavailable)?;
+            .map_err(StoreError::from)?;
         parse_ack(&reply.payload, &a.subject)
     }
 
@@ -236,7 +236,7 @@ impl EventStore {
                         .client
                         .request_with_headers(a.subject.clone(), h, payload)
                         .await
-                        .map_err(unavailable)?;
+                        .map_err(StoreError::from)?;
                     return parse_ack(&reply.payload, &a.subject);
                 }
                 self.client.publish_with_headers(a.subject.clone(), h, payload).await.map_err(unavailable)?;

@@ -17,9 +17,13 @@ pub async fn create_user(conn: &ConnectionArgs, email: &str, password: &str) -> 
             .await
             .context("opening the event stream")?;
         let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::system("fleetlog admin"), "");
-        let (id, _) = users::create_user(&CommandService::new(store), &meta, email, password)
+        let id = uuid::Uuid::new_v4().to_string();
+        let outcome = users::create_user(&CommandService::new(store), &meta, &id, email, password)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        // Return only once a running server can log the user in.
+        crate::remote::wait_until_served(&nats.client, &conn.data_dir, &conn.stream, outcome.position)
+            .await?;
         anyhow::Ok(id)
     }
     .await;

@@ -37,34 +37,83 @@ pub struct Nats {
     pub client: async_nats::Client,
     /// The embedded server, when no `--nats-url` was given.
     pub embedded: Option<NatsServer>,
+    /// The external server's URL (`--nats-url`, or the one the data dir records).
+    pub external_url: Option<String>,
 }
 
-/// File in the data dir where a running `serve` records its embedded server's URL.
+/// File in the data dir naming the NATS server of the log the data dir belongs to: the embedded
+/// server's URL while `serve` runs (removed when it stops), or an external `--nats-url` with a
+/// second line `external` (kept: the data dir's read models are of that log). Subcommands
+/// without `--nats-url` use it, so `fleetlog admin` reaches the log that `serve` uses.
 const NATS_URL_FILE: &str = "nats.url";
 
+/// Writes `NATS_URL_FILE` (mode 0600: a URL may carry credentials).
+fn record_nats_url(data_dir: &std::path::Path, url: &str, external: bool) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let text = if external { format!("{url}\nexternal\n") } else { url.to_owned() };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(data_dir.join(NATS_URL_FILE))?;
+    file.write_all(text.as_bytes())
+}
+
+/// A URL without its user information, for messages.
+fn redacted(url: &str) -> String {
+    match url.split_once("://").and_then(|(scheme, rest)| Some((scheme, rest.split_once('@')?.1))) {
+        Some((scheme, host)) => format!("{scheme}://***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
 impl Nats {
-    /// Connects to `--nats-url`, to the embedded server of a `serve` running on the same data
-    /// dir, or starts the embedded server.
+    /// Connects to `--nats-url`, to the NATS server the data dir records (an external one, or
+    /// the embedded server of a `serve` running on it), or starts the embedded server.
     pub async fn connect(conn: &ConnectionArgs) -> anyhow::Result<Nats> {
         std::fs::create_dir_all(&conn.data_dir)
             .with_context(|| format!("creating {}", conn.data_dir.display()))?;
-        let recorded = std::fs::read_to_string(conn.data_dir.join(NATS_URL_FILE)).ok();
-        let (url, embedded) = match (&conn.nats_url, recorded) {
-            (Some(url), _) => (url.clone(), None),
-            (None, Some(url)) if connect(url.trim()).await.is_ok() => (url.trim().to_owned(), None),
-            (None, _) => {
-                let cfg = NatsServerConfig {
-                    binary: conn.nats_server_bin.clone(),
-                    dir: conn.data_dir.join("nats"),
-                    port: None,
-                    remove_dir_on_exit: false,
-                };
-                let server = NatsServer::start(&cfg).await?;
-                (server.url().to_owned(), Some(server))
+        let path = conn.data_dir.join(NATS_URL_FILE);
+        let recorded = std::fs::read_to_string(&path).ok();
+        let recorded = recorded.as_deref().and_then(|text| {
+            let mut lines = text.lines().map(str::trim);
+            let url = lines.next().filter(|u| !u.is_empty())?.to_owned();
+            Some((url, lines.next() == Some("external")))
+        });
+        if let Some(url) = &conn.nats_url {
+            let client =
+                connect(url).await.with_context(|| format!("connecting to NATS at {}", redacted(url)))?;
+            return Ok(Nats { client, embedded: None, external_url: Some(url.clone()) });
+        }
+        if let Some((url, external)) = recorded {
+            match connect(&url).await {
+                Ok(client) => {
+                    let external_url = external.then_some(url);
+                    return Ok(Nats { client, embedded: None, external_url });
+                }
+                // Starting a private server here would write into a log nobody reads.
+                Err(e) if external => anyhow::bail!(
+                    "this data dir belongs to the log on NATS at {} ({} says so), which is not reachable: {e}; \
+                     pass --nats-url to use another server",
+                    redacted(&url),
+                    path.display()
+                ),
+                // A `serve` with the embedded server ran here and is gone: start it ourselves.
+                Err(_) => {}
             }
+        }
+        let cfg = NatsServerConfig {
+            binary: conn.nats_server_bin.clone(),
+            dir: conn.data_dir.join("nats"),
+            port: None,
+            remove_dir_on_exit: false,
         };
+        let server = NatsServer::start(&cfg).await?;
+        let url = server.url().to_owned();
         let client = connect(&url).await.with_context(|| format!("connecting to NATS at {url}"))?;
-        Ok(Nats { client, embedded })
+        Ok(Nats { client, embedded: Some(server), external_url: None })
     }
 }
 
@@ -159,8 +208,10 @@ impl Application {
         let read_models = ProjectionHost::start(db, nats.client.clone(), host_cfg, projections()).await?;
         let listener =
             TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-        if let Some(server) = &nats.embedded {
-            std::fs::write(args.conn.data_dir.join(NATS_URL_FILE), server.url())?;
+        match (&nats.embedded, &nats.external_url) {
+            (Some(server), _) => record_nats_url(&args.conn.data_dir, server.url(), false)?,
+            (None, Some(url)) => record_nats_url(&args.conn.data_dir, url, true)?,
+            (None, None) => {}
         }
         let jwt = Arc::new(load_jwt_keys(&args)?);
         let (storage, config_links) = open_storage(&args, listener.local_addr()?).await?;
@@ -207,6 +258,12 @@ impl Application {
             subject,
             state.read_models.clone(),
         ));
+        // `fleetlog admin` waits here until this server shows what it wrote.
+        let waits = tokio::spawn(crate::remote::serve_waits(
+            nats.client.clone(),
+            crate::remote::wait_subject(&args.conn.stream, &serve_id),
+            state.read_models.clone(),
+        ));
         let router = crate::http::app(state.clone(), args.max_body_bytes);
         let token = state.shutdown.clone();
         let shutdown = async move {
@@ -218,6 +275,7 @@ impl Application {
         crate::serve::serve(listener, router, limits, shutdown).await?;
         tracing::info!("HTTP drained; stopping");
         rebuilds.abort();
+        waits.abort();
         let _ = std::fs::remove_file(&id_file);
         state.read_models.stop().await;
         if let Err(e) = nats.client.drain().await {

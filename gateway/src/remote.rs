@@ -1,6 +1,7 @@
-//! Letting `fleetlog replay` reach a running `serve` on the same data dir: the server listens
-//! on a core-NATS subject named after its own id (written to `<data-dir>/serve.id`), rebuilds
-//! the asked read models in the background and streams progress back to the asker's inbox.
+//! Letting `fleetlog replay` and `fleetlog admin` reach a running `serve` on the same data dir:
+//! the server listens on core-NATS subjects named after its own id (written to
+//! `<data-dir>/serve.id`); it rebuilds the asked read models in the background and streams
+//! progress back to the asker's inbox, or says when its read models show a position.
 //! The subject is outside the stream's prefix, so requests never enter the log.
 
 use std::sync::Arc;
@@ -106,5 +107,69 @@ pub async fn serve_rebuilds(client: async_nats::Client, subject: String, host: A
             let _ = client.publish(reply, serde_json::to_vec(&last).unwrap_or_default().into()).await;
             let _ = client.flush().await;
         });
+    }
+}
+
+/// The subject on which server `id` of stream `stream` answers "have you applied position N?".
+pub fn wait_subject(stream: &str, id: &str) -> String {
+    format!("_FLEETLOG.{stream}.{id}.wait")
+}
+
+/// How long the server waits for its read models before answering that it has not caught up.
+const WAIT_LIMIT: Duration = Duration::from_secs(8);
+
+/// Answers wait requests (a decimal log position) with `ok` once the local read models show that
+/// position, or `behind` after [`WAIT_LIMIT`]. Lets `fleetlog admin` return only once the
+/// running server can use what it wrote (read-your-writes, as the HTTP API does).
+pub async fn serve_waits(client: async_nats::Client, subject: String, host: Arc<ProjectionHost>) {
+    let mut requests = match client.subscribe(subject.clone()).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, %subject, "remote waits unavailable");
+            return;
+        }
+    };
+    while let Some(request) = requests.next().await {
+        let Some(reply) = request.reply.clone() else { continue };
+        let (client, host) = (client.clone(), host.clone());
+        tokio::spawn(async move {
+            let position =
+                std::str::from_utf8(&request.payload).ok().and_then(|p| p.trim().parse::<u64>().ok());
+            let answer = match position {
+                Some(p) if host.wait_for(p, WAIT_LIMIT).await => "ok",
+                Some(_) => "behind",
+                None => "bad request",
+            };
+            let _ = client.publish(reply, answer.into()).await;
+        });
+    }
+}
+
+/// Waits until the `serve` running on `data_dir` (if any) shows log position `position`. No
+/// server on the data dir (no id file, or nobody answers) is not an error: nothing to wait for.
+pub async fn wait_until_served(
+    client: &async_nats::Client,
+    data_dir: &std::path::Path,
+    stream: &str,
+    position: u64,
+) -> anyhow::Result<()> {
+    let Ok(id) = std::fs::read_to_string(data_dir.join(SERVE_ID_FILE)) else { return Ok(()) };
+    let id = id.trim();
+    // Our own file, but it becomes a subject: only what `serve` writes (hex) is used.
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        anyhow::bail!("{} is not a server id", data_dir.join(SERVE_ID_FILE).display());
+    }
+    let request = client.request(wait_subject(stream, id), position.to_string().into());
+    match tokio::time::timeout(WAIT_LIMIT + Duration::from_secs(5), request).await {
+        Ok(Ok(reply)) if &reply.payload[..] == b"ok" => Ok(()),
+        Ok(Ok(reply)) => anyhow::bail!(
+            "written at position {position}, but the running server did not show it in time ({})",
+            String::from_utf8_lossy(&reply.payload)
+        ),
+        Ok(Err(e)) if e.kind() == async_nats::RequestErrorKind::NoResponders => Ok(()),
+        Ok(Err(e)) => anyhow::bail!("written at position {position}; asking the running server failed: {e}"),
+        Err(_) => {
+            anyhow::bail!("written at position {position}, but the running server did not answer in time")
+        }
     }
 }

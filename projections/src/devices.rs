@@ -1,7 +1,7 @@
 //! The devices read model (deviceauth): one record per device, plus indexes by status and by
 //! identity, so that listing, counting and the auth lookup need no full scan.
 
-use fleetlog_events::device::{AuthSetStatus, DeviceEvent, DeviceStatus};
+use fleetlog_events::device::{AuthSetStatus, DeviceEvent, DeviceStatus, token_current};
 use fleetlog_events::{DomainEvent, RecordedEvent};
 use serde::{Deserialize, Serialize};
 
@@ -18,9 +18,14 @@ pub struct AuthSetView {
     pub status: AuthSetStatus,
     /// When it was submitted, microseconds since the epoch.
     pub ts: i64,
-    /// Tokens of this set issued before this Unix second are revoked (0: none).
+    /// Tokens of this set issued before this Unix second are revoked (0: none). Only for tokens
+    /// without an admission epoch (issued by earlier versions); see `token_epoch`.
     #[serde(default)]
     pub tokens_revoked_before: i64,
+    /// The log position of the event that started this set's current admission (its last
+    /// acceptance or token revocation); tokens carry the epoch they were issued under.
+    #[serde(default)]
+    pub token_epoch: u64,
 }
 
 /// One device as the management API shows it.
@@ -57,16 +62,23 @@ fn status_key(tenant: &str, status: DeviceStatus, id: &str) -> Vec<u8> {
 }
 
 /// Present exactly while that auth set (the `jti` of its tokens) is accepted: the device API's
-/// check. Its value is the Unix second before which the set's tokens were revoked (8 bytes,
-/// big-endian; 0 for none), then the device id.
+/// check. Its value is the set's token epoch (8 bytes, big-endian), the Unix second before which
+/// tokens without an epoch are refused (8 bytes, big-endian), then the device id.
 fn accepted_key(tenant: &str, auth_set_id: &str) -> Vec<u8> {
     format!("a/{tenant}/{auth_set_id}").into_bytes()
 }
 
-/// Splits an accepted key's value into (revoked before, device id).
-fn accepted_value(v: &[u8]) -> Option<(i64, &[u8])> {
-    let (revoked, device) = v.split_first_chunk::<8>()?;
-    Some((i64::from_be_bytes(*revoked), device))
+/// An accepted key's value, split.
+struct Accepted<'a> {
+    epoch: u64,
+    revoked_before: i64,
+    device: &'a [u8],
+}
+
+fn accepted_value(v: &[u8]) -> Option<Accepted<'_>> {
+    let (epoch, rest) = v.split_first_chunk::<8>()?;
+    let (revoked, device) = rest.split_first_chunk::<8>()?;
+    Some(Accepted { epoch: u64::from_be_bytes(*epoch), revoked_before: i64::from_be_bytes(*revoked), device })
 }
 
 fn accepted_sets(d: &DeviceView) -> impl Iterator<Item = &AuthSetView> {
@@ -80,8 +92,8 @@ impl Projection for DevicesProjection {
 
     fn version(&self) -> u32 {
         // 2: the accepted-auth-set index; 3: token revocation in that index; 4: no identity
-        // index (the identity claim in the log is the authority).
-        4
+        // index (the identity claim in the log is the authority); 5: token epochs.
+        5
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -120,6 +132,7 @@ impl Projection for DevicesProjection {
             status,
             ts,
             tokens_revoked_before: 0,
+            token_epoch: 0,
         };
         match event {
             DeviceEvent::AuthSetSubmitted { auth_set_id, pubkey, .. } => {
@@ -140,19 +153,27 @@ impl Projection for DevicesProjection {
             DeviceEvent::AuthSetDismissed { auth_set_id } => {
                 device.auth_sets.retain(|a| a.id != *auth_set_id)
             }
-            DeviceEvent::DeviceTokensRevoked { auth_set_id } => {
-                if let Some(a) = device.auth_sets.iter_mut().find(|a| a.id == *auth_set_id) {
-                    a.tokens_revoked_before = e.envelope.occurred_at.unix_seconds() + 1;
-                }
-            }
+            DeviceEvent::DeviceTokensRevoked { .. } => {}
             DeviceEvent::DeviceDecommissioned => {
                 w.remove(key)?;
                 return Ok(());
             }
         }
+        if let Some(set) = event.new_token_epoch() {
+            let second = e.envelope.occurred_at.unix_seconds();
+            if let Some(a) = device.auth_sets.iter_mut().find(|a| a.id == set) {
+                a.token_epoch = e.seq;
+                // Tokens without an epoch only have seconds: one from the second of a revoke
+                // may be from before it, so that whole second is refused (as before); a
+                // re-acceptance refuses the earlier seconds.
+                let revoked = matches!(event, DeviceEvent::DeviceTokensRevoked { .. });
+                a.tokens_revoked_before = if revoked { second + 1 } else { second };
+            }
+        }
         device.updated_ts = ts;
         for a in accepted_sets(&device) {
-            let mut value = a.tokens_revoked_before.to_be_bytes().to_vec();
+            let mut value = a.token_epoch.to_be_bytes().to_vec();
+            value.extend_from_slice(&a.tokens_revoked_before.to_be_bytes());
             value.extend_from_slice(id.as_bytes());
             w.insert(accepted_key(tenant, &a.id), value);
         }
@@ -171,19 +192,26 @@ impl DevicesQueries<'_> {
         self.0.tree().get(record_key(tenant, id))?.map(|v| from_bytes(&v)).transpose()
     }
 
-    /// Whether a token of auth set `auth_set_id` of device `id`, issued at Unix second `iat`, is
-    /// good: the set is accepted and its tokens were not revoked since (one key lookup, no
-    /// decoding: the device API asks this on every request).
+    /// Whether a token of auth set `auth_set_id` of device `id`, issued under admission epoch
+    /// `epoch` (or, for a token of an earlier version without one, at Unix second `iat`), is
+    /// good: the set is accepted, and neither re-accepted nor revoked since the token was issued
+    /// (one key lookup, no decoding: the device API asks this on every request).
     pub fn token_valid(
         &self,
         tenant: &str,
         id: &str,
         auth_set_id: &str,
+        epoch: Option<u64>,
         iat: i64,
     ) -> Result<bool, ProjectionError> {
         let Some(v) = self.0.tree().get(accepted_key(tenant, auth_set_id))? else { return Ok(false) };
-        Ok(accepted_value(&v)
-            .is_some_and(|(revoked_before, device)| device == id.as_bytes() && iat >= revoked_before))
+        Ok(accepted_value(&v).is_some_and(|a| {
+            a.device == id.as_bytes()
+                && match epoch {
+                    Some(epoch) => token_current(epoch, a.epoch),
+                    None => iat >= a.revoked_before,
+                }
+        }))
     }
 
     /// The device an accepted auth set belongs to (only accepted sets have tokens).
@@ -193,7 +221,7 @@ impl DevicesQueries<'_> {
         auth_set_id: &str,
     ) -> Result<Option<String>, ProjectionError> {
         let v = self.0.tree().get(accepted_key(tenant, auth_set_id))?;
-        Ok(v.as_deref().and_then(accepted_value).map(|(_, d)| String::from_utf8_lossy(d).into_owned()))
+        Ok(v.as_deref().and_then(accepted_value).map(|a| String::from_utf8_lossy(a.device).into_owned()))
     }
 
     /// Devices of one status (or all), in id order, skipping `skip` and returning at most `limit`.

@@ -2,13 +2,14 @@
 //! first and renamed into place, so a reader never sees half an upload.
 
 use std::io::{self, SeekFrom};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use tokio::fs::{self, File, OpenOptions};
+use tokio::fs::{self, File};
 use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt, BufWriter};
 use tokio_util::io::ReaderStream;
 
@@ -16,11 +17,13 @@ use crate::{GetObject, LinkSigner, ObjectMeta, RangeSpec, StoreError, validate_k
 
 /// Directory under the root holding uploads in progress. Keys cannot name it (no segment may
 /// start with '.'), and it is on the same file system as the objects, so rename is atomic.
+///
+/// An upload holds an exclusive lock (`flock`) on its partial file until it is renamed into
+/// place; the kernel drops the lock when the process dies, even by `kill -9`. So a partial file
+/// nobody holds locked belongs to a dead upload, and `open` removes it at once; one that is
+/// locked is a live upload of another process sharing the directory, and stays. (This needs a
+/// file system where `flock` works across the sharers: local disks, NFSv4.)
 const PARTIAL_DIR: &str = ".partial";
-
-/// Partial files older than this are leftovers of a crash and are removed on open. Younger
-/// ones may be uploads of another process sharing the directory.
-const STALE_PARTIAL_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// Read and write buffer size: large enough that a multi-GiB file is not a million syscalls.
 const IO_BUFFER: usize = 256 * 1024;
@@ -41,7 +44,7 @@ struct Inner {
 }
 
 impl LocalStore {
-    /// Use `root` (created if missing), removing partial uploads a crash left behind.
+    /// Use `root` (created if missing), removing the partial files of uploads that died.
     pub async fn open(root: impl AsRef<Path>, signer: LinkSigner) -> Result<LocalStore, StoreError> {
         let root = root.as_ref().to_path_buf();
         let partial = root.join(PARTIAL_DIR);
@@ -81,12 +84,7 @@ impl LocalStore {
         // The guard removes the partial file on every way out but success, including the
         // future being dropped mid-upload (client gone, request timeout).
         let partial = PartialFile(Some(self.inner.root.join(PARTIAL_DIR).join(name)));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(partial.path())
-            .await
-            .map_err(StoreError::io("create partial file"))?;
+        let file = create_locked(partial.path()).await.map_err(StoreError::io("create partial file"))?;
         let mut out = BufWriter::with_capacity(IO_BUFFER, file);
         let mut body = std::pin::pin!(body);
         let mut total: u64 = 0;
@@ -202,16 +200,51 @@ impl Drop for PartialFile {
     }
 }
 
-async fn remove_stale_partials(dir: &Path) {
-    let Ok(mut entries) = fs::read_dir(dir).await else { return };
-    let now = SystemTime::now();
-    while let Ok(Some(entry)) = entries.next_entry().await {
-        let old = match entry.metadata().await.and_then(|m| m.modified()) {
-            Ok(modified) => now.duration_since(modified).is_ok_and(|age| age > STALE_PARTIAL_AGE),
-            Err(_) => false,
-        };
-        if old && let Err(e) = fs::remove_file(entry.path()).await {
-            tracing::warn!(path = %entry.path().display(), error = %e, "could not remove stale partial upload");
+/// Creates a partial file and takes its upload lock. A starting process may remove the file
+/// between the two steps (it was not locked yet); the file at `path` is then not ours, and a
+/// fresh one is made.
+async fn create_locked(path: &Path) -> io::Result<File> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let file = std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+            file.lock()?;
+            match std::fs::metadata(&path) {
+                Ok(m) if m.ino() == file.metadata()?.ino() => return Ok(File::from_std(file)),
+                Ok(_) | Err(_) => continue,
+            }
         }
+    })
+    .await
+    .map_err(io::Error::other)?
+}
+
+/// Removes the partial files of dead uploads: those no live upload holds locked.
+async fn remove_stale_partials(dir: &Path) {
+    let dir = dir.to_owned();
+    let removed = tokio::task::spawn_blocking(move || {
+        let Ok(entries) = std::fs::read_dir(&dir) else { return 0 };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Ok(file) = std::fs::OpenOptions::new().read(true).open(&path) else { continue };
+            // Locked by a live upload: leave it. Our lock is held while we unlink, so an upload
+            // cannot take the file over in between.
+            if file.try_lock().is_err() {
+                continue;
+            }
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed += 1,
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), error = %e, "could not remove a dead upload")
+                }
+            }
+        }
+        removed
+    })
+    .await
+    .unwrap_or(0);
+    if removed > 0 {
+        tracing::info!(removed, "removed partial files of uploads that died");
     }
 }

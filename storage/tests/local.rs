@@ -49,16 +49,48 @@ async fn failed_and_dropped_uploads_leave_no_partial_files() {
 }
 
 #[tokio::test]
-async fn open_removes_only_stale_partial_files() {
+async fn open_removes_the_partial_files_of_dead_uploads_and_keeps_live_ones() {
     let dir = tempfile::tempdir().unwrap();
     let partial = dir.path().join(".partial");
     std::fs::create_dir_all(&partial).unwrap();
-    let stale = std::fs::File::create(partial.join("stale")).unwrap();
-    stale.set_modified(std::time::SystemTime::now() - Duration::from_secs(48 * 3600)).unwrap();
-    std::fs::write(partial.join("recent"), b"another process's upload").unwrap();
+    // A dead upload (its process was killed a moment ago: the file is fresh, and nobody holds it).
+    std::fs::write(partial.join("dead"), b"half an upload").unwrap();
+    // A live upload of another replica sharing the directory holds its file locked.
+    let live = std::fs::File::create(partial.join("live")).unwrap();
+    live.lock().unwrap();
     LocalStore::open(dir.path(), LinkSigner::random(support::LINK_PREFIX)).await.unwrap();
-    assert!(!partial.join("stale").exists());
-    assert!(partial.join("recent").exists());
+    assert!(!partial.join("dead").exists(), "a dead upload's partial file is removed at start");
+    assert!(partial.join("live").exists(), "a live upload's partial file stays");
+    drop(live);
+    LocalStore::open(dir.path(), LinkSigner::random(support::LINK_PREFIX)).await.unwrap();
+    assert!(!partial.join("live").exists(), "removed once its upload is gone");
+}
+
+#[tokio::test]
+async fn an_upload_in_progress_survives_another_store_opening_the_directory() {
+    let (dir, store) = support::local_store().await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(1);
+    let body = tokio_stream_from(rx);
+    let upload = tokio::spawn({
+        let store = store.clone();
+        async move { store.put_stream("obj", body, Some(6)).await }
+    });
+    tx.send(Ok(Bytes::from_static(b"abc"))).await.unwrap();
+    while partial_files(dir.path()) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Another replica starts on the same directory mid-upload.
+    LocalStore::open(dir.path(), LinkSigner::random(support::LINK_PREFIX)).await.unwrap();
+    tx.send(Ok(Bytes::from_static(b"def"))).await.unwrap();
+    drop(tx);
+    assert_eq!(upload.await.unwrap().unwrap(), 6);
+    assert!(store.head("obj").await.unwrap().is_some());
+}
+
+fn tokio_stream_from(
+    mut rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+) -> impl futures::Stream<Item = std::io::Result<Bytes>> + Send {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
 
 #[tokio::test]

@@ -237,6 +237,8 @@ async fn device_tokens_work_until_the_device_is_rejected() {
     assert_eq!(server.set_status(&id, &set, "rejected").await, 204);
     assert_eq!(call(token.clone()).await, 401);
     assert_eq!(server.set_status(&id, &set, "accepted").await, 204);
+    assert_eq!(call(token.clone()).await, 401, "a token of the earlier admission");
+    let (_, token) = server.auth_request(&body, &signature).await;
     assert_eq!(call(token.clone()).await, 200);
     assert_eq!(server.delete(&format!("/api/management/v2/devauth/devices/{id}")).await, 204);
     assert_eq!(call(token).await, 401, "a decommissioned device");
@@ -271,6 +273,7 @@ async fn devices_are_listed_by_id_and_foreign_tokens_are_refused() {
         device: false,
         user: true,
         tenant: String::new(),
+        epoch: None,
     };
     let other =
         fleetlog_gateway::auth::JwtKeys::generate(fleetlog_gateway::auth::JwtAlgorithm::EdDSA).unwrap();

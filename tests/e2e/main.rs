@@ -7,6 +7,7 @@ mod connect_protocol;
 mod deployments;
 mod gateway;
 mod gui_contract;
+mod hardening_auth;
 mod hardening_input;
 mod identities_search;
 mod identity;

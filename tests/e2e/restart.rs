@@ -38,7 +38,9 @@ async fn a_restarted_nats_server_loses_no_acknowledged_event_and_applies_none_tw
                             acked.push(out.position);
                             break;
                         }
-                        Err(CommandError::Store(StoreError::Unavailable(_))) => {
+                        Err(CommandError::Store(
+                            StoreError::Unavailable(_) | StoreError::OutcomeUnknown(_),
+                        )) => {
                             failures += 1;
                             tokio::time::sleep(Duration::from_millis(50)).await;
                         }

@@ -135,6 +135,28 @@ impl Aggregate for Device {
     }
 }
 
+impl DeviceEvent {
+    /// The auth set whose earlier tokens this event ends, if any: accepting a set (again) starts
+    /// a new admission, and revoking a set's tokens starts a new one too. A token is good only
+    /// for the admission it was issued under, so a token from before a reject or a revoke never
+    /// works again, even once the set is accepted anew.
+    pub fn new_token_epoch(&self) -> Option<&str> {
+        match self {
+            DeviceEvent::AuthSetAccepted { auth_set_id }
+            | DeviceEvent::DeviceTokensRevoked { auth_set_id } => Some(auth_set_id),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a token issued under admission epoch `token_epoch` (the log position of the event
+/// that started the admission it was issued under) is good for a set whose current admission
+/// started at `set_epoch`. Positions, not clocks: a token issued right after a revoke, in the
+/// same second, is good; one issued before it is not.
+pub fn token_current(token_epoch: u64, set_epoch: u64) -> bool {
+    token_epoch >= set_epoch
+}
+
 /// Accepting a set: only one key may be accepted at a time, so the others are rejected.
 fn accept(state: &DeviceState, auth_set_id: &str) -> Vec<DeviceEvent> {
     let mut events: Vec<DeviceEvent> = state

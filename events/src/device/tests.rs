@@ -151,3 +151,22 @@ fn a_set_can_go_back_to_pending_and_be_dismissed() {
         .when(DeviceCommand::DismissAuthSet { auth_set_id: "zz".into() })
         .then_err(DeviceError::AuthSetNotFound);
 }
+
+#[test]
+fn acceptance_and_revocation_start_a_new_token_epoch() {
+    assert_eq!(accepted("a1").new_token_epoch(), Some("a1"));
+    let revoked = DeviceEvent::DeviceTokensRevoked { auth_set_id: "a1".into() };
+    assert_eq!(revoked.new_token_epoch(), Some("a1"));
+    assert_eq!(rejected("a1").new_token_epoch(), None);
+    assert_eq!(submitted("a1", "K1").new_token_epoch(), None);
+}
+
+#[test]
+fn a_token_is_good_only_for_the_admission_it_was_issued_under() {
+    // Issued under the admission that began at position 7.
+    assert!(token_current(7, 7));
+    // Still good when read against a model that is behind (it cannot be older than the token).
+    assert!(token_current(7, 5));
+    // Re-accepted or revoked at 9: the token from position 7 is over.
+    assert!(!token_current(7, 9));
+}

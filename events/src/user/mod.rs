@@ -52,8 +52,14 @@ impl Aggregate for User {
         }
         match command {
             UserCommand::Create { .. } => unreachable!("handled above"),
-            UserCommand::ChangePassword { password_hash } => {
-                Ok(vec![UserEvent::UserPasswordChanged { password_hash: password_hash.clone() }])
+            UserCommand::ChangePassword { password_hash, keep_session, now } => {
+                let changed = UserEvent::UserPasswordChanged { password_hash: password_hash.clone() };
+                let ended = state
+                    .tokens
+                    .iter()
+                    .filter(|(jti, t)| !t.revoked && t.exp > *now && *jti != keep_session)
+                    .map(|(jti, _)| UserEvent::UserTokenRevoked { jti: jti.clone() });
+                Ok(std::iter::once(changed).chain(ended).collect())
             }
             UserCommand::ChangeEmail { email } => {
                 let email = email.to_lowercase();

@@ -105,3 +105,25 @@ fn the_password_hash_never_renders_as_json() {
     });
     assert!(!json.unwrap().contains("SECRET"));
 }
+
+#[test]
+fn changing_the_password_ends_every_other_live_token() {
+    let issued =
+        |jti: &str, name: &str, exp| UserEvent::UserTokenIssued { jti: jti.into(), name: name.into(), exp };
+    let revoked = |jti: &str| UserEvent::UserTokenRevoked { jti: jti.into() };
+    Given::<User>::events([
+        created(),
+        issued("s1", "", 2_000),
+        issued("s2", "", 2_000),
+        issued("pat", "ci", 2_000),
+        issued("old", "", 500),
+        issued("out", "", 2_000),
+        revoked("out"),
+    ])
+    .when(UserCommand::ChangePassword { password_hash: "h2".into(), keep_session: "s1".into(), now: 1_000 })
+    .then([
+        UserEvent::UserPasswordChanged { password_hash: "h2".into() },
+        revoked("pat"),
+        revoked("s2"),
+    ]);
+}

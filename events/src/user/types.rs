@@ -39,10 +39,16 @@ pub enum UserCommand {
         /// Argon2 PHC string of the password.
         password_hash: String,
     },
-    /// Replace the password.
+    /// Replace the password, and end every live token of the user but the session that asks
+    /// (login sessions and personal access tokens alike: a changed password often answers a
+    /// leaked one).
     ChangePassword {
         /// Argon2 PHC string of the new password.
         password_hash: String,
+        /// The token (`jti`) of the session making the change, which stays valid; empty for none.
+        keep_session: String,
+        /// Now, Unix seconds (expired tokens need no revocation).
+        now: i64,
     },
     /// Replace the e-mail (the handler moves the uniqueness claim in the same batch).
     ChangeEmail {

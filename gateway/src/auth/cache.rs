@@ -49,6 +49,7 @@ mod tests {
             device: true,
             user: false,
             tenant: String::new(),
+            epoch: None,
         });
         assert!(cache.get("t").is_none());
         cache.insert("t", claims.clone());

@@ -5,83 +5,26 @@
 //! confusion with the public key).
 
 use std::fmt;
-use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::Signer as _;
-use pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _, LineEnding};
+use pkcs8::EncodePublicKey as _;
 use rand_core::{OsRng, RngCore as _};
 use rsa::traits::PublicKeyParts as _;
 use rsa::{RsaPrivateKey, RsaPublicKey};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 use spki::ObjectIdentifier;
 
+pub use super::claims::{Claims, JwtAlgorithm};
 use super::signature::pkcs1v15_sha256;
 
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 /// Size of the RSA keys we generate for RS256.
 const RSA_GENERATED_BITS: usize = 3072;
-
-/// The claims of a fleetlog token; the same shape as Mender's own tokens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Claims {
-    /// Token id.
-    pub jti: String,
-    /// Subject: the device id or the user id.
-    pub sub: String,
-    /// Issued at, Unix seconds.
-    pub iat: i64,
-    /// Expires at, Unix seconds; the token is valid while `exp > now`.
-    pub exp: i64,
-    /// Issuer.
-    pub iss: String,
-    /// Set on device tokens.
-    #[serde(rename = "mender.device", default, skip_serializing_if = "is_false")]
-    pub device: bool,
-    /// Set on user tokens.
-    #[serde(rename = "mender.user", default, skip_serializing_if = "is_false")]
-    pub user: bool,
-    /// Tenant id; empty (and omitted) when single-tenant.
-    #[serde(rename = "mender.tenant", default, skip_serializing_if = "String::is_empty")]
-    pub tenant: String,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
-}
-
-/// The JWS algorithm of the signing key.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum JwtAlgorithm {
-    /// Ed25519 (`"alg":"EdDSA"`), the default: small keys, fast signing.
-    #[default]
-    EdDSA,
-    /// RSASSA-PKCS1-v1_5 with SHA-256, for consumers that only know RSA.
-    RS256,
-}
-
-impl JwtAlgorithm {
-    /// The JOSE `alg` value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JwtAlgorithm::EdDSA => "EdDSA",
-            JwtAlgorithm::RS256 => "RS256",
-        }
-    }
-
-    /// The key file name used by [`JwtKeys::load_or_generate`].
-    pub fn key_file_name(self) -> &'static str {
-        match self {
-            JwtAlgorithm::EdDSA => "jwt-ed25519.pem",
-            JwtAlgorithm::RS256 => "jwt-rs256.pem",
-        }
-    }
-}
 
 /// Why a token was refused, or the signing key could not be set up. The token variants' Display
 /// texts are client-facing.
@@ -154,30 +97,6 @@ struct Header<'a> {
 }
 
 impl JwtKeys {
-    /// Loads `dir/jwt-ed25519.pem` (or `dir/jwt-rs256.pem`), a PKCS#8 private key PEM, or generates
-    /// and writes it (mode 0600, creating `dir` as 0700) when absent. Replicas pointing at the same
-    /// file share the key; when several generate at once the first one to publish the file wins and
-    /// the others load it.
-    pub fn load_or_generate(dir: &Path, alg: JwtAlgorithm) -> Result<JwtKeys, JwtError> {
-        let path = dir.join(alg.key_file_name());
-        if !path.exists() {
-            let pem = Self::generate(alg)?.to_pkcs8_pem()?;
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o700)
-                .create(dir)
-                .map_err(|source| JwtError::KeyFile { path: dir.to_owned(), source })?;
-            publish_key_file(&path, pem.as_bytes())?;
-        }
-        let pem = std::fs::read_to_string(&path)
-            .map_err(|source| JwtError::KeyFile { path: path.clone(), source })?;
-        let keys = Self::from_pem(&pem)?;
-        if keys.algorithm() != alg {
-            return Err(JwtError::Key(format!("{} does not hold an {} key", path.display(), alg.as_str())));
-        }
-        Ok(keys)
-    }
-
     /// A fresh random key (RSA keys have 3072 bits).
     pub fn generate(alg: JwtAlgorithm) -> Result<JwtKeys, JwtError> {
         match alg {
@@ -190,20 +109,6 @@ impl JwtKeys {
                 RsaPrivateKey::new(&mut OsRng, RSA_GENERATED_BITS)
                     .map_err(|e| JwtError::Key(e.to_string()))?,
             ),
-        }
-    }
-
-    /// Reads a PKCS#8 `PRIVATE KEY` PEM; Ed25519 gives `EdDSA`, RSA (2048 bits or more) `RS256`.
-    pub fn from_pem(pem: &str) -> Result<JwtKeys, JwtError> {
-        let bad = |e: pkcs8::Error| JwtError::Key(format!("expected a PKCS#8 PRIVATE KEY PEM: {e}"));
-        let (_, doc) = pkcs8::SecretDocument::from_pem(pem).map_err(|e| bad(e.into()))?;
-        let info = pkcs8::PrivateKeyInfo::try_from(doc.as_bytes()).map_err(bad)?;
-        if info.algorithm.oid == OID_ED25519 {
-            Self::from_ed25519(ed25519_dalek::SigningKey::from_pkcs8_der(doc.as_bytes()).map_err(bad)?)
-        } else if info.algorithm.oid == OID_RSA_ENCRYPTION {
-            Self::from_rsa(RsaPrivateKey::from_pkcs8_der(doc.as_bytes()).map_err(bad)?)
-        } else {
-            Err(JwtError::Key(format!("unsupported key algorithm {}", info.algorithm.oid)))
         }
     }
 
@@ -228,14 +133,6 @@ impl JwtKeys {
         // kid is hex, so plain formatting yields valid JSON.
         let header = format!(r#"{{"alg":"{}","typ":"JWT","kid":"{kid}"}}"#, key.algorithm().as_str());
         JwtKeys { key, kid, header_b64: URL_SAFE_NO_PAD.encode(header) }
-    }
-
-    fn to_pkcs8_pem(&self) -> Result<pkcs8::der::zeroize::Zeroizing<String>, JwtError> {
-        match &self.key {
-            SigningKey::EdDSA { secret } => secret.to_pkcs8_pem(LineEnding::LF),
-            SigningKey::RS256 { secret, .. } => secret.to_pkcs8_pem(LineEnding::LF),
-        }
-        .map_err(|e| JwtError::Key(e.to_string()))
     }
 
     /// The algorithm of this key.
@@ -327,25 +224,8 @@ impl JwtKeys {
     }
 }
 
-/// Writes the key to a private temp file, then hard-links it into place: the link fails if the
-/// file already exists (another replica won the race) and readers never see a half-written key.
-fn publish_key_file(path: &Path, pem: &[u8]) -> Result<(), JwtError> {
-    let io_err = |source| JwtError::KeyFile { path: path.to_owned(), source };
-    // Unique per process and call, so concurrent generators never share a temp file.
-    let tmp = path.with_extension(format!("pem.{}-{:016x}.tmp", std::process::id(), OsRng.next_u64()));
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-        file.write_all(pem)?;
-        file.sync_all()
-    })();
-    let published = written.and_then(|()| match std::fs::hard_link(&tmp, path) {
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::Unsupported => std::fs::rename(&tmp, path),
-        other => other,
-    });
-    let _ = std::fs::remove_file(&tmp);
-    published.map_err(io_err)
-}
+#[path = "keyfile.rs"]
+mod keyfile;
 
 #[cfg(test)]
 #[path = "jwt_tests.rs"]

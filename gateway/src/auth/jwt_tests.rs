@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use pkcs8::EncodePrivateKey as _;
+use pkcs8::{EncodePrivateKey as _, LineEnding};
 
 use super::*;
 
@@ -20,6 +20,7 @@ fn claims() -> Claims {
         device: true,
         user: false,
         tenant: String::new(),
+        epoch: None,
     }
 }
 
@@ -190,4 +191,46 @@ fn from_pem_rejects_non_keys() {
     assert!(matches!(JwtKeys::from_pem("nope"), Err(JwtError::Key(_))));
     let p256 = p256::SecretKey::random(&mut OsRng).to_pkcs8_pem(LineEnding::LF).expect("pem");
     assert!(matches!(JwtKeys::from_pem(&p256), Err(JwtError::Key(m)) if m.contains("unsupported")));
+}
+
+#[test]
+fn generated_key_files_are_standard_pkcs8_that_openssl_reads() {
+    for alg in [JwtAlgorithm::EdDSA, JwtAlgorithm::RS256] {
+        if alg == JwtAlgorithm::RS256 && cfg!(debug_assertions) {
+            // A 3072-bit key takes seconds in a debug build; the RSA writer is the rsa crate's
+            // standard PKCS#8, checked on the 2048-bit test key below.
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        JwtKeys::load_or_generate(dir.path(), alg).expect("generates");
+        assert_openssl_reads(&dir.path().join(alg.key_file_name()));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rsa.pem");
+    std::fs::write(&path, rs256_keys().to_pkcs8_pem().unwrap().as_bytes()).unwrap();
+    assert_openssl_reads(&path);
+}
+
+fn assert_openssl_reads(path: &std::path::Path) {
+    let pem = std::fs::read_to_string(path).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n"), "{pem}");
+    let out = std::process::Command::new("openssl")
+        .args(["pkey", "-noout", "-in"])
+        .arg(path)
+        .output()
+        .expect("openssl is installed (make installs it)");
+    assert!(out.status.success(), "openssl pkey: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn key_files_of_earlier_versions_still_load() {
+    // Versions before this one wrote Ed25519 keys as PKCS#8 v2 with the public key.
+    let secret = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let old = secret.to_pkcs8_pem(pkcs8::LineEnding::LF).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwt-ed25519.pem"), old.as_bytes()).unwrap();
+    let loaded = JwtKeys::load_or_generate(dir.path(), JwtAlgorithm::EdDSA).expect("an old key file loads");
+    let rewritten = JwtKeys::from_pem(&loaded.to_pkcs8_pem().unwrap()).unwrap();
+    assert_eq!(loaded.kid(), rewritten.kid(), "the same key in the new format");
+    assert_eq!(rewritten.verify(&loaded.sign(&claims()), NOW).unwrap(), claims());
 }

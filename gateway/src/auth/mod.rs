@@ -1,6 +1,7 @@
 //! Authentication primitives: device request signatures (`X-MEN-Signature`) and fleetlog's JWTs.
 
 pub mod cache;
+pub mod claims;
 pub mod jwt;
 pub mod signature;
 

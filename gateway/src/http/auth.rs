@@ -112,7 +112,10 @@ impl FromRequestParts<AppState> for DeviceAuth {
         };
         // Admission is read on every request, so rejecting or decommissioning a device takes
         // effect as soon as the change is applied here.
-        if !devices(state, |q| q.token_valid(crate::DEFAULT_TENANT, &claims.sub, &claims.jti, claims.iat))? {
+        let valid = devices(state, |q| {
+            q.token_valid(crate::DEFAULT_TENANT, &claims.sub, &claims.jti, claims.epoch, claims.iat)
+        })?;
+        if !valid {
             return Err(ApiError::Unauthorized("device not accepted".into()));
         }
         Ok(DeviceAuth(claims))

@@ -12,6 +12,7 @@ use fleetlog_projections::deployments::DeploymentView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::idempotency::IdempotencyKey;
 use super::json::{AppJson, Paging, end_of_second, paged, rfc3339, start_of_second, unix_seconds};
 use super::{ApiError, UserAuth, deployment_devices};
 use crate::services::deployments::{accepted_devices, deployments};
@@ -87,7 +88,12 @@ struct NewDeployment {
     retries: u32,
 }
 
-async fn store(state: &AppState, user: &UserAuth, spec: DeploymentSpec) -> Result<Response, ApiError> {
+async fn store(
+    state: &AppState,
+    user: &UserAuth,
+    key: &IdempotencyKey,
+    spec: DeploymentSpec,
+) -> Result<Response, ApiError> {
     if spec.retries > 100 {
         return Err(ApiError::BadRequest("retries must be at most 100".into()));
     }
@@ -95,9 +101,9 @@ async fn store(state: &AppState, user: &UserAuth, spec: DeploymentSpec) -> Resul
     if artifacts.is_empty() {
         return Err(ApiError::Unprocessable("No artifact for the deployment".into()));
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    let out =
-        state.commands.execute::<Deployment>(&user.meta(), &id, &DeploymentCommand::Create(spec)).await?;
+    // A retry with the same key finds its command stored and answers with the same deployment.
+    let (meta, id) = key.ids(user, "deployment");
+    let out = state.commands.execute::<Deployment>(&meta, &id, &DeploymentCommand::Create(spec)).await?;
     state.seen(out.position).await?;
     let location = format!("{BASE}/{id}");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
@@ -106,6 +112,7 @@ async fn store(state: &AppState, user: &UserAuth, spec: DeploymentSpec) -> Resul
 async fn create(
     State(state): State<AppState>,
     user: UserAuth,
+    key: IdempotencyKey,
     AppJson(body): AppJson<NewDeployment>,
 ) -> Result<Response, ApiError> {
     let chosen = usize::from(body.devices.is_some())
@@ -150,7 +157,7 @@ async fn create(
         target,
         configuration: None,
     };
-    store(&state, &user, spec).await
+    store(&state, &user, &key, spec).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +173,7 @@ struct NewGroupDeployment {
 async fn create_for_group(
     State(state): State<AppState>,
     user: UserAuth,
+    key: IdempotencyKey,
     Path(group): Path<String>,
     AppJson(body): AppJson<NewGroupDeployment>,
 ) -> Result<Response, ApiError> {
@@ -180,7 +188,7 @@ async fn create_for_group(
         target: format!("group:{group}"),
         configuration: None,
     };
-    store(&state, &user, spec).await
+    store(&state, &user, &key, spec).await
 }
 
 #[derive(Debug, Deserialize)]

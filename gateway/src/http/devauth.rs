@@ -9,6 +9,7 @@ use fleetlog_events::device::DeviceStatus;
 use fleetlog_projections::devices::DeviceView;
 use serde::Deserialize;
 
+use super::idempotency::IdempotencyKey;
 use super::json::{AppJson, Paging, link_header, rfc3339};
 use super::{ApiError, RequestId, UserAuth};
 use crate::services::devices::{self as svc, devices};
@@ -203,9 +204,11 @@ struct PreAuthSet {
 async fn preauthorize(
     State(state): State<AppState>,
     user: UserAuth,
+    key: IdempotencyKey,
     AppJson(body): AppJson<PreAuthSet>,
 ) -> Result<Response, ApiError> {
-    match svc::preauthorize(&state, &user.meta(), &body.identity_data, &body.pubkey).await? {
+    let (meta, id) = key.ids(&user, "device");
+    match svc::preauthorize(&state, &meta, &id, &body.identity_data, &body.pubkey).await? {
         svc::Preauthorized::Created(id, outcome) => {
             state.seen(outcome.position).await?;
             let location = format!("/api/management/v2/devauth/devices/{id}");

@@ -49,6 +49,12 @@ pub enum ApiError {
     /// 503: the log is unreachable; the client may retry.
     #[error("service unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// 503: the change was sent to the log but not confirmed: it may or may not be stored.
+    #[error(
+        "the outcome is unknown: the change may or may not have been stored; retry with the same \
+         Idempotency-Key header to get its outcome without a duplicate"
+    )]
+    OutcomeUnknown(#[source] anyhow::Error),
     /// 500: a bug or an unexpected failure.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -69,7 +75,7 @@ impl ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::OutcomeUnknown(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -95,6 +101,7 @@ impl From<StoreError> for ApiError {
             }
             StoreError::TooLarge { .. } => ApiError::TooLargeToStore(e.to_string()),
             StoreError::Unavailable(_) => ApiError::Unavailable(e.into()),
+            StoreError::OutcomeUnknown(_) => ApiError::OutcomeUnknown(e.into()),
             other => ApiError::Internal(other.into()),
         }
     }
@@ -143,5 +150,20 @@ impl From<fleetlog_events::user::UserError> for ApiError {
             E::TokenNameExists => ApiError::Conflict(e.to_string()),
             E::TooManyTokens => ApiError::Unprocessable(e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_outcome_is_a_503_that_says_to_retry_with_the_same_key() {
+        let e: ApiError = StoreError::OutcomeUnknown("request timed out".into()).into();
+        assert_eq!(e.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let text = e.to_string();
+        assert!(text.contains("outcome is unknown") && text.contains("Idempotency-Key"), "{text}");
+        let e: ApiError = StoreError::Unavailable("no responders".into()).into();
+        assert_eq!(e.to_string(), "service unavailable");
     }
 }

@@ -12,6 +12,7 @@ use fleetlog_projections::inventory::SavedFilterView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::idempotency::IdempotencyKey;
 use super::json::AppJson;
 use super::{ApiError, UserAuth};
 use crate::services::filters::{Filter, FilterTerm, SCOPES};
@@ -135,6 +136,7 @@ impl From<FilterError> for ApiError {
 async fn create_filter(
     State(state): State<AppState>,
     user: UserAuth,
+    key: IdempotencyKey,
     AppJson(body): AppJson<FilterIn>,
 ) -> Result<Response, ApiError> {
     // The terms are checked now, so that a saved filter always runs.
@@ -151,18 +153,18 @@ async fn create_filter(
             value_json: t.value.to_string(),
         })
         .collect();
-    let id = uuid::Uuid::new_v4().to_string();
+    let (meta, id) = key.ids(&user, "filter");
     let claim = crate::services::claim_id("filter-name", &body.name);
     let command = FilterCommand::Create { name: body.name, terms };
     let outcome =
-        state.commands.execute_claiming::<SavedFilter>(&user.meta(), &id, &command, &claim).await.map_err(
-            |e| match e {
+        state.commands.execute_claiming::<SavedFilter>(&meta, &id, &command, &claim).await.map_err(|e| {
+            match e {
                 fleetlog_commands::CommandError::Taken { .. } => {
                     ApiError::Conflict("a filter with this name already exists".into())
                 }
                 other => other.into(),
-            },
-        )?;
+            }
+        })?;
     state.seen(outcome.position).await?;
     let location = format!("/api/management/v2/inventory/filters/{id}");
     Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)]).into_response())

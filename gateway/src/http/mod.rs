@@ -14,6 +14,7 @@ mod download;
 mod error;
 mod events;
 mod health;
+pub mod idempotency;
 mod inventory;
 mod inventory_groups;
 mod inventory_identities;

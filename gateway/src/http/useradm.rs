@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use fleetlog_projections::users::{UserView, UsersQueries};
 use serde::Deserialize;
 
+use super::idempotency::IdempotencyKey;
 use super::json::{AppJson, rfc3339, start_of_second, unix_seconds};
 use super::{ApiError, UserAuth};
 use crate::services::users::{self, UserUpdate};
@@ -47,10 +48,11 @@ struct NewUser {
 async fn create(
     State(state): State<AppState>,
     user: UserAuth,
+    key: IdempotencyKey,
     AppJson(body): AppJson<NewUser>,
 ) -> Result<Response, ApiError> {
-    let (id, outcome) =
-        users::create_user(&state.commands, &user.meta(), &body.email, &body.password).await?;
+    let (meta, id) = key.ids(&user, "user");
+    let outcome = users::create_user(&state.commands, &meta, &id, &body.email, &body.password).await?;
     state.seen(outcome.position).await?;
     let location = format!("/api/management/v1/useradm/users/{id}");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
@@ -107,8 +109,12 @@ async fn update(
     if target.id != user.id && body.password.is_some() {
         return Err(ApiError::Unprocessable("only the user can change their own password".into()));
     }
-    let update =
-        UserUpdate { email: body.email, password: body.password, current_password: body.current_password };
+    let update = UserUpdate {
+        email: body.email,
+        password: body.password,
+        current_password: body.current_password,
+        session: user.jti.clone(),
+    };
     let position = users::update_user(&state, &user.meta(), &user.id, &target, update).await?;
     state.seen(position).await?;
     Ok(StatusCode::NO_CONTENT)

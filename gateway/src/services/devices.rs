@@ -92,6 +92,8 @@ pub async fn auth_request(
         device: true,
         user: false,
         tenant: String::new(),
+        // The admission this token belongs to: a later reject, re-accept or revoke ends it.
+        epoch: Some(set.token_epoch),
     };
     Ok(state.jwt.sign(&claims))
 }
@@ -165,10 +167,12 @@ pub enum Preauthorized {
     Exists(String),
 }
 
-/// Admits a device ahead of its first request: `identity_data` is a JSON object.
+/// Admits a device ahead of its first request, as device `id` (a new id): `identity_data` is a
+/// JSON object.
 pub async fn preauthorize(
     state: &AppState,
     meta: &CommandMeta,
+    id: &str,
     identity_data: &serde_json::Value,
     pubkey: &str,
 ) -> Result<Preauthorized, ApiError> {
@@ -178,14 +182,13 @@ pub async fn preauthorize(
     let identity = identity_data.to_string();
     let key = parse_public_key(pubkey).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let claim = super::claim_id("identity", &identity);
-    let id = uuid::Uuid::new_v4().to_string();
     let command = DeviceCommand::Preauthorize {
         auth_set_id: uuid::Uuid::new_v4().to_string(),
         identity_data: identity,
         pubkey: key.to_canonical_pem(),
     };
-    match state.commands.execute_claiming::<Device>(meta, &id, &command, &claim).await {
-        Ok(outcome) => Ok(Preauthorized::Created(id, outcome)),
+    match state.commands.execute_claiming::<Device>(meta, id, &command, &claim).await {
+        Ok(outcome) => Ok(Preauthorized::Created(id.to_owned(), outcome)),
         Err(CommandError::Taken { holder }) => Ok(Preauthorized::Exists(holder)),
         Err(e) => Err(e.into()),
     }

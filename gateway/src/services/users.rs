@@ -34,27 +34,27 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
 }
 
-/// Creates a user with a new id, claiming the e-mail so that it stays unique under concurrent
-/// requests. Returns the id and the outcome (its position, for read-your-writes).
+/// Creates user `id` (a new id), claiming the e-mail so that it stays unique under concurrent
+/// requests. Returns the outcome (its position, for read-your-writes).
 pub async fn create_user(
     commands: &CommandService,
     meta: &CommandMeta,
+    id: &str,
     email: &str,
     password: &str,
-) -> Result<(String, Outcome), ApiError> {
+) -> Result<Outcome, ApiError> {
     let email = email.trim().to_lowercase();
     let password_hash = hash_password(&email, password)?;
-    let id = uuid::Uuid::new_v4().to_string();
     let command = UserCommand::Create { email: email.clone(), password_hash };
     let claim = super::claim_id("email", &email);
     let outcome =
-        commands.execute_claiming::<User>(meta, &id, &command, &claim).await.map_err(|e| match e {
+        commands.execute_claiming::<User>(meta, id, &command, &claim).await.map_err(|e| match e {
             fleetlog_commands::CommandError::Taken { .. } => {
                 ApiError::Unprocessable("user with the same email already exists".into())
             }
             other => other.into(),
         })?;
-    Ok((id, outcome))
+    Ok(outcome)
 }
 
 /// Longest life of a personal access token (Mender: one year).
@@ -82,6 +82,7 @@ pub async fn issue_token(
         device: false,
         user: true,
         tenant: String::new(),
+        epoch: None,
     };
     Ok(state.jwt.sign(&claims))
 }
@@ -104,6 +105,8 @@ pub struct UserUpdate {
     pub password: Option<String>,
     /// The caller's current password (required to change their own e-mail or password).
     pub current_password: Option<String>,
+    /// The token of the session asking: a password change ends every other token of the user.
+    pub session: String,
 }
 
 /// Updates `target` on behalf of `caller`; returns the last position written.
@@ -142,7 +145,9 @@ pub async fn update_user(
     if let Some(password) = &update.password {
         let email = update.email.as_deref().unwrap_or(&target.email).to_owned();
         let password_hash = hash_password(&email, password)?;
-        let command = UserCommand::ChangePassword { password_hash };
+        let now = fleetlog_commands::now().unix_seconds();
+        let command =
+            UserCommand::ChangePassword { password_hash, keep_session: update.session.clone(), now };
         position = state.commands.execute::<User>(meta, &target.id, &command).await?.position;
     }
     Ok(position)
