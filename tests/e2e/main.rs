@@ -6,6 +6,7 @@ mod connect_env;
 mod connect_protocol;
 mod deployments;
 mod gateway;
+mod hardening_state;
 mod identity;
 mod inventory;
 mod inventory_groups;
