@@ -136,7 +136,7 @@ async fn a_python_consumer_tails_the_stream_and_decodes_every_event_type() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     let decoded = summary["events"].as_array().unwrap();
     let types: Vec<&str> = decoded.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types, EVENT_TYPES, "every event decoded in order, by the name of its message");
+    assert_eq!(types, *EVENT_TYPES, "every event decoded in order, by the name of its message");
     for (e, (kind, _)) in decoded.iter().zip(&events) {
         assert_eq!(e["header"], e["type"], "the Fleetlog-Event header names the event");
         assert_eq!(e["aggregate"], *kind);

@@ -77,15 +77,7 @@ pub enum DeploymentEvent {
     DeploymentAborted,
 }
 
-impl DeploymentEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            DeploymentEvent::DeploymentCreated { .. } => "DeploymentCreated",
-            DeploymentEvent::DeploymentAborted => "DeploymentAborted",
-        }
-    }
-}
+crate::event_names!(DeploymentEvent { DeploymentCreated, DeploymentAborted });
 
 crate::domain_event!(DeploymentEvent => Deployment);
 

@@ -128,18 +128,13 @@ pub enum InventoryEvent {
     InventoryDeleted,
 }
 
-impl InventoryEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            InventoryEvent::InventoryReported { .. } => "InventoryReported",
-            InventoryEvent::InventoryTagsSet { .. } => "InventoryTagsSet",
-            InventoryEvent::InventoryGroupAssigned { .. } => "InventoryGroupAssigned",
-            InventoryEvent::InventoryGroupUnassigned { .. } => "InventoryGroupUnassigned",
-            InventoryEvent::InventoryDeleted => "InventoryDeleted",
-        }
-    }
-}
+crate::event_names!(InventoryEvent {
+    InventoryReported,
+    InventoryTagsSet,
+    InventoryGroupAssigned,
+    InventoryGroupUnassigned,
+    InventoryDeleted,
+});
 
 /// Why an inventory command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
