@@ -211,3 +211,49 @@ async fn every_aggregate_type_has_an_object_history() {
         assert!(doc["state"].is_object());
     }
 }
+
+/// Issue 12 item 5: after one 900 KB attribute, every one-number PATCH stored the whole
+/// inventory again (50 PATCHes grew the stream by 45 MB). Now a report stores what changed.
+#[tokio::test]
+async fn an_inventory_report_stores_only_what_changed() {
+    let server = Server::start().await;
+    let (device, token) = server.accepted_device().await;
+    let url = format!("{}/api/devices/v1/inventory/device/attributes", server.base);
+    let patch = |attrs: serde_json::Value| server.http.patch(&url).bearer_auth(&token).json(&attrs).send();
+    let large = "x".repeat(900 * 1024);
+    assert_eq!(patch(json!([{ "name": "blob", "value": large }])).await.unwrap().status(), 200);
+    let stream = server.state.commands.store().config().stream.clone();
+    let js = async_nats::jetstream::new(server.state.commands.store().client().clone());
+    let bytes = || {
+        let js = js.clone();
+        let stream = stream.clone();
+        async move { js.get_stream(&stream).await.unwrap().info().await.unwrap().state.bytes }
+    };
+    let before = bytes().await;
+    for n in 0..50 {
+        assert_eq!(patch(json!([{ "name": "uptime", "value": n }])).await.unwrap().status(), 200);
+    }
+    let grown = bytes().await - before;
+    assert!(grown < 100 * 1024, "50 small reports grew the stream by {grown} bytes");
+    // The read model and the object's history still show the whole inventory.
+    let last = server.state.commands.store().last_seq().await.unwrap();
+    assert!(server.state.read_models.wait_for(last, Duration::from_secs(30)).await);
+    let (_, dev) = server.get(&format!("/api/management/v1/inventory/devices/{device}")).await;
+    let attrs = dev["attributes"].as_array().unwrap();
+    let value = |name: &str| attrs.iter().find(|a| a["name"] == name).map(|a| a["value"].clone());
+    assert_eq!(value("uptime").and_then(|v| v.as_f64()), Some(49.0));
+    assert_eq!(value("blob").and_then(|v| v.as_str().map(str::len)), Some(large.len()));
+    let (_, h) = server.get(&format!("/api/management/v1/fleetlog/objects/inventory/{device}")).await;
+    assert_eq!(h["state"]["attributes"]["uptime"].as_f64(), Some(49.0));
+    assert_eq!(h["events"].as_array().unwrap().len(), 51);
+    // A PUT replaces: what it leaves out is removed, by name.
+    let put = server.http.put(&url).bearer_auth(&token).json(&json!([{ "name": "uptime", "value": 50 }]));
+    assert_eq!(put.send().await.unwrap().status(), 200);
+    let (_, h) = server.get(&format!("/api/management/v1/fleetlog/objects/inventory/{device}")).await;
+    assert_eq!(h["state"]["attributes"], json!({ "uptime": 50.0 }));
+    let last = h["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["type"].clone(), last["data"]["removed"].clone()),
+        (json!("InventoryChanged"), json!(["blob"]))
+    );
+}

@@ -63,6 +63,7 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
         inventory(InventoryEvent::InventoryGroupAssigned { group: "g".into() }),
         inventory(InventoryEvent::InventoryGroupUnassigned { group: "g".into() }),
         inventory(InventoryEvent::InventoryDeleted),
+        inventory(InventoryEvent::InventoryChanged { set: Default::default(), removed: vec!["a".into()] }),
         ("filter", DomainEvent::Filter(FilterEvent::FilterCreated { name: "f".into(), terms: Vec::new() })),
         ("filter", DomainEvent::Filter(FilterEvent::FilterDeleted)),
         ("artifact", DomainEvent::Artifact(ArtifactEvent::ArtifactUploaded { info: Default::default() })),
