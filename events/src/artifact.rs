@@ -27,7 +27,7 @@ pub struct ArtifactInfo {
 }
 
 /// An artifact's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ArtifactState {
     /// Uploaded and not deleted.
     pub live: bool,
@@ -71,16 +71,7 @@ pub enum ArtifactEvent {
     ArtifactDeleted,
 }
 
-impl ArtifactEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            ArtifactEvent::ArtifactUploaded { .. } => "ArtifactUploaded",
-            ArtifactEvent::ArtifactDescriptionChanged { .. } => "ArtifactDescriptionChanged",
-            ArtifactEvent::ArtifactDeleted => "ArtifactDeleted",
-        }
-    }
-}
+crate::event_names!(ArtifactEvent { ArtifactUploaded, ArtifactDescriptionChanged, ArtifactDeleted });
 
 crate::domain_event!(ArtifactEvent => Artifact);
 

@@ -47,15 +47,7 @@ pub enum ClaimEvent {
     },
 }
 
-impl ClaimEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            ClaimEvent::ClaimTaken { .. } => "ClaimTaken",
-            ClaimEvent::ClaimReleased { .. } => "ClaimReleased",
-        }
-    }
-}
+crate::event_names!(ClaimEvent { ClaimTaken, ClaimReleased });
 
 crate::domain_event!(ClaimEvent => Claim);
 

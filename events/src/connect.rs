@@ -13,7 +13,7 @@ pub struct Connection;
 pub struct RemoteSession;
 
 /// A connection's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ConnectionState {
     /// The id of the live connection, if the device is connected.
     pub current: Option<String>,
@@ -66,17 +66,12 @@ pub enum ConnectEvent {
     },
 }
 
-impl ConnectEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::DeviceConnected { .. } => "DeviceConnected",
-            Self::DeviceDisconnected { .. } => "DeviceDisconnected",
-            Self::RemoteSessionStarted { .. } => "RemoteSessionStarted",
-            Self::RemoteSessionEnded { .. } => "RemoteSessionEnded",
-        }
-    }
-}
+crate::event_names!(ConnectEvent {
+    DeviceConnected,
+    DeviceDisconnected,
+    RemoteSessionStarted,
+    RemoteSessionEnded,
+});
 
 crate::domain_event!(ConnectEvent => Connect);
 
@@ -123,7 +118,7 @@ impl Aggregate for Connection {
 }
 
 /// A session's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SessionState {
     /// Started.
     pub started: bool,

@@ -20,7 +20,7 @@ pub const MAX_KEYS: usize = 100;
 pub const MAX_TEXT: usize = 4096;
 
 /// Its state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeviceConfigState {
     /// What the operator set.
     pub configured: Configuration,
@@ -65,16 +65,7 @@ pub enum DeviceConfigEvent {
     },
 }
 
-impl DeviceConfigEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::DeviceConfigSet { .. } => "DeviceConfigSet",
-            Self::DeviceConfigReported { .. } => "DeviceConfigReported",
-            Self::DeviceConfigDeployed { .. } => "DeviceConfigDeployed",
-        }
-    }
-}
+crate::event_names!(DeviceConfigEvent { DeviceConfigSet, DeviceConfigReported, DeviceConfigDeployed });
 
 crate::domain_event!(DeviceConfigEvent => DeviceConfig);
 

@@ -108,64 +108,6 @@ pub enum DomainEvent {
     Connect(ConnectEvent),
 }
 
-/// Every event type name, as [`DomainEvent::event_type`] returns them (for filters that must
-/// reject unknown names; a test keeps it complete).
-pub const EVENT_TYPES: &[&str] = &[
-    "AuthSetSubmitted",
-    "AuthSetAccepted",
-    "AuthSetRejected",
-    "DeviceDecommissioned",
-    "DevicePreauthorized",
-    "AuthSetPending",
-    "AuthSetDismissed",
-    "DeviceTokensRevoked",
-    "UserCreated",
-    "UserPasswordChanged",
-    "UserEmailChanged",
-    "UserDeleted",
-    "UserTokenIssued",
-    "UserTokenRevoked",
-    "SettingsSaved",
-    "InventoryReported",
-    "InventoryTagsSet",
-    "InventoryGroupAssigned",
-    "InventoryGroupUnassigned",
-    "InventoryDeleted",
-    "FilterCreated",
-    "FilterDeleted",
-    "ArtifactUploaded",
-    "ArtifactDescriptionChanged",
-    "ArtifactDeleted",
-    "DeploymentCreated",
-    "DeploymentAborted",
-    "DeviceDeploymentAssigned",
-    "DeviceDeploymentStatusChanged",
-    "DeviceDeploymentRetried",
-    "DeviceDeploymentLogSaved",
-    "DeviceConfigSet",
-    "DeviceConfigReported",
-    "DeviceConfigDeployed",
-    "DeviceConnected",
-    "DeviceDisconnected",
-    "RemoteSessionStarted",
-    "RemoteSessionEnded",
-    "ClaimTaken",
-    "ClaimReleased",
-];
-
-/// Every aggregate type.
-pub const AGGREGATE_TYPES: &[&str] = &[
-    "device",
-    "user",
-    "claim",
-    "settings",
-    "inventory",
-    "filter",
-    "artifact",
-    "deployment",
-    "devdeployment",
-];
-
 impl DomainEvent {
     /// The event's type name, as shown in tail, audit and the `Fleetlog-Event` header.
     pub fn event_type(&self) -> &'static str {

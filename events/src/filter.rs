@@ -23,7 +23,7 @@ pub struct FilterTerm {
 }
 
 /// A saved filter's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct FilterState {
     /// Created and not deleted.
     pub live: bool,
@@ -62,15 +62,7 @@ pub enum FilterEvent {
     FilterDeleted,
 }
 
-impl FilterEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            FilterEvent::FilterCreated { .. } => "FilterCreated",
-            FilterEvent::FilterDeleted => "FilterDeleted",
-        }
-    }
-}
+crate::event_names!(FilterEvent { FilterCreated, FilterDeleted });
 
 crate::domain_event!(FilterEvent => Filter);
 

@@ -26,6 +26,27 @@ macro_rules! domain_event {
     };
 }
 
+/// An event enum's type names, from its variants: `event_type()` (the name of a value, as tail,
+/// audit and the `Fleetlog-Event` header show it) and [`EventNames::NAMES`] (all of them, for
+/// the registry). The match it makes is exhaustive, so a variant left out does not compile.
+#[macro_export]
+macro_rules! event_names {
+    ($event:ident { $($variant:ident),+ $(,)? }) => {
+        impl $event {
+            /// The event's type name.
+            pub fn event_type(&self) -> &'static str {
+                match self {
+                    $(Self::$variant { .. } => stringify!($variant),)+
+                }
+            }
+        }
+
+        impl $crate::EventNames for $event {
+            const NAMES: &'static [&'static str] = &[$(stringify!($variant)),+];
+        }
+    };
+}
+
 pub mod artifact;
 pub mod claim;
 pub mod connect;
@@ -35,15 +56,20 @@ pub mod device;
 mod envelope;
 pub mod filter;
 pub mod inventory;
+mod registry;
 pub mod settings;
 pub mod testing;
 pub mod token;
 pub mod user;
 
-pub use envelope::{
-    AGGREGATE_TYPES, Actor, ActorKind, AggregateRef, DomainEvent, EVENT_TYPES, EventEnvelope, RecordedEvent,
-    Timestamp,
-};
+pub use envelope::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, RecordedEvent, Timestamp};
+pub use registry::{AGGREGATE_TYPES, AggregateVisitor, EVENT_TYPES, visit_aggregate};
+
+/// The type names of an aggregate's events (made by [`event_names!`]).
+pub trait EventNames {
+    /// Every type name, in declaration order.
+    const NAMES: &'static [&'static str];
+}
 
 /// An aggregate: a consistency boundary whose state is a fold of its own events.
 ///

@@ -40,12 +40,7 @@ pub enum SettingsEvent {
     },
 }
 
-impl SettingsEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        "SettingsSaved"
-    }
-}
+crate::event_names!(SettingsEvent { SettingsSaved });
 
 crate::domain_event!(SettingsEvent => Settings);
 

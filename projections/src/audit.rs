@@ -106,6 +106,11 @@ fn describe(event: &DomainEvent) -> Option<(&'static str, &'static str, String)>
             InventoryEvent::InventoryReported { attributes } => {
                 ("update", "inventory", format!("inventory reported: {} attributes", attributes.len()))
             }
+            InventoryEvent::InventoryChanged { set, removed } => (
+                "update",
+                "inventory",
+                format!("inventory reported: {} attributes set, {} removed", set.len(), removed.len()),
+            ),
             InventoryEvent::InventoryTagsSet { tags, .. } => {
                 ("update", "inventory", format!("tags set: {} tags", tags.len()))
             }

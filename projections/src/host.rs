@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::feed::{Feed, nats};
 use crate::view::ReadModel;
-use crate::writer::{Writer, checkpoint};
+use crate::writer::{Writer, checkpoint, incomplete};
 use crate::{Projection, ProjectionError};
 
 /// Settings of the host.
@@ -98,7 +98,10 @@ impl ProjectionHost {
                 tree_name: std::sync::Mutex::new(tree_name),
                 rebuilding: AtomicBool::new(false),
             });
-            if fresh || stored_version.as_deref() == Some(current.as_str()) {
+            // A model whose last batch was cut short by a crash is as unusable as one of an
+            // older shape: both are rebuilt.
+            let whole = !incomplete(&tree)?;
+            if whole && (fresh || stored_version.as_deref() == Some(current.as_str())) {
                 // A stale model's lag stays unknown until its rebuild is swapped in.
                 slot.view.set_lag(last.saturating_sub(position));
                 let feed = Feed::open(&stream, &client, position, cfg.batch_size).await?;
@@ -112,7 +115,10 @@ impl ProjectionHost {
         let host =
             Arc::new(ProjectionHost { db, meta, stream, client, cfg, slots, retired: Default::default() });
         for name in stale {
-            tracing::info!(model = name, "read model shape changed; rebuilding from the log");
+            tracing::info!(
+                model = name,
+                "read model of an older shape or cut short by a crash; rebuilding from the log"
+            );
             let host = host.clone();
             tokio::spawn(async move {
                 if let Err(e) = host.rebuild(name, &|_, _| {}).await {

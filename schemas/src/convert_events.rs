@@ -34,6 +34,10 @@ pub(crate) fn inventory_to_proto(e: &InventoryEvent) -> P {
             P::InventoryGroupUnassigned(proto::InventoryGroupUnassigned { group: group.clone() })
         }
         InventoryEvent::InventoryDeleted => P::InventoryDeleted(proto::InventoryDeleted {}),
+        InventoryEvent::InventoryChanged { set, removed } => P::InventoryChanged(proto::InventoryChanged {
+            set: set.iter().map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap_or_default())).collect(),
+            removed: removed.clone(),
+        }),
     }
 }
 

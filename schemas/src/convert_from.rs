@@ -65,6 +65,14 @@ pub(crate) fn event_from_proto(p: P) -> DomainEvent {
                 .collect();
             DomainEvent::Inventory(InventoryEvent::InventoryReported { attributes })
         }
+        P::InventoryChanged(m) => DomainEvent::Inventory(InventoryEvent::InventoryChanged {
+            set: m
+                .set
+                .into_iter()
+                .filter_map(|(k, v)| serde_json::from_str(&v).ok().map(|v| (k, v)))
+                .collect(),
+            removed: m.removed,
+        }),
         P::InventoryTagsSet(m) => DomainEvent::Inventory(InventoryEvent::InventoryTagsSet {
             tags: m
                 .tags

@@ -264,5 +264,41 @@ fn connect_events() -> Vec<DomainEvent> {
                 ..Default::default()
             },
         }),
+        DomainEvent::Inventory(fleetlog_events::inventory::InventoryEvent::InventoryChanged {
+            set: [("mem_kb".to_owned(), fleetlog_events::inventory::AttrValue::Number(2048.0))]
+                .into_iter()
+                .collect(),
+            removed: vec!["ipv4".into()],
+        }),
     ]
+}
+
+/// Issue 12: reports now store only what changed (`InventoryChanged`); the whole-inventory
+/// `InventoryReported` of the committed fixture must keep folding, alone and under later changes.
+#[test]
+fn the_committed_whole_inventory_report_still_folds() {
+    use fleetlog_events::Aggregate;
+    use fleetlog_events::inventory::{AttrValue, Inventory, InventoryEvent};
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/events-v1.hex");
+    let text = std::fs::read_to_string(path).expect("fixture present");
+    let inventory: Vec<InventoryEvent> = text
+        .lines()
+        .filter_map(|l| match decode(&from_hex(l)).unwrap().event {
+            DomainEvent::Inventory(
+                e @ (InventoryEvent::InventoryReported { .. } | InventoryEvent::InventoryChanged { .. }),
+            ) => Some(e),
+            _ => None,
+        })
+        .collect();
+    let [old @ InventoryEvent::InventoryReported { attributes }, change] = inventory.as_slice() else {
+        panic!("the fixture holds one report of each shape: {inventory:?}");
+    };
+    let whole = Inventory::evolve(Inventory::initial(), old);
+    assert_eq!(&whole.attributes, attributes);
+    let same = InventoryEvent::InventoryChanged { set: attributes.clone(), removed: vec![] };
+    assert_eq!(Inventory::evolve(Inventory::initial(), &same), whole);
+    let later = Inventory::evolve(whole, change);
+    let names: Vec<&str> = later.attributes.keys().map(String::as_str).collect();
+    assert_eq!(names, ["device_type", "mem_kb"]);
+    assert_eq!(later.attributes["mem_kb"], AttrValue::Number(2048.0));
 }

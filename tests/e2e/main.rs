@@ -9,6 +9,7 @@ mod gateway;
 mod gui_contract;
 mod hardening_auth;
 mod hardening_input;
+mod hardening_state;
 mod identities_search;
 mod identity;
 mod inventory;

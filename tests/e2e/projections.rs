@@ -207,6 +207,37 @@ async fn a_new_shape_version_rebuilds_the_model_at_start() {
     drop(dir);
 }
 
+/// A batch of more writes than one sled batch takes is written in parts under a mark; a crash
+/// between parts leaves the mark, and the model is then rebuilt at start, not trusted.
+#[tokio::test]
+async fn a_model_cut_short_between_parts_of_a_batch_is_rebuilt_at_start() {
+    let log = TestLog::new().await;
+    let (dir, db) = temp_db();
+    let host = log.host(db, devices()).await;
+    let last = fill(&log, 0, 20).await;
+    assert!(host.wait_for(last, WAIT).await);
+    let hash = host.model("devices").unwrap().content_hash().unwrap();
+    host.stop().await;
+    let db = host.db().clone();
+    drop(host);
+    // What a crash after the first part leaves behind: the mark and a stray write.
+    let tree = db.open_tree("rm/devices/1").unwrap();
+    tree.insert(b"\x00incomplete", &last.to_be_bytes()).unwrap();
+    tree.insert(b"zz-half-written", b"x").unwrap();
+
+    let host = log.host(db, devices()).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !host.caught_up() {
+        assert!(tokio::time::Instant::now() < deadline, "rebuild did not finish");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let active = host.db().open_tree("fleetlog.meta").unwrap().get("active/devices").unwrap().unwrap();
+    assert_eq!(&active[..], b"rm/devices/2", "rebuilt into a fresh tree");
+    assert_eq!(host.model("devices").unwrap().content_hash().unwrap(), hash);
+    host.stop().await;
+    drop(dir);
+}
+
 /// Reopens a sled database, waiting briefly for the last references of the closed one to go.
 async fn reopen_db(path: &std::path::Path) -> sled::Db {
     for _ in 0..100 {

@@ -63,6 +63,7 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
         inventory(InventoryEvent::InventoryGroupAssigned { group: "g".into() }),
         inventory(InventoryEvent::InventoryGroupUnassigned { group: "g".into() }),
         inventory(InventoryEvent::InventoryDeleted),
+        inventory(InventoryEvent::InventoryChanged { set: Default::default(), removed: vec!["a".into()] }),
         ("filter", DomainEvent::Filter(FilterEvent::FilterCreated { name: "f".into(), terms: Vec::new() })),
         ("filter", DomainEvent::Filter(FilterEvent::FilterDeleted)),
         ("artifact", DomainEvent::Artifact(ArtifactEvent::ArtifactUploaded { info: Default::default() })),
@@ -136,7 +137,7 @@ async fn a_python_consumer_tails_the_stream_and_decodes_every_event_type() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     let decoded = summary["events"].as_array().unwrap();
     let types: Vec<&str> = decoded.iter().map(|e| e["type"].as_str().unwrap()).collect();
-    assert_eq!(types, EVENT_TYPES, "every event decoded in order, by the name of its message");
+    assert_eq!(types, *EVENT_TYPES, "every event decoded in order, by the name of its message");
     for (e, (kind, _)) in decoded.iter().zip(&events) {
         assert_eq!(e["header"], e["type"], "the Fleetlog-Event header names the event");
         assert_eq!(e["aggregate"], *kind);

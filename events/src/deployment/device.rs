@@ -11,7 +11,7 @@ use crate::Aggregate;
 pub struct DeviceDeployment;
 
 /// Its state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeviceDeploymentState {
     /// Current status.
     pub status: S,
@@ -80,17 +80,12 @@ pub enum DeviceDeploymentEvent {
     },
 }
 
-impl DeviceDeploymentEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            Self::DeviceDeploymentAssigned { .. } => "DeviceDeploymentAssigned",
-            Self::DeviceDeploymentStatusChanged { .. } => "DeviceDeploymentStatusChanged",
-            Self::DeviceDeploymentRetried { .. } => "DeviceDeploymentRetried",
-            Self::DeviceDeploymentLogSaved { .. } => "DeviceDeploymentLogSaved",
-        }
-    }
-}
+crate::event_names!(DeviceDeploymentEvent {
+    DeviceDeploymentAssigned,
+    DeviceDeploymentStatusChanged,
+    DeviceDeploymentRetried,
+    DeviceDeploymentLogSaved,
+});
 
 crate::domain_event!(DeviceDeploymentEvent => DeviceDeployment);
 

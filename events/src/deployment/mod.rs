@@ -37,14 +37,18 @@ pub struct DeploymentSpec {
 }
 
 /// A deployment's state.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct DeploymentState {
     /// Created.
     pub created: bool,
     /// Aborted.
     pub aborted: bool,
-    /// What it was created with.
+    /// What it was created with, without the device list: the command side caches states, and
+    /// a deployment's devices (20k ids are 1.5 MB in memory) are in its event for whoever needs
+    /// them.
     pub spec: DeploymentSpec,
+    /// How many devices it targets.
+    pub device_count: usize,
 }
 
 /// What may be asked of a deployment.
@@ -73,15 +77,7 @@ pub enum DeploymentEvent {
     DeploymentAborted,
 }
 
-impl DeploymentEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            DeploymentEvent::DeploymentCreated { .. } => "DeploymentCreated",
-            DeploymentEvent::DeploymentAborted => "DeploymentAborted",
-        }
-    }
-}
+crate::event_names!(DeploymentEvent { DeploymentCreated, DeploymentAborted });
 
 crate::domain_event!(DeploymentEvent => Deployment);
 
@@ -140,7 +136,21 @@ impl Aggregate for Deployment {
     fn evolve(mut state: DeploymentState, event: &DeploymentEvent) -> DeploymentState {
         match event {
             DeploymentEvent::DeploymentCreated { spec } => {
-                state = DeploymentState { created: true, aborted: false, spec: spec.clone() }
+                let without_devices = DeploymentSpec {
+                    name: spec.name.clone(),
+                    artifact_name: spec.artifact_name.clone(),
+                    devices: Vec::new(),
+                    retries: spec.retries,
+                    force_installation: spec.force_installation,
+                    target: spec.target.clone(),
+                    configuration: spec.configuration.clone(),
+                };
+                state = DeploymentState {
+                    created: true,
+                    aborted: false,
+                    spec: without_devices,
+                    device_count: spec.devices.len(),
+                }
             }
             DeploymentEvent::DeploymentAborted => state.aborted = true,
         }
@@ -174,6 +184,15 @@ mod tests {
         Given::<Deployment>::nothing()
             .when(DeploymentCommand::Create(unnamed))
             .then_err(DeploymentError::MissingField);
+    }
+
+    #[test]
+    fn the_state_counts_the_devices_without_keeping_them() {
+        let created = DeploymentEvent::DeploymentCreated { spec: spec(&["d1", "d2"]) };
+        let given = Given::<Deployment>::events([created]);
+        let state = given.state();
+        assert_eq!((state.device_count, state.spec.devices.len()), (2, 0));
+        assert_eq!(state.spec.artifact_name, "release-2");
     }
 
     #[test]

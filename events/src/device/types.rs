@@ -201,21 +201,16 @@ pub enum DeviceEvent {
     },
 }
 
-impl DeviceEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            DeviceEvent::AuthSetSubmitted { .. } => "AuthSetSubmitted",
-            DeviceEvent::AuthSetAccepted { .. } => "AuthSetAccepted",
-            DeviceEvent::AuthSetRejected { .. } => "AuthSetRejected",
-            DeviceEvent::DeviceDecommissioned => "DeviceDecommissioned",
-            DeviceEvent::DevicePreauthorized { .. } => "DevicePreauthorized",
-            DeviceEvent::AuthSetPending { .. } => "AuthSetPending",
-            DeviceEvent::AuthSetDismissed { .. } => "AuthSetDismissed",
-            DeviceEvent::DeviceTokensRevoked { .. } => "DeviceTokensRevoked",
-        }
-    }
-}
+crate::event_names!(DeviceEvent {
+    AuthSetSubmitted,
+    AuthSetAccepted,
+    AuthSetRejected,
+    DeviceDecommissioned,
+    DevicePreauthorized,
+    AuthSetPending,
+    AuthSetDismissed,
+    DeviceTokensRevoked,
+});
 
 crate::domain_event!(DeviceEvent => Device);
 

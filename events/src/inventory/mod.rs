@@ -28,6 +28,14 @@ fn merge<V: Clone>(
     m
 }
 
+/// Folds an [`InventoryEvent::InventoryChanged`] into attributes (the read models share it).
+pub fn apply_change(attributes: &mut Attributes, set: &Attributes, removed: &[String]) {
+    for name in removed {
+        attributes.remove(name);
+    }
+    attributes.extend(set.iter().map(|(k, v)| (k.clone(), v.clone())));
+}
+
 impl Aggregate for Inventory {
     const TYPE: &'static str = "inventory";
     type State = InventoryState;
@@ -47,10 +55,17 @@ impl Aggregate for Inventory {
                 if merged.len() > MAX_ATTRIBUTES {
                     return Err(InventoryError::TooManyAttributes);
                 }
-                if merged == state.attributes {
+                let set: Attributes = merged
+                    .iter()
+                    .filter(|(name, value)| state.attributes.get(*name) != Some(*value))
+                    .map(|(name, value)| (name.clone(), value.clone()))
+                    .collect();
+                let removed: Vec<String> =
+                    state.attributes.keys().filter(|name| !merged.contains_key(*name)).cloned().collect();
+                if set.is_empty() && removed.is_empty() {
                     return Ok(vec![]);
                 }
-                Ok(vec![E::InventoryReported { attributes: merged }])
+                Ok(vec![E::InventoryChanged { set, removed }])
             }
             C::SetTags { tags, replace, if_match, new_etag } => {
                 // Mender compares the ETag first: a stale writer learns that before anything else.
@@ -99,6 +114,9 @@ impl Aggregate for Inventory {
     fn evolve(mut state: InventoryState, event: &InventoryEvent) -> InventoryState {
         match event {
             InventoryEvent::InventoryReported { attributes } => state.attributes.clone_from(attributes),
+            InventoryEvent::InventoryChanged { set, removed } => {
+                apply_change(&mut state.attributes, set, removed)
+            }
             InventoryEvent::InventoryTagsSet { tags, etag } => {
                 state.tags.clone_from(tags);
                 state.tags_etag.clone_from(etag);

@@ -21,12 +21,33 @@ fn a_report_that_changes_nothing_records_nothing() {
 #[test]
 fn put_replaces_and_patch_merges() {
     let history = [InventoryEvent::InventoryReported { attributes: attrs(&[("a", "1"), ("b", "2")]) }];
+    let removed = vec!["a".to_owned(), "b".to_owned()];
     Given::<Inventory>::events(history.clone())
         .when(report(&[("c", "3")], true))
-        .then([InventoryEvent::InventoryReported { attributes: attrs(&[("c", "3")]) }]);
-    Given::<Inventory>::events(history)
+        .then([InventoryEvent::InventoryChanged { set: attrs(&[("c", "3")]), removed }]);
+    Given::<Inventory>::events(history.clone())
         .when(report(&[("b", "9")], false))
-        .then([InventoryEvent::InventoryReported { attributes: attrs(&[("a", "1"), ("b", "9")]) }]);
+        .then([InventoryEvent::InventoryChanged { set: attrs(&[("b", "9")]), removed: vec![] }]);
+    // Only what changed is stored: a PUT repeating `a` and changing `b` records `b` alone.
+    Given::<Inventory>::events(history)
+        .when(report(&[("a", "1"), ("b", "9")], true))
+        .then([InventoryEvent::InventoryChanged { set: attrs(&[("b", "9")]), removed: vec![] }]);
+}
+
+#[test]
+fn old_whole_reports_and_changes_fold_to_the_same_state() {
+    let old = [
+        InventoryEvent::InventoryReported { attributes: attrs(&[("a", "1"), ("b", "2")]) },
+        InventoryEvent::InventoryReported { attributes: attrs(&[("b", "3"), ("c", "4")]) },
+    ];
+    let new = [
+        InventoryEvent::InventoryChanged { set: attrs(&[("a", "1"), ("b", "2")]), removed: vec![] },
+        InventoryEvent::InventoryChanged { set: attrs(&[("b", "3"), ("c", "4")]), removed: vec!["a".into()] },
+    ];
+    let mixed = [old[0].clone(), new[1].clone()];
+    let want = Given::<Inventory>::events(old).state().clone();
+    assert_eq!(Given::<Inventory>::events(new).state(), &want);
+    assert_eq!(Given::<Inventory>::events(mixed).state(), &want);
 }
 
 #[test]

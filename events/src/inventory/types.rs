@@ -102,7 +102,8 @@ pub enum InventoryCommand {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type")]
 pub enum InventoryEvent {
-    /// The device's attributes are now exactly these.
+    /// The device's attributes are now exactly these. Written before fleetlog stored only
+    /// changes; still decoded and folded (the log is forever), no longer decided.
     InventoryReported {
         /// All current attributes.
         attributes: Attributes,
@@ -126,20 +127,25 @@ pub enum InventoryEvent {
     },
     /// The device's inventory was deleted by an operator.
     InventoryDeleted,
+    /// A report changed the device's attributes: these were added or got a new value, and
+    /// these were removed (a PUT names what it leaves out). Only what changed is stored, so a
+    /// large attribute is not stored again by every later report.
+    InventoryChanged {
+        /// Added or changed attributes, with their new values.
+        set: Attributes,
+        /// Names of removed attributes.
+        removed: Vec<String>,
+    },
 }
 
-impl InventoryEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            InventoryEvent::InventoryReported { .. } => "InventoryReported",
-            InventoryEvent::InventoryTagsSet { .. } => "InventoryTagsSet",
-            InventoryEvent::InventoryGroupAssigned { .. } => "InventoryGroupAssigned",
-            InventoryEvent::InventoryGroupUnassigned { .. } => "InventoryGroupUnassigned",
-            InventoryEvent::InventoryDeleted => "InventoryDeleted",
-        }
-    }
-}
+crate::event_names!(InventoryEvent {
+    InventoryReported,
+    InventoryTagsSet,
+    InventoryGroupAssigned,
+    InventoryGroupUnassigned,
+    InventoryDeleted,
+    InventoryChanged,
+});
 
 /// Why an inventory command is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

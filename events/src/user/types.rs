@@ -116,19 +116,14 @@ pub enum UserEvent {
     },
 }
 
-impl UserEvent {
-    /// The event's type name.
-    pub fn event_type(&self) -> &'static str {
-        match self {
-            UserEvent::UserCreated { .. } => "UserCreated",
-            UserEvent::UserPasswordChanged { .. } => "UserPasswordChanged",
-            UserEvent::UserEmailChanged { .. } => "UserEmailChanged",
-            UserEvent::UserDeleted => "UserDeleted",
-            UserEvent::UserTokenIssued { .. } => "UserTokenIssued",
-            UserEvent::UserTokenRevoked { .. } => "UserTokenRevoked",
-        }
-    }
-}
+crate::event_names!(UserEvent {
+    UserCreated,
+    UserPasswordChanged,
+    UserEmailChanged,
+    UserDeleted,
+    UserTokenIssued,
+    UserTokenRevoked,
+});
 
 crate::domain_event!(UserEvent => User);
 

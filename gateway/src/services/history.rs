@@ -1,11 +1,7 @@
 //! Object history: every event of one object in order, and its state at an instant, folded
 //! with the aggregate's own `evolve` (the same fold the command side uses).
 
-use fleetlog_events::claim::Claim;
-use fleetlog_events::device::Device;
-use fleetlog_events::settings::Settings;
-use fleetlog_events::user::User;
-use fleetlog_events::{AGGREGATE_TYPES, Aggregate, AggregateRef, RecordedEvent};
+use fleetlog_events::{AGGREGATE_TYPES, Aggregate, AggregateRef, AggregateVisitor, RecordedEvent};
 use serde::Serialize;
 
 use crate::http::ApiError;
@@ -19,13 +15,20 @@ pub struct History {
     pub state: serde_json::Value,
 }
 
-/// The state after `events`, as JSON, folded exactly as the command side folds it.
-fn state_json<A: Aggregate>(events: &[RecordedEvent]) -> Result<serde_json::Value, ApiError>
-where
-    A::State: Serialize,
-{
-    let (state, _) = fleetlog_commands::fold::<A>(events)?;
-    serde_json::to_value(state).map_err(|e| ApiError::Internal(e.into()))
+/// The state after some events, as JSON, folded exactly as the command side folds it, by the
+/// aggregate the registry names.
+struct StateJson<'a>(&'a [RecordedEvent]);
+
+impl AggregateVisitor for StateJson<'_> {
+    type Output = Result<serde_json::Value, ApiError>;
+
+    fn visit<A: Aggregate>(self) -> Self::Output
+    where
+        A::State: Serialize,
+    {
+        let (state, _) = fleetlog_commands::fold::<A>(self.0)?;
+        serde_json::to_value(state).map_err(|e| ApiError::Internal(e.into()))
+    }
 }
 
 /// Reads one object's subject from the log (the log is the history) and folds it.
@@ -49,12 +52,7 @@ pub async fn history(
     if let Some(at) = at_us {
         events.retain(|r| r.envelope.occurred_at.0 <= at);
     }
-    let state = match kind {
-        "device" => state_json::<Device>(&events)?,
-        "user" => state_json::<User>(&events)?,
-        "claim" => state_json::<Claim>(&events)?,
-        "inventory" => state_json::<fleetlog_events::inventory::Inventory>(&events)?,
-        _ => state_json::<Settings>(&events)?,
-    };
+    let state = fleetlog_events::visit_aggregate(kind, StateJson(&events))
+        .ok_or_else(|| ApiError::BadRequest(format!("unknown object type {kind:?}")))??;
     Ok(History { events, state })
 }

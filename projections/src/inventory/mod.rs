@@ -149,6 +149,9 @@ fn next(old: Option<&InventoryDoc>, id: &str, at: i64, event: &DomainEvent) -> O
         },
         DomainEvent::Inventory(e) => match e {
             InventoryEvent::InventoryReported { attributes } => d.attributes.clone_from(attributes),
+            InventoryEvent::InventoryChanged { set, removed } => {
+                fleetlog_events::inventory::apply_change(&mut d.attributes, set, removed)
+            }
             InventoryEvent::InventoryTagsSet { tags, etag } => {
                 d.tags.clone_from(tags);
                 d.tags_etag.clone_from(etag);
