@@ -6,6 +6,8 @@ mod connect_env;
 mod connect_protocol;
 mod deployments;
 mod gateway;
+mod gui_identity;
+mod gui_inventory;
 mod identity;
 mod inventory;
 mod inventory_groups;

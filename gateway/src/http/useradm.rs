@@ -1,14 +1,15 @@
 //! Mender's useradm users API.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use fleetlog_projections::users::{UserView, UsersQueries};
 use serde::Deserialize;
 
 use super::json::{AppJson, rfc3339};
+use super::useradm_filter::UserFilter;
 use super::{ApiError, UserAuth};
 use crate::services::users::{self, UserUpdate};
 use crate::state::AppState;
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/management/v1/useradm/users", get(list).post(create))
         .route("/api/management/v1/useradm/users/{id}", get(one).put(update).delete(remove))
+        .route("/api/management/v2/useradm/users/me", put(update_me_v2))
 }
 
 /// The users read model.
@@ -56,10 +58,17 @@ async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
-async fn list(State(state): State<AppState>, _user: UserAuth) -> Result<Response, ApiError> {
+/// `GET /users` with Mender's filters (`id` and `email` may repeat; times are Unix seconds).
+async fn list(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let filter = UserFilter::parse(&params)?;
     let model = users_model(&state)?;
-    let all: Vec<_> = UsersQueries(&model).list(crate::DEFAULT_TENANT)?.iter().map(user_json).collect();
-    Ok(Json(all).into_response())
+    let all = UsersQueries(&model).list(crate::DEFAULT_TENANT)?;
+    let shown: Vec<_> = all.iter().filter(|u| filter.matches(u)).map(user_json).collect();
+    Ok(Json(shown).into_response())
 }
 
 async fn one(
@@ -100,8 +109,31 @@ async fn remove(
     user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let target = find(&state, &user, &id)?;
+    // Mender's delete is idempotent: an unknown user is already gone (nothing is written).
+    let target = match find(&state, &user, &id) {
+        Err(ApiError::NotFound(_)) => return Ok(StatusCode::NO_CONTENT),
+        other => other?,
+    };
     let outcome = users::delete_user(&state, &user.meta(), &target).await?;
     state.seen(outcome.position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/management/v2/useradm/users/me` (mender-server main): the caller changes their
+/// own password (and, as v1 allows, e-mail) with their current password, through the same
+/// service function as v1, so both versions follow the same rules.
+async fn update_me_v2(
+    State(state): State<AppState>,
+    user: UserAuth,
+    AppJson(body): AppJson<UpdateBody>,
+) -> Result<StatusCode, ApiError> {
+    if body.email.is_none() && body.password.is_none() {
+        return Err(ApiError::BadRequest("no update information provided".into()));
+    }
+    let target = find(&state, &user, "me")?;
+    let update =
+        UserUpdate { email: body.email, password: body.password, current_password: body.current_password };
+    let position = users::update_user(&state, &user.meta(), &user.id, &target, update).await?;
+    state.seen(position).await?;
     Ok(StatusCode::NO_CONTENT)
 }
