@@ -118,9 +118,25 @@ pub struct ServeArgs {
     /// Where artifacts are stored.
     #[command(flatten)]
     pub storage: fleetlog_storage::StorageConfig,
+    /// Smallest RSA device key accepted, in bits (1024..=8192). Mender accepts 1024-bit keys;
+    /// fleetlog refuses them unless this says so.
+    #[arg(long, env = "FLEETLOG_MIN_RSA_BITS", default_value_t = 2048,
+          value_parser = clap::value_parser!(u64).range(1024..=8192))]
+    pub min_rsa_bits: u64,
+    /// Accept ECDSA P-224 device keys (Mender does; off by default: 112-bit security).
+    #[arg(long, env = "FLEETLOG_ALLOW_ECDSA_P224")]
+    pub allow_ecdsa_p224: bool,
 }
 
 impl ServeArgs {
+    /// The device key policy these settings ask for.
+    pub fn key_policy(&self) -> crate::auth::signature::KeyPolicy {
+        crate::auth::signature::KeyPolicy {
+            min_rsa_bits: usize::try_from(self.min_rsa_bits).unwrap_or(usize::MAX),
+            allow_p224: self.allow_ecdsa_p224,
+        }
+    }
+
     /// Settings as the flags' defaults would give them, on `conn`, listening on `listen`
     /// (port 0 for a free one): for tests, benchmarks and embedding.
     pub fn with_defaults(conn: ConnectionArgs, listen: SocketAddr) -> ServeArgs {
@@ -135,6 +151,8 @@ impl ServeArgs {
             log_json: false,
             max_artifact_bytes: 10 << 30,
             storage: fleetlog_storage::StorageConfig::default(),
+            min_rsa_bits: 2048,
+            allow_ecdsa_p224: false,
         }
     }
 }

@@ -5,6 +5,7 @@ mod audit;
 mod connect_env;
 mod connect_protocol;
 mod deployments;
+mod device_keys;
 mod gateway;
 mod gui_identity;
 mod gui_inventory;
