@@ -7,6 +7,7 @@ mod connect_protocol;
 mod deployments;
 mod device_keys;
 mod gateway;
+mod gui_audit;
 mod gui_identity;
 mod gui_inventory;
 mod identity;
