@@ -217,3 +217,27 @@ pub struct HistoryArgs {
     #[arg(long)]
     pub at: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
+    fn serve(args: &[&str]) -> Result<crate::auth::KeyPolicy, clap::Error> {
+        let argv = [&["fleetlog", "serve"], args].concat();
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(s) => Ok(s.key_policy()),
+            _ => unreachable!("serve parses as serve"),
+        }
+    }
+
+    #[test]
+    fn device_key_settings_default_to_the_secure_policy_and_are_bounded() {
+        assert_eq!(serve(&[]).unwrap(), crate::auth::KeyPolicy::default());
+        let relaxed = serve(&["--min-rsa-bits", "1024", "--allow-ecdsa-p224"]).unwrap();
+        assert_eq!((relaxed.min_rsa_bits, relaxed.allow_p224), (1024, true));
+        assert!(serve(&["--min-rsa-bits", "512"]).is_err(), "below Mender's own smallest key");
+        assert!(serve(&["--min-rsa-bits", "9000"]).is_err(), "above the largest key accepted");
+    }
+}
