@@ -225,6 +225,7 @@ impl Application {
             storage,
             config_links: Arc::new(config_links),
             max_artifact_bytes: args.max_artifact_bytes,
+            key_policy: args.key_policy(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
         Ok(Application { listener, state, nats, args })

@@ -126,9 +126,25 @@ pub struct ServeArgs {
     /// Where artifacts are stored.
     #[command(flatten)]
     pub storage: fleetlog_storage::StorageConfig,
+    /// Smallest RSA device key accepted, in bits (1024..=8192). Mender accepts 1024-bit keys;
+    /// fleetlog refuses them unless this says so.
+    #[arg(long, env = "FLEETLOG_MIN_RSA_BITS", default_value_t = 2048,
+          value_parser = clap::value_parser!(u64).range(1024..=8192))]
+    pub min_rsa_bits: u64,
+    /// Accept ECDSA P-224 device keys (Mender does; off by default: 112-bit security).
+    #[arg(long, env = "FLEETLOG_ALLOW_ECDSA_P224")]
+    pub allow_ecdsa_p224: bool,
 }
 
 impl ServeArgs {
+    /// The device key policy these settings ask for.
+    pub fn key_policy(&self) -> crate::auth::signature::KeyPolicy {
+        crate::auth::signature::KeyPolicy {
+            min_rsa_bits: usize::try_from(self.min_rsa_bits).unwrap_or(usize::MAX),
+            allow_p224: self.allow_ecdsa_p224,
+        }
+    }
+
     /// Settings as the flags' defaults would give them, on `conn`, listening on `listen`
     /// (port 0 for a free one): for tests, benchmarks and embedding.
     pub fn with_defaults(conn: ConnectionArgs, listen: SocketAddr) -> ServeArgs {
@@ -144,6 +160,8 @@ impl ServeArgs {
             log_json: false,
             max_artifact_bytes: 10 << 30,
             storage: fleetlog_storage::StorageConfig::default(),
+            min_rsa_bits: 2048,
+            allow_ecdsa_p224: false,
         }
     }
 }
@@ -207,4 +225,28 @@ pub struct HistoryArgs {
     /// The state at this instant (RFC 3339, or Unix seconds) instead of now.
     #[arg(long)]
     pub at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command};
+
+    fn serve(args: &[&str]) -> Result<crate::auth::KeyPolicy, clap::Error> {
+        let argv = [&["fleetlog", "serve"], args].concat();
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(s) => Ok(s.key_policy()),
+            _ => unreachable!("serve parses as serve"),
+        }
+    }
+
+    #[test]
+    fn device_key_settings_default_to_the_secure_policy_and_are_bounded() {
+        assert_eq!(serve(&[]).unwrap(), crate::auth::KeyPolicy::default());
+        let relaxed = serve(&["--min-rsa-bits", "1024", "--allow-ecdsa-p224"]).unwrap();
+        assert_eq!((relaxed.min_rsa_bits, relaxed.allow_p224), (1024, true));
+        assert!(serve(&["--min-rsa-bits", "512"]).is_err(), "below Mender's own smallest key");
+        assert!(serve(&["--min-rsa-bits", "9000"]).is_err(), "above the largest key accepted");
+    }
 }

@@ -48,6 +48,8 @@ pub struct AppStateInner {
     pub config_links: Arc<fleetlog_storage::LinkSigner>,
     /// Largest artifact an upload may send, in bytes.
     pub max_artifact_bytes: u64,
+    /// Which device keys are accepted (`--min-rsa-bits`, `--allow-ecdsa-p224`).
+    pub key_policy: crate::auth::signature::KeyPolicy,
     /// Cancelled when the server begins to stop, so that endless responses (event streams)
     /// end and the graceful shutdown can finish.
     pub shutdown: tokio_util::sync::CancellationToken,

@@ -31,7 +31,8 @@ async fn the_audit_log_shows_who_did_what_with_filters_paging_and_csv() {
     assert_eq!(all.len(), total);
     // Newest first: the admin creating eve.
     assert_eq!(all[0]["action"], "create");
-    assert_eq!(all[0]["object"], serde_json::json!({ "id": eve, "type": "user" }));
+    let user = serde_json::json!({ "email": "eve@example.com" });
+    assert_eq!(all[0]["object"], serde_json::json!({ "id": eve, "type": "user", "user": user }));
     assert_eq!(all[0]["actor"]["email"], "admin@example.com");
     assert_eq!(all[0]["actor"]["type"], "user");
     assert!(all.iter().any(|e| e["action"] == "login"));

@@ -2,8 +2,10 @@
 //!
 //! A Mender device signs the exact raw body of `POST /api/devices/v1/authentication/auth_requests`
 //! with its private key and sends the base64 signature in `X-MEN-Signature`; the body carries its
-//! public key as PEM. Accepted keys: RSA 2048–8192 bits (SPKI or PKCS#1 PEM), ECDSA P-256 and
-//! P-384, Ed25519 (SPKI PEM).
+//! public key as PEM. Accepted keys: RSA 2048–8192 bits (SPKI or PKCS#1 PEM; down to 1024 bits
+//! when configured), ECDSA P-256, P-384 and P-521 (P-224 when configured, see [`super::ec`]),
+//! Ed25519 (SPKI PEM). Mender accepts all of these unconditionally; fleetlog keeps the weak
+//! ones behind a setting ([`KeyPolicy`]).
 //!
 //! The digests follow what the real client and Mender's own server do (read in
 //! `mendersoftware/mender` `store/keystore.go`, the 3.x OpenSSL-based keystore, and in the
@@ -16,29 +18,41 @@
 //!   `rsa.VerifyPKCS1v15(SHA256)` / `ecdsa.Verify` (after `asn1.Unmarshal` of `{R, S}`), and
 //!   `ed25519.Verify` over the raw body.
 //!
-//! Go's `ecdsa.Verify` takes a digest shorter than the curve order as is, which is what
-//! `verify_prehash` does for a 32-byte digest on P-384.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::Verifier as _;
-use p256::ecdsa::signature::hazmat::PrehashVerifier as _;
 use pkcs8::{EncodePublicKey as _, LineEnding};
 use rsa::{BigUint, Pkcs1v15Sign, RsaPublicKey};
 use sha2::{Digest as _, Sha256};
 use spki::der::Decode as _;
 use spki::{ObjectIdentifier, SubjectPublicKeyInfoRef};
 
-/// Smallest RSA modulus accepted, in bits.
+/// Smallest RSA modulus accepted by default, in bits (also the floor of token signing keys).
 pub const RSA_MIN_BITS: usize = 2048;
+/// The smallest `--min-rsa-bits` that may be configured (what Mender's own test runner uses).
+pub const RSA_LOWEST_CONFIGURABLE_BITS: usize = 1024;
 /// Largest RSA modulus accepted, in bits (bounds the cost of one verification).
 pub const RSA_MAX_BITS: usize = 8192;
 
 const OID_RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
-const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
-const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+
+/// Which device keys are accepted beyond the secure default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// Smallest RSA modulus, in bits (1024..=2048; default 2048).
+    pub min_rsa_bits: usize,
+    /// Whether ECDSA P-224 keys are accepted (default no).
+    pub allow_p224: bool,
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        KeyPolicy { min_rsa_bits: RSA_MIN_BITS, allow_p224: false }
+    }
+}
 
 /// DER `DigestInfo` prefix for SHA-256 (RFC 8017 §9.2, note 1). Spelled out so PKCS#1 v1.5 does
 /// not need sha2's `oid` feature, which would make us edit a dependency line we do not own.
@@ -71,14 +85,17 @@ pub enum KeyError {
     #[error("pubkey is malformed: {0}")]
     Malformed(String),
     /// The key algorithm is not RSA, ECDSA or Ed25519.
-    #[error("unsupported public key algorithm {0}; expected RSA, ECDSA (P-256, P-384) or Ed25519")]
+    #[error("unsupported public key algorithm {0}; expected RSA, ECDSA (P-256, P-384, P-521) or Ed25519")]
     UnsupportedAlgorithm(String),
-    /// An ECDSA key on a curve other than P-256 or P-384.
-    #[error("unsupported elliptic curve {0}; expected P-256 or P-384")]
+    /// An ECDSA key on a curve other than P-256, P-384, P-521 (or an allowed P-224).
+    #[error("unsupported elliptic curve {0}; expected P-256, P-384 or P-521")]
     UnsupportedCurve(String),
-    /// An RSA key outside the accepted size range.
-    #[error("RSA key of {0} bits is not accepted; it must have 2048 to 8192 bits")]
-    RsaKeySize(usize),
+    /// A P-224 key while the server does not allow them.
+    #[error("ECDSA P-224 keys are not accepted by this server (see --allow-ecdsa-p224); use P-256 or larger")]
+    P224NotAllowed,
+    /// An RSA key outside the accepted size range (its bits, the configured minimum).
+    #[error("RSA key of {0} bits is not accepted; it must have {1} to 8192 bits (see --min-rsa-bits)")]
+    RsaKeySize(usize, usize),
 }
 
 /// Why a request signature was refused. The Display text is meant for the client.
@@ -106,8 +123,7 @@ pub struct DevicePublicKey {
 #[derive(Debug, Clone)]
 enum Key {
     Rsa(RsaPublicKey),
-    EcdsaP256(p256::ecdsa::VerifyingKey),
-    EcdsaP384(p384::ecdsa::VerifyingKey),
+    Ecdsa(super::ec::EcKey),
     Ed25519(ed25519_dalek::VerifyingKey),
 }
 
@@ -119,20 +135,24 @@ impl PartialEq for DevicePublicKey {
 
 impl Eq for DevicePublicKey {}
 
-/// Parses the `pubkey` of an auth request: SPKI `PUBLIC KEY` (RSA, ECDSA P-256/P-384, Ed25519) or
-/// PKCS#1 `RSA PUBLIC KEY` PEM.
+/// Parses the `pubkey` of an auth request under the default [`KeyPolicy`].
 pub fn parse_public_key(pem: &str) -> Result<DevicePublicKey, KeyError> {
+    parse_public_key_with(pem, &KeyPolicy::default())
+}
+
+/// Parses the `pubkey` of an auth request: SPKI `PUBLIC KEY` (RSA, ECDSA, Ed25519) or PKCS#1
+/// `RSA PUBLIC KEY` PEM, refusing what `policy` does not allow.
+pub fn parse_public_key_with(pem: &str, policy: &KeyPolicy) -> Result<DevicePublicKey, KeyError> {
     let (label, der) = decode_pem(pem)?;
     let key = match label {
-        "PUBLIC KEY" => parse_spki(&der)?,
-        "RSA PUBLIC KEY" => Key::Rsa(parse_pkcs1(&der)?),
+        "PUBLIC KEY" => parse_spki(&der, policy)?,
+        "RSA PUBLIC KEY" => Key::Rsa(parse_pkcs1(&der, policy)?),
         other if other.contains("PRIVATE KEY") => return Err(KeyError::PrivateKey),
         other => return Err(KeyError::UnsupportedPemType(other.to_owned())),
     };
     let encoded = match &key {
         Key::Rsa(k) => k.to_public_key_pem(LineEnding::LF),
-        Key::EcdsaP256(k) => k.to_public_key_pem(LineEnding::LF),
-        Key::EcdsaP384(k) => k.to_public_key_pem(LineEnding::LF),
+        Key::Ecdsa(k) => Ok(k.to_pem()?),
         Key::Ed25519(k) => k.to_public_key_pem(LineEnding::LF),
     };
     let canonical_pem = encoded.map_err(|e| KeyError::Malformed(e.to_string()))?;
@@ -147,15 +167,8 @@ impl DevicePublicKey {
             Key::Rsa(k) => {
                 k.verify(pkcs1v15_sha256(), &Sha256::digest(body), &sig).map_err(|_| SignatureError::Mismatch)
             }
-            Key::EcdsaP256(k) => {
-                let sig = p256::ecdsa::Signature::from_der(&sig).map_err(|_| SignatureError::Malformed)?;
-                k.verify_prehash(&Sha256::digest(body), &sig).map_err(|_| SignatureError::Mismatch)
-            }
-            Key::EcdsaP384(k) => {
-                // SHA-256 on P-384 too: that is what mender-client signs (see the module docs).
-                let sig = p384::ecdsa::Signature::from_der(&sig).map_err(|_| SignatureError::Malformed)?;
-                k.verify_prehash(&Sha256::digest(body), &sig).map_err(|_| SignatureError::Mismatch)
-            }
+            // SHA-256 on every curve: that is what mender-client signs (see the module docs).
+            Key::Ecdsa(k) => k.verify(&Sha256::digest(body).into(), &sig),
             Key::Ed25519(k) => {
                 let sig =
                     ed25519_dalek::Signature::from_slice(&sig).map_err(|_| SignatureError::Malformed)?;
@@ -171,12 +184,11 @@ impl DevicePublicKey {
         self.canonical_pem.clone()
     }
 
-    /// The key type: `"rsa"`, `"ecdsa-p256"`, `"ecdsa-p384"` or `"ed25519"`.
+    /// The key type: `"rsa"`, `"ecdsa-p256"` (`-p224`, `-p384`, `-p521`) or `"ed25519"`.
     pub fn algorithm(&self) -> &'static str {
-        match self.key {
+        match &self.key {
             Key::Rsa(_) => "rsa",
-            Key::EcdsaP256(_) => "ecdsa-p256",
-            Key::EcdsaP384(_) => "ecdsa-p384",
+            Key::Ecdsa(k) => k.algorithm(),
             Key::Ed25519(_) => "ed25519",
         }
     }
@@ -202,7 +214,7 @@ fn decode_pem(text: &str) -> Result<(&str, Vec<u8>), KeyError> {
     Ok((label, der))
 }
 
-fn parse_spki(der: &[u8]) -> Result<Key, KeyError> {
+fn parse_spki(der: &[u8], policy: &KeyPolicy) -> Result<Key, KeyError> {
     let spki = SubjectPublicKeyInfoRef::from_der(der).map_err(|e| KeyError::Malformed(e.to_string()))?;
     let key_bytes = spki
         .subject_public_key
@@ -210,21 +222,13 @@ fn parse_spki(der: &[u8]) -> Result<Key, KeyError> {
         .ok_or_else(|| KeyError::Malformed("public key bit string is not byte aligned".into()))?;
     let oid = spki.algorithm.oid;
     if oid == OID_RSA_ENCRYPTION {
-        Ok(Key::Rsa(parse_pkcs1(key_bytes)?))
+        Ok(Key::Rsa(parse_pkcs1(key_bytes, policy)?))
     } else if oid == OID_EC_PUBLIC_KEY {
         let curve = spki
             .algorithm
             .parameters_oid()
             .map_err(|_| KeyError::Malformed("ECDSA key without a named curve".into()))?;
-        let bad_point =
-            |_: p256::ecdsa::Error| KeyError::Malformed("ECDSA public point is not on the curve".into());
-        if curve == OID_P256 {
-            Ok(Key::EcdsaP256(p256::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map_err(bad_point)?))
-        } else if curve == OID_P384 {
-            Ok(Key::EcdsaP384(p384::ecdsa::VerifyingKey::from_sec1_bytes(key_bytes).map_err(bad_point)?))
-        } else {
-            Err(KeyError::UnsupportedCurve(curve.to_string()))
-        }
+        Ok(Key::Ecdsa(super::ec::EcKey::parse(curve, key_bytes, policy)?))
     } else if oid == OID_ED25519 {
         let bytes: &[u8; 32] = key_bytes
             .try_into()
@@ -239,12 +243,12 @@ fn parse_spki(der: &[u8]) -> Result<Key, KeyError> {
 
 /// Parses a PKCS#1 `RSAPublicKey` and checks its size. Builds the key by hand because the rsa
 /// crate's DER decoders cap the modulus at 4096 bits and we accept up to 8192.
-fn parse_pkcs1(der: &[u8]) -> Result<RsaPublicKey, KeyError> {
+fn parse_pkcs1(der: &[u8], policy: &KeyPolicy) -> Result<RsaPublicKey, KeyError> {
     let parsed = pkcs1::RsaPublicKey::from_der(der).map_err(|e| KeyError::Malformed(e.to_string()))?;
     let n = BigUint::from_bytes_be(parsed.modulus.as_bytes());
     let bits = n.bits();
-    if !(RSA_MIN_BITS..=RSA_MAX_BITS).contains(&bits) {
-        return Err(KeyError::RsaKeySize(bits));
+    if !(policy.min_rsa_bits..=RSA_MAX_BITS).contains(&bits) {
+        return Err(KeyError::RsaKeySize(bits, policy.min_rsa_bits));
     }
     let e = BigUint::from_bytes_be(parsed.public_exponent.as_bytes());
     let key = RsaPublicKey::new_with_max_size(n, e, RSA_MAX_BITS)

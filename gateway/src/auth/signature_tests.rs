@@ -213,13 +213,13 @@ fn key_errors() {
         Err(KeyError::UnsupportedCurve("1.3.132.0.10".into()))
     );
 
-    assert_eq!(parse_public_key(&rsa_pkcs1_pem_of_size(1024)), Err(KeyError::RsaKeySize(1024)));
-    assert_eq!(parse_public_key(&rsa_pkcs1_pem_of_size(2047)), Err(KeyError::RsaKeySize(2047)));
-    assert_eq!(parse_public_key(&rsa_pkcs1_pem_of_size(8200)), Err(KeyError::RsaKeySize(8200)));
+    assert_eq!(parse_public_key(&rsa_pkcs1_pem_of_size(1024)), Err(KeyError::RsaKeySize(1024, 2048)));
+    assert_eq!(parse_public_key(&rsa_pkcs1_pem_of_size(2047)), Err(KeyError::RsaKeySize(2047, 2048)));
+    assert_eq!(parse_public_key(&rsa_pkcs1_pem_of_size(8200)), Err(KeyError::RsaKeySize(8200, 2048)));
     assert_eq!(parse_public_key(&rsa_pkcs1_pem_of_size(2048)).map(|k| k.algorithm()), Ok("rsa"));
     assert_eq!(parse_public_key(&rsa_pkcs1_pem_of_size(8192)).map(|k| k.algorithm()), Ok("rsa"));
 
-    for err in [KeyError::NotPem, KeyError::PrivateKey, KeyError::RsaKeySize(1024)] {
+    for err in [KeyError::NotPem, KeyError::PrivateKey, KeyError::RsaKeySize(1024, 2048)] {
         assert!(err.to_string().len() > 20, "{err}");
     }
 }

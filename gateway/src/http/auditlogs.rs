@@ -62,11 +62,16 @@ impl AuditQuery {
 }
 
 fn entry_json(e: &AuditEntry) -> serde_json::Value {
+    let mut object = serde_json::json!({ "id": e.object_id, "type": e.object_type });
+    // Mender nests the details under the object's type: `object.user.email`, ...
+    if let Ok(details @ serde_json::Value::Object(_)) = serde_json::from_str(&e.object_details) {
+        object[e.object_type.as_str()] = details;
+    }
     serde_json::json!({
         "actor": { "id": e.actor_id, "type": e.actor_type, "email": e.actor_email },
         "time": rfc3339(e.time),
         "action": e.action,
-        "object": { "id": e.object_id, "type": e.object_type },
+        "object": object,
         "change": e.change,
         "meta": { "request_id": [e.request_id], "event_type": [e.event_type], "position": [e.seq.to_string()] },
     })

@@ -19,6 +19,8 @@ mod inventory;
 mod inventory_groups;
 mod inventory_identities;
 mod inventory_search;
+mod inventory_stats;
+mod iot_manager;
 pub mod json;
 mod json_body;
 mod metrics;
@@ -26,6 +28,8 @@ mod request_id;
 mod sessions;
 mod settings;
 mod useradm;
+mod useradm_filter;
+mod useradm_plans;
 
 pub use auth::{DeviceAuth, UserAuth};
 pub use download::DOWNLOAD_ROUTE;
@@ -45,6 +49,9 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
     let routes = Router::new()
         .merge(health::router())
         .merge(useradm::router())
+        .merge(useradm_plans::router())
+        .merge(iot_manager::router())
+        .merge(inventory_stats::router())
         .merge(sessions::router())
         .merge(settings::router())
         .merge(events::router())

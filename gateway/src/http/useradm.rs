@@ -3,13 +3,14 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use fleetlog_projections::users::{UserView, UsersQueries};
 use serde::Deserialize;
 
 use super::idempotency::IdempotencyKey;
-use super::json::{AppJson, rfc3339, start_of_second, unix_seconds};
+use super::json::{AppJson, rfc3339};
+use super::useradm_filter::UserFilter;
 use super::{ApiError, UserAuth};
 use crate::services::users::{self, UserUpdate};
 use crate::state::AppState;
@@ -19,6 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/management/v1/useradm/users", get(list).post(create))
         .route("/api/management/v1/useradm/users/{id}", get(one).put(update).delete(remove))
+        .route("/api/management/v2/useradm/users/me", put(update_me_v2))
 }
 
 /// The users read model.
@@ -58,29 +60,17 @@ async fn create(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
 
-/// Filters of the users list (Unix seconds, as Mender's useradm takes them).
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    created_after: Option<String>,
-    created_before: Option<String>,
-}
-
+/// `GET /users` with Mender's filters (`id` and `email` may repeat; times are Unix seconds).
 async fn list(
     State(state): State<AppState>,
     _user: UserAuth,
-    Query(q): Query<ListQuery>,
+    Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    // Mender's bounds are exclusive here ("created after", "created before") instants.
-    let after = unix_seconds("created_after", q.created_after.as_deref())?.map(start_of_second);
-    let before = unix_seconds("created_before", q.created_before.as_deref())?.map(start_of_second);
+    let filter = UserFilter::parse(&params)?;
     let model = users_model(&state)?;
-    let all: Vec<_> = UsersQueries(&model)
-        .list(crate::DEFAULT_TENANT)?
-        .iter()
-        .filter(|u| after.is_none_or(|a| u.created_ts > a) && before.is_none_or(|b| u.created_ts < b))
-        .map(user_json)
-        .collect();
-    Ok(Json(all).into_response())
+    let all = UsersQueries(&model).list(crate::DEFAULT_TENANT)?;
+    let shown: Vec<_> = all.iter().filter(|u| filter.matches(u)).map(user_json).collect();
+    Ok(Json(shown).into_response())
 }
 
 async fn one(
@@ -125,8 +115,31 @@ async fn remove(
     user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let target = find(&state, &user, &id)?;
+    // Mender's delete is idempotent: an unknown user is already gone (nothing is written).
+    let target = match find(&state, &user, &id) {
+        Err(ApiError::NotFound(_)) => return Ok(StatusCode::NO_CONTENT),
+        other => other?,
+    };
     let outcome = users::delete_user(&state, &user.meta(), &target).await?;
     state.seen(outcome.position).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `PUT /api/management/v2/useradm/users/me` (mender-server main): the caller changes their
+/// own password (and, as v1 allows, e-mail) with their current password, through the same
+/// service function as v1, so both versions follow the same rules.
+async fn update_me_v2(
+    State(state): State<AppState>,
+    user: UserAuth,
+    AppJson(body): AppJson<UpdateBody>,
+) -> Result<StatusCode, ApiError> {
+    if body.email.is_none() && body.password.is_none() {
+        return Err(ApiError::BadRequest("no update information provided".into()));
+    }
+    let target = find(&state, &user, "me")?;
+    let update =
+        UserUpdate { email: body.email, password: body.password, current_password: body.current_password };
+    let position = users::update_user(&state, &user.meta(), &user.id, &target, update).await?;
+    state.seen(position).await?;
     Ok(StatusCode::NO_CONTENT)
 }

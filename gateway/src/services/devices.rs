@@ -6,7 +6,7 @@ use fleetlog_projections::devices::{DeviceView, DevicesQueries};
 use serde::Deserialize;
 
 use crate::auth::jwt::Claims;
-use crate::auth::signature::parse_public_key;
+use crate::auth::signature::parse_public_key_with;
 use crate::http::ApiError;
 use crate::state::AppState;
 
@@ -47,7 +47,8 @@ pub async fn auth_request(
     let signature =
         signature.ok_or_else(|| ApiError::BadRequest("missing request signature header".into()))?;
     let identity = canonical_identity(&req.id_data)?;
-    let key = parse_public_key(&req.pubkey).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let key = parse_public_key_with(&req.pubkey, &state.key_policy)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // Verified before anything is stored: an unverified request never reaches the log.
     key.verify(body, signature)
         .map_err(|_| ApiError::Unauthorized("signature verification failed".into()))?;
@@ -180,7 +181,8 @@ pub async fn preauthorize(
         return Err(ApiError::BadRequest("identity_data must be a non-empty JSON object".into()));
     }
     let identity = identity_data.to_string();
-    let key = parse_public_key(pubkey).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let key =
+        parse_public_key_with(pubkey, &state.key_policy).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let claim = super::claim_id("identity", &identity);
     let command = DeviceCommand::Preauthorize {
         auth_set_id: uuid::Uuid::new_v4().to_string(),

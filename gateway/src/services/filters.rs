@@ -1,6 +1,10 @@
 //! Mender's inventory filter language (v2 `filters/search`): `{scope, attribute, type, value}`
-//! with `$eq $ne $in $nin $exists $gt $gte $lt $lte $regex`, checked once, then evaluated
-//! against a device's attributes.
+//! with `$eq $ne $in $nin $exists $gt $gte $lt $lte $ltne $regex`, checked once, then
+//! evaluated against a device's attributes.
+//!
+//! `$ltne` is mender-server main's "less than, or not there": a device matches when the
+//! attribute is below the operand or the device does not have the attribute at all (the GUI
+//! uses it on `check_in_time` for devices that are offline or never checked in; MEN-6880).
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -41,6 +45,8 @@ enum Op {
     Nin(Vec<Value>),
     Exists(bool),
     Cmp(std::cmp::Ordering, bool, Value),
+    /// `$ltne`: below the operand, or absent.
+    LtOrAbsent(Value),
     Regex(regex::Regex),
 }
 
@@ -73,9 +79,16 @@ impl Filter {
                 if t.op == "$in" { Op::In(list.clone()) } else { Op::Nin(list.clone()) }
             }
             "$exists" => Op::Exists(t.value.as_bool().ok_or_else(|| bad("value must be true or false"))?),
-            "$gt" | "$gte" | "$lt" | "$lte" => {
+            "$gt" | "$gte" | "$lt" | "$lte" | "$ltne" => {
                 if !(t.value.is_number() || t.value.is_string()) {
                     return Err(bad("value must be a number or a string"));
+                }
+                if t.op == "$ltne" {
+                    return Ok(Filter {
+                        scope: t.scope.clone(),
+                        attribute: t.attribute.clone(),
+                        op: Op::LtOrAbsent(t.value.clone()),
+                    });
                 }
                 let ord = if t.op.starts_with("$g") {
                     std::cmp::Ordering::Greater
@@ -115,6 +128,7 @@ impl Filter {
             Op::Cmp(ord, or_equal, v) => {
                 any(&|e| compare(e, v).is_some_and(|o| o == *ord || (*or_equal && o.is_eq())))
             }
+            Op::LtOrAbsent(v) => value.is_none() || any(&|e| compare(e, v).is_some_and(|o| o.is_lt())),
             Op::Regex(re) => any(&|e| e.as_str().is_some_and(|s| re.is_match(s))),
         }
     }
@@ -237,6 +251,19 @@ mod tests {
         assert!(!check("$lt", 6.into(), Some(Value::from(6))));
         assert!(check("$lte", "b".into(), s("a")));
         assert!(check("$regex", "^deb".into(), s("debian")));
+    }
+
+    #[test]
+    fn ltne_is_less_than_or_absent() {
+        let t = |v: &str| Some(Value::from(v));
+        let cutoff = Value::from("2026-12-01T12:00:00Z");
+        assert!(check("$ltne", cutoff.clone(), t("2026-12-01T11:59:59Z")), "older");
+        assert!(check("$ltne", cutoff.clone(), None), "never checked in");
+        assert!(!check("$ltne", cutoff.clone(), t("2026-12-01T12:00:00Z")), "equal is not less");
+        assert!(!check("$ltne", cutoff, t("2026-12-02T00:00:00Z")), "newer");
+        assert!(check("$ltne", 5.into(), Some(Value::from(4))));
+        assert!(!check("$ltne", 5.into(), Some(Value::from("text"))), "another type is present");
+        assert!(Filter::parse(&term("$ltne", serde_json::json!([1]))).is_err());
     }
 
     #[test]

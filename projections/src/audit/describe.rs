@@ -1,7 +1,7 @@
-//! The audit read model: one entry per auditable event (who, when, what, on which object),
-//! indexed by object and by actor, served by the auditlogs API. Claims are bookkeeping, not
-//! audit facts, and are left out.
+//! What an event says for the audit log: its action, the type of its object and a
+//! human-readable change. Remote-access sessions are on their device, as in Mender.
 
+use fleetlog_events::DomainEvent;
 use fleetlog_events::artifact::ArtifactEvent;
 use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::connect::ConnectEvent;
@@ -12,55 +12,9 @@ use fleetlog_events::filter::FilterEvent;
 use fleetlog_events::inventory::InventoryEvent;
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
-use fleetlog_events::{ActorKind, DomainEvent, RecordedEvent};
-use serde::{Deserialize, Serialize};
-
-use crate::{Projection, ProjectionError, ReadModel, Writer, from_bytes, to_bytes};
-
-/// One audit log entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
-    /// Position of the event in the log.
-    pub seq: u64,
-    /// When, microseconds since the epoch.
-    pub time: i64,
-    /// `user`, `device` or `system`.
-    pub actor_type: String,
-    /// Actor id.
-    pub actor_id: String,
-    /// Actor e-mail (users).
-    pub actor_email: String,
-    /// What was done: create, update, delete, accept, reject, decommission, login, logout, ...
-    pub action: String,
-    /// `user`, `device`, `settings` or `token`.
-    pub object_type: String,
-    /// The object's id.
-    pub object_id: String,
-    /// Human-readable change.
-    pub change: String,
-    /// The event type.
-    pub event_type: String,
-    /// The request id behind it.
-    pub request_id: String,
-}
-
-/// The projection that maintains the audit log.
-pub struct AuditProjection;
-
-fn entry_key(tenant: &str, seq: u64) -> Vec<u8> {
-    format!("l/{tenant}/{seq:016x}").into_bytes()
-}
-
-fn object_key(tenant: &str, object_type: &str, object_id: &str, seq: u64) -> Vec<u8> {
-    format!("o/{tenant}/{object_type}/{object_id}/{seq:016x}").into_bytes()
-}
-
-fn actor_key(tenant: &str, actor_id: &str, seq: u64) -> Vec<u8> {
-    format!("a/{tenant}/{actor_id}/{seq:016x}").into_bytes()
-}
 
 /// (action, object type, change) of an event, or `None` for bookkeeping events.
-fn describe(event: &DomainEvent) -> Option<(&'static str, &'static str, String)> {
+pub(super) fn describe(event: &DomainEvent) -> Option<(&'static str, &'static str, String)> {
     Some(match event {
         DomainEvent::Device(e) => match e {
             DeviceEvent::AuthSetSubmitted { auth_set_id, .. } => {
@@ -163,129 +117,18 @@ fn describe(event: &DomainEvent) -> Option<(&'static str, &'static str, String)>
                     "file-download" => "download_file",
                     _ => "open_session",
                 };
-                (action, "session", format!("{kind} with device {device_id} {detail}").trim_end().to_owned())
+                (action, "device", format!("{kind} with device {device_id} {detail}").trim_end().to_owned())
             }
+            // The action is named after the session's kind (see `details::object`).
             ConnectEvent::RemoteSessionEnded { bytes, error } if error.is_empty() => {
-                ("close_session", "session", format!("session ended ({bytes} bytes)"))
+                ("close_session", "device", format!("session ended ({bytes} bytes)"))
             }
             ConnectEvent::RemoteSessionEnded { error, .. } => {
-                ("close_session", "session", format!("session failed: {error}"))
+                ("close_session", "device", format!("session failed: {error}"))
             }
             // Devices' connections are state (see the device's inventory), not user actions.
             ConnectEvent::DeviceConnected { .. } | ConnectEvent::DeviceDisconnected { .. } => return None,
         },
         DomainEvent::Claim(ClaimEvent::ClaimTaken { .. } | ClaimEvent::ClaimReleased { .. }) => return None,
     })
-}
-
-impl Projection for AuditProjection {
-    fn name(&self) -> &'static str {
-        "audit"
-    }
-
-    fn version(&self) -> u32 {
-        1
-    }
-
-    fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
-        let Some((action, object_type, change)) = describe(&e.envelope.event) else { return Ok(()) };
-        let env = &e.envelope;
-        let tenant = env.aggregate.tenant.as_str();
-        let actor_type = match env.actor.kind {
-            ActorKind::User => "user",
-            ActorKind::Device => "device",
-            ActorKind::System => "system",
-        };
-        let entry = AuditEntry {
-            seq: e.seq,
-            time: env.occurred_at.0,
-            actor_type: actor_type.into(),
-            actor_id: env.actor.id.clone(),
-            actor_email: env.actor.email.clone(),
-            action: action.into(),
-            object_type: object_type.into(),
-            object_id: env.aggregate.id.clone(),
-            change,
-            event_type: env.event.event_type().into(),
-            request_id: env.correlation_id.clone(),
-        };
-        w.insert(object_key(tenant, object_type, &entry.object_id, e.seq), Vec::new());
-        w.insert(actor_key(tenant, &entry.actor_id, e.seq), Vec::new());
-        w.insert(entry_key(tenant, e.seq), to_bytes(&entry)?);
-        Ok(())
-    }
-}
-
-/// Filters of an audit query (all optional; times in microseconds, inclusive).
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    /// Actor id.
-    pub actor_id: Option<String>,
-    /// Actor e-mail.
-    pub actor_email: Option<String>,
-    /// Object type.
-    pub object_type: Option<String>,
-    /// Object id.
-    pub object_id: Option<String>,
-    /// Not before.
-    pub after: Option<i64>,
-    /// Not after.
-    pub before: Option<i64>,
-    /// Oldest first (default: newest first).
-    pub ascending: bool,
-}
-
-/// Queries over the audit log.
-pub struct AuditQueries<'a>(pub &'a ReadModel);
-
-impl AuditQueries<'_> {
-    /// Matching entries, skipping `skip`, at most `limit`, and the total number of matches.
-    /// An object or actor filter reads only that index; otherwise the log is walked in order.
-    pub fn search(
-        &self,
-        tenant: &str,
-        f: &AuditFilter,
-        skip: usize,
-        limit: usize,
-    ) -> Result<(Vec<AuditEntry>, usize), ProjectionError> {
-        let tree = self.0.tree();
-        let (prefix, via_index) = match (&f.object_type, &f.object_id, &f.actor_id) {
-            (Some(t), Some(id), _) => (format!("o/{tenant}/{t}/{id}/"), true),
-            (_, _, Some(actor)) => (format!("a/{tenant}/{actor}/"), true),
-            _ => (format!("l/{tenant}/"), false),
-        };
-        let keys = tree.scan_prefix(&prefix).keys();
-        let keys: Box<dyn Iterator<Item = sled::Result<sled::IVec>>> =
-            if f.ascending { Box::new(keys) } else { Box::new(keys.rev()) };
-        let (mut out, mut total) = (Vec::new(), 0usize);
-        for key in keys {
-            let key = key?;
-            let entry: AuditEntry = if via_index {
-                let seq = u64::from_str_radix(std::str::from_utf8(&key[prefix.len()..]).unwrap_or("0"), 16)
-                    .unwrap_or(0);
-                match tree.get(entry_key(tenant, seq))? {
-                    Some(v) => from_bytes(&v)?,
-                    None => continue,
-                }
-            } else {
-                match tree.get(&key)? {
-                    Some(v) => from_bytes(&v)?,
-                    None => continue,
-                }
-            };
-            let keep = f.actor_id.as_ref().is_none_or(|a| *a == entry.actor_id)
-                && f.actor_email.as_ref().is_none_or(|m| *m == entry.actor_email)
-                && f.object_type.as_ref().is_none_or(|t| *t == entry.object_type)
-                && f.object_id.as_ref().is_none_or(|i| *i == entry.object_id)
-                && f.after.is_none_or(|t| entry.time >= t)
-                && f.before.is_none_or(|t| entry.time <= t);
-            if keep {
-                if total >= skip && out.len() < limit {
-                    out.push(entry);
-                }
-                total += 1;
-            }
-        }
-        Ok((out, total))
-    }
 }
