@@ -11,6 +11,7 @@ use crate::devconfig::DeviceConfigEvent;
 use crate::device::DeviceEvent;
 use crate::filter::FilterEvent;
 use crate::inventory::InventoryEvent;
+use crate::release::ReleaseEvent;
 use crate::settings::SettingsEvent;
 use crate::user::UserEvent;
 
@@ -106,6 +107,8 @@ pub enum DomainEvent {
     DeviceConfig(DeviceConfigEvent),
     /// Events of device connections and remote sessions.
     Connect(ConnectEvent),
+    /// Events of releases (notes, tags).
+    Release(ReleaseEvent),
 }
 
 /// Every event type name, as [`DomainEvent::event_type`] returns them (for filters that must
@@ -142,6 +145,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "DeviceDeploymentStatusChanged",
     "DeviceDeploymentRetried",
     "DeviceDeploymentLogSaved",
+    "DeviceDeploymentDeleted",
     "DeviceConfigSet",
     "DeviceConfigReported",
     "DeviceConfigDeployed",
@@ -151,6 +155,11 @@ pub const EVENT_TYPES: &[&str] = &[
     "RemoteSessionEnded",
     "ClaimTaken",
     "ClaimReleased",
+    "ReleaseNotesSet",
+    "ReleaseTagsSet",
+    "ReleaseDeleted",
+    "ArtifactUploadRequested",
+    "ArtifactUploadAbandoned",
 ];
 
 /// Every aggregate type.
@@ -164,6 +173,7 @@ pub const AGGREGATE_TYPES: &[&str] = &[
     "artifact",
     "deployment",
     "devdeployment",
+    "release",
 ];
 
 impl DomainEvent {
@@ -181,6 +191,7 @@ impl DomainEvent {
             DomainEvent::DeviceDeployment(e) => e.event_type(),
             DomainEvent::DeviceConfig(e) => e.event_type(),
             DomainEvent::Connect(e) => e.event_type(),
+            DomainEvent::Release(e) => e.event_type(),
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod device;
 mod envelope;
 pub mod filter;
 pub mod inventory;
+pub mod release;
 pub mod settings;
 pub mod testing;
 pub mod user;

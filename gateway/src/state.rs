@@ -48,6 +48,8 @@ pub struct AppStateInner {
     pub config_links: Arc<fleetlog_storage::LinkSigner>,
     /// Largest artifact an upload may send, in bytes.
     pub max_artifact_bytes: u64,
+    /// How long a direct upload may take before it is abandoned.
+    pub direct_upload_expiry: std::time::Duration,
     /// Cancelled when the server begins to stop, so that endless responses (event streams)
     /// end and the graceful shutdown can finish.
     pub shutdown: tokio_util::sync::CancellationToken,

@@ -37,7 +37,6 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{BASE}/{{id}}/download"), get(download))
         .route("/api/management/v1/deployments/deployments/releases", get(releases))
         .route("/api/management/v1/deployments/deployments/releases/list", get(releases_paged))
-        .route("/api/management/v2/deployments/deployments/releases", get(releases_paged))
 }
 
 /// Mender's Artifact JSON.
