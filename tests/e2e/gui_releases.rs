@@ -94,6 +94,17 @@ async fn releases_have_details_notes_and_searchable_tags_as_the_gui_reads_them()
     let (status, types) = server.get("/api/management/v2/deployments/releases/all/types").await;
     assert_eq!((status, types), (StatusCode::OK, json!(["single-file"])));
 
+    // The v1 lists show the same releases, with their tags, and the artifact filters.
+    let v1 = "/api/management/v1/deployments/deployments/releases";
+    let (status, list) = server.get(&format!("{v1}?device_type=qemux86-64")).await;
+    assert_eq!((status, names(&list)), (StatusCode::OK, vec!["rel-b"]));
+    assert_eq!(list[0]["tags"], json!(["beta"]));
+    let (_, list) = server.get(&format!("{v1}?description=fir")).await;
+    assert_eq!(names(&list), ["rel-a"]);
+    let (_, headers, list) =
+        server.send(Method::GET, &format!("{v1}/list?sort=name:desc&per_page=1"), None).await;
+    assert_eq!((names(&list), &headers["x-total-count"]), (vec!["rel-b"], &"2".parse().unwrap()));
+
     // The GUI's software picker (v1alpha1).
     let software = "/api/management/v1alpha1/deployments/software";
     let (status, headers, list) =

@@ -1,4 +1,4 @@
-//! Mender's v2 releases: the paged list (name, tag and update-type filters, sort), one
+//! Mender's releases (v1 lists too): the paged list (name, tag and update-type filters, sort), one
 //! release, its notes (PATCH) and tags (PUT), deleting releases with their artifacts, and the
 //! tags and update types in use.
 
@@ -17,11 +17,14 @@ use crate::services::releases::{self as svc, DeleteRefused, releases};
 use crate::state::AppState;
 
 const BASE: &str = "/api/management/v2/deployments/deployments/releases";
+const V1: &str = "/api/management/v1/deployments/deployments/releases";
 
 /// The v2 release routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(BASE, get(list).delete(remove))
+        .route(V1, get(list_v1))
+        .route(&format!("{V1}/list"), get(list_v1_paged))
         .route(&format!("{BASE}/{{name}}"), get(one).patch(edit))
         .route(&format!("{BASE}/{{name}}/tags"), put(set_tags))
         .route("/api/management/v2/deployments/releases/all/tags", get(all_tags))
@@ -144,6 +147,54 @@ async fn list(
     }
     query.extend(filter.tags.iter().map(|t| ("tag", t.clone())));
     Ok(paged(BASE, &query, (page, per_page), total, body))
+}
+
+/// The v1 lists: the v2 filters plus `description` and `device_type` (on any artifact).
+fn v1_matching(state: &AppState, params: &[(String, String)]) -> Result<Vec<ReleaseView>, ApiError> {
+    let value =
+        |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).filter(|v| !v.is_empty());
+    let sort = value("sort");
+    let fields = ["name", "modified", "artifacts_count", "tags"];
+    let mut all = matching(state, &ReleaseFilter::from_params(params, false), sort.as_deref(), &fields)?;
+    let (description, device_type) = (value("description"), value("device_type"));
+    if description.is_some() || device_type.is_some() {
+        let artifacts =
+            crate::services::deployments::deployments(state, |q| q.artifacts(crate::DEFAULT_TENANT))?;
+        all.retain(|r| {
+            artifacts.iter().any(|a| {
+                a.info.name == r.name
+                    && description.as_ref().is_none_or(|d| a.info.description.contains(d.as_str()))
+                    && device_type.as_ref().is_none_or(|t| a.info.device_types.contains(t))
+            })
+        });
+    }
+    Ok(all)
+}
+
+async fn list_v1(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let all = v1_matching(&state, &params)?;
+    Ok(Json(all.iter().map(|r| release_json(&state, r)).collect::<Result<_, _>>()?))
+}
+
+async fn list_v1_paged(
+    State(state): State<AppState>,
+    _user: UserAuth,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let value = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let (page, per_page) = Paging::new(value("page"), value("per_page")).validate()?;
+    let all = v1_matching(&state, &params)?;
+    let body = all.iter().skip((page - 1) * per_page).take(per_page).map(|r| release_json(&state, r));
+    let body = body.collect::<Result<Vec<_>, _>>()?;
+    let query: Vec<(&str, String)> = ["name", "description", "device_type", "update_type", "sort"]
+        .into_iter()
+        .filter_map(|k| value(k).map(|v| (k, v)))
+        .collect();
+    Ok(paged(&format!("{V1}/list"), &query, (page, per_page), all.len(), body))
 }
 
 async fn one(
