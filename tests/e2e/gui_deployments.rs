@@ -104,4 +104,24 @@ async fn accept_a_device_upload_an_artifact_and_deploy_a_release_to_a_group_as_t
     let types: Vec<Value> =
         text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap()["type"].clone()).collect();
     assert_eq!(types, [json!("DeviceDeploymentStatusChanged"), json!("DeviceDeploymentDeleted")]);
+
+    // A deployment to a saved filter goes to v2, as the GUI sends it.
+    let term = json!({ "scope": "system", "attribute": "group", "type": "$eq", "value": "prod" });
+    let filter = json!({ "name": "prod-devices", "terms": [term] });
+    let (status, headers, _) =
+        server.send(Method::POST, "/api/management/v2/inventory/filters", Some(filter)).await;
+    assert_eq!(status, 201);
+    let filter_id = headers["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let body = json!({
+        "artifact_name": "app-1.0",
+        "filter_id": filter_id,
+        "all_devices": false,
+        "name": "prod-devices",
+        "retries": 0,
+    });
+    let (status, headers, err) = server.send(Method::POST, DEPLOYMENTS_V2, Some(body)).await;
+    assert_eq!(status, 201, "{err}");
+    let second = headers["location"].to_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let (_, dep) = server.get(&format!("/api/management/v1/deployments/deployments/{second}")).await;
+    assert_eq!((dep["device_count"].clone(), dep["status"].clone()), (json!(1), json!("pending")));
 }

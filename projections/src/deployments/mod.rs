@@ -209,8 +209,7 @@ impl Projection for DeploymentsProjection {
                     w.remove(artifact_key(t, id))?;
                 }
                 // Pending direct uploads are in the releases model.
-                ArtifactEvent::ArtifactUploadRequested { .. }
-                | ArtifactEvent::ArtifactUploadAbandoned { .. } => {}
+                _ => {}
             },
             DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => {
                 let mut stats = std::collections::BTreeMap::new();
@@ -293,7 +292,7 @@ impl Projection for DeploymentsProjection {
                         w.insert(log_key(t, dep, device), messages_json.as_bytes().to_vec());
                     }
                     DeviceDeploymentEvent::DeviceDeploymentDeleted => {
-                        w.remove(history_key(t, device, part.created_ts, dep))?;
+                        w.remove(history_key(t, device, part.created_ts, dep))?
                     }
                 }
                 save_part(w, t, &part)?;
