@@ -22,7 +22,7 @@ pub const MAX_UNIQUE_TAGS: usize = 100;
 pub const MAX_TAG_LEN: usize = 1024;
 
 /// A release's operator-set metadata.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReleaseState {
     /// The release name (empty before the first event).
     pub name: String,

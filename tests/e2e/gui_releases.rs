@@ -144,6 +144,12 @@ async fn releases_have_details_notes_and_searchable_tags_as_the_gui_reads_them()
     assert_eq!(events[0]["data"]["name"], "rel-a");
     let id = events[0]["aggregate"]["id"].as_str().unwrap();
     assert!(id.len() == 32 && id.bytes().all(|c| c.is_ascii_hexdigit()), "{id}");
+    let (status, history) = server.get(&format!("/api/management/v1/fleetlog/objects/release/{id}")).await;
+    assert_eq!(status, 200, "{history}");
+    assert_eq!(
+        history["state"],
+        json!({ "name": "rel-a", "notes": "security fixes", "tags": ["beta", "prod"] })
+    );
 }
 
 #[tokio::test]

@@ -54,6 +54,7 @@ pub async fn history(
         "user" => state_json::<User>(&events)?,
         "claim" => state_json::<Claim>(&events)?,
         "inventory" => state_json::<fleetlog_events::inventory::Inventory>(&events)?,
+        "release" => state_json::<fleetlog_events::release::Release>(&events)?,
         _ => state_json::<Settings>(&events)?,
     };
     Ok(History { events, state })
