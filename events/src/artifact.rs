@@ -33,6 +33,11 @@ pub struct ArtifactState {
     pub live: bool,
     /// Its metadata.
     pub info: ArtifactInfo,
+    /// A direct upload was requested and is neither completed nor abandoned: until when
+    /// (microseconds since the epoch).
+    pub pending_until: Option<i64>,
+    /// A direct upload was abandoned (expired or refused): the id is spent.
+    pub abandoned: bool,
 }
 
 /// What may be asked of an artifact.
@@ -44,6 +49,18 @@ pub enum ArtifactCommand {
     EditDescription {
         /// The new description (≤ 4096 characters).
         description: String,
+    },
+    /// Reserve the id for a direct upload to `storage_key`, completed before `expires_at`.
+    RequestUpload {
+        /// Where the client puts the file.
+        storage_key: String,
+        /// Deadline, microseconds since the epoch.
+        expires_at: i64,
+    },
+    /// Give up a pending direct upload (it expired, or the file was refused on completion).
+    AbandonUpload {
+        /// Why, for the log (≤ 200 characters).
+        reason: String,
     },
     /// Delete it; `active_deployments` is how many unfinished deployments use it now.
     Delete {
@@ -69,9 +86,27 @@ pub enum ArtifactEvent {
     },
     /// It was deleted (the stored file is removed after this is recorded).
     ArtifactDeleted,
+    /// A direct upload was requested: the client puts the file at `storage_key` itself.
+    ArtifactUploadRequested {
+        /// Where the file goes.
+        storage_key: String,
+        /// Deadline for completing it, microseconds since the epoch.
+        expires_at: i64,
+    },
+    /// A pending direct upload was given up; whatever was uploaded is removed.
+    ArtifactUploadAbandoned {
+        /// Why (expired, or why the file was refused).
+        reason: String,
+    },
 }
 
-crate::event_names!(ArtifactEvent { ArtifactUploaded, ArtifactDescriptionChanged, ArtifactDeleted });
+crate::event_names!(ArtifactEvent {
+    ArtifactUploaded,
+    ArtifactDescriptionChanged,
+    ArtifactDeleted,
+    ArtifactUploadRequested,
+    ArtifactUploadAbandoned,
+});
 
 crate::domain_event!(ArtifactEvent => Artifact);
 
@@ -105,13 +140,30 @@ impl Aggregate for Artifact {
     fn decide(state: &ArtifactState, command: &ArtifactCommand) -> Result<Vec<ArtifactEvent>, ArtifactError> {
         match command {
             ArtifactCommand::Upload(info) => {
-                if state.live || !state.info.name.is_empty() {
+                if state.live || !state.info.name.is_empty() || state.abandoned {
                     return Err(ArtifactError::AlreadyExists);
                 }
                 if info.description.chars().count() > MAX_DESCRIPTION {
                     return Err(ArtifactError::DescriptionTooLong);
                 }
                 Ok(vec![ArtifactEvent::ArtifactUploaded { info: info.clone() }])
+            }
+            ArtifactCommand::RequestUpload { storage_key, expires_at } => {
+                if state.live || state.abandoned || state.pending_until.is_some() {
+                    return Err(ArtifactError::AlreadyExists);
+                }
+                Ok(vec![ArtifactEvent::ArtifactUploadRequested {
+                    storage_key: storage_key.clone(),
+                    expires_at: *expires_at,
+                }])
+            }
+            ArtifactCommand::AbandonUpload { reason } => {
+                if state.live || state.pending_until.is_none() {
+                    return Ok(vec![]);
+                }
+                Ok(vec![ArtifactEvent::ArtifactUploadAbandoned {
+                    reason: reason.chars().take(200).collect(),
+                }])
             }
             _ if !state.live => Err(ArtifactError::NotFound),
             ArtifactCommand::EditDescription { description } => {
@@ -133,7 +185,14 @@ impl Aggregate for Artifact {
     fn evolve(mut state: ArtifactState, event: &ArtifactEvent) -> ArtifactState {
         match event {
             ArtifactEvent::ArtifactUploaded { info } => {
-                state = ArtifactState { live: true, info: info.clone() }
+                state = ArtifactState { live: true, info: info.clone(), ..Default::default() }
+            }
+            ArtifactEvent::ArtifactUploadRequested { expires_at, .. } => {
+                state.pending_until = Some(*expires_at)
+            }
+            ArtifactEvent::ArtifactUploadAbandoned { .. } => {
+                state.pending_until = None;
+                state.abandoned = true;
             }
             ArtifactEvent::ArtifactDescriptionChanged { description } => {
                 state.info.description.clone_from(description)
@@ -169,6 +228,27 @@ mod tests {
         Given::<Artifact>::events([uploaded, ArtifactEvent::ArtifactDeleted])
             .when(ArtifactCommand::EditDescription { description: "x".into() })
             .then_err(ArtifactError::NotFound);
+    }
+
+    #[test]
+    fn a_direct_upload_is_completed_once_or_abandoned_for_good() {
+        let requested = ArtifactEvent::ArtifactUploadRequested { storage_key: "k".into(), expires_at: 10 };
+        let request = ArtifactCommand::RequestUpload { storage_key: "k".into(), expires_at: 10 };
+        Given::<Artifact>::nothing().when(request.clone()).then([requested.clone()]);
+        Given::<Artifact>::events([requested.clone()]).when(request).then_err(ArtifactError::AlreadyExists);
+        let uploaded = ArtifactEvent::ArtifactUploaded { info: info() };
+        Given::<Artifact>::events([requested.clone()])
+            .when(ArtifactCommand::Upload(info()))
+            .then([uploaded.clone()]);
+        let abandon = ArtifactCommand::AbandonUpload { reason: "expired".into() };
+        // A completed upload is no longer pending: the sweeper leaves it alone.
+        Given::<Artifact>::events([requested.clone(), uploaded]).when(abandon.clone()).then_nothing();
+        let abandoned = ArtifactEvent::ArtifactUploadAbandoned { reason: "expired".into() };
+        Given::<Artifact>::events([requested.clone()]).when(abandon.clone()).then([abandoned.clone()]);
+        Given::<Artifact>::events([requested.clone(), abandoned.clone()]).when(abandon).then_nothing();
+        Given::<Artifact>::events([requested, abandoned])
+            .when(ArtifactCommand::Upload(info()))
+            .then_err(ArtifactError::AlreadyExists);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use crate::devconfig::DeviceConfigEvent;
 use crate::device::DeviceEvent;
 use crate::filter::FilterEvent;
 use crate::inventory::InventoryEvent;
+use crate::release::ReleaseEvent;
 use crate::settings::SettingsEvent;
 use crate::user::UserEvent;
 
@@ -106,6 +107,8 @@ pub enum DomainEvent {
     DeviceConfig(DeviceConfigEvent),
     /// Events of device connections and remote sessions.
     Connect(ConnectEvent),
+    /// Events of releases (notes, tags).
+    Release(ReleaseEvent),
 }
 
 impl DomainEvent {
@@ -123,6 +126,7 @@ impl DomainEvent {
             DomainEvent::DeviceDeployment(e) => e.event_type(),
             DomainEvent::DeviceConfig(e) => e.event_type(),
             DomainEvent::Connect(e) => e.event_type(),
+            DomainEvent::Release(e) => e.event_type(),
         }
     }
 }

@@ -57,6 +57,7 @@ mod envelope;
 pub mod filter;
 pub mod inventory;
 mod registry;
+pub mod release;
 pub mod settings;
 pub mod testing;
 pub mod token;

@@ -73,6 +73,7 @@ registry! {
     Connect => crate::connect::Connection,
     Connect => crate::connect::RemoteSession,
     Claim => crate::claim::Claim,
+    Release => crate::release::Release,
 }
 
 /// Every event type name, as [`DomainEvent::event_type`] returns them (for filters that must

@@ -28,6 +28,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(fleetlog_projections::inventory::InventoryProjection),
         Arc::new(fleetlog_projections::deployments::DeploymentsProjection),
         Arc::new(fleetlog_projections::remote::RemoteProjection),
+        Arc::new(fleetlog_projections::releases::ReleasesProjection),
     ]
 }
 
@@ -226,6 +227,7 @@ impl Application {
             config_links: Arc::new(config_links),
             max_artifact_bytes: args.max_artifact_bytes,
             key_policy: args.key_policy(),
+            direct_upload_expiry: std::time::Duration::from_secs(args.direct_upload_expiry.max(1)),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
         Ok(Application { listener, state, nats, args })
@@ -265,6 +267,7 @@ impl Application {
             crate::remote::wait_subject(&args.conn.stream, &serve_id),
             state.read_models.clone(),
         ));
+        let sweeper = tokio::spawn(crate::services::direct_upload::sweeper(state.clone()));
         let router = crate::http::app(state.clone(), args.max_body_bytes);
         let token = state.shutdown.clone();
         let shutdown = async move {
@@ -277,6 +280,7 @@ impl Application {
         tracing::info!("HTTP drained; stopping");
         rebuilds.abort();
         waits.abort();
+        sweeper.abort();
         let _ = std::fs::remove_file(&id_file);
         state.read_models.stop().await;
         if let Err(e) = nats.client.drain().await {

@@ -123,6 +123,10 @@ pub struct ServeArgs {
     /// Largest artifact an upload may send, in bytes (Mender: 10 GiB).
     #[arg(long, env = "FLEETLOG_MAX_ARTIFACT_BYTES", default_value_t = 10 << 30)]
     pub max_artifact_bytes: u64,
+    /// How long a direct upload's link is valid, in seconds; an upload not completed by then
+    /// is abandoned and its file removed.
+    #[arg(long, env = "FLEETLOG_DIRECT_UPLOAD_EXPIRY", default_value_t = 900)]
+    pub direct_upload_expiry: u64,
     /// Where artifacts are stored.
     #[command(flatten)]
     pub storage: fleetlog_storage::StorageConfig,
@@ -159,6 +163,7 @@ impl ServeArgs {
             jwt_algorithm: "eddsa".into(),
             log_json: false,
             max_artifact_bytes: 10 << 30,
+            direct_upload_expiry: 900,
             storage: fleetlog_storage::StorageConfig::default(),
             min_rsa_bits: 2048,
             allow_ecdsa_p224: false,

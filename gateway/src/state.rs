@@ -50,6 +50,8 @@ pub struct AppStateInner {
     pub max_artifact_bytes: u64,
     /// Which device keys are accepted (`--min-rsa-bits`, `--allow-ecdsa-p224`).
     pub key_policy: crate::auth::signature::KeyPolicy,
+    /// How long a direct upload may take before it is abandoned.
+    pub direct_upload_expiry: std::time::Duration,
     /// Cancelled when the server begins to stop, so that endless responses (event streams)
     /// end and the graceful shutdown can finish.
     pub shutdown: tokio_util::sync::CancellationToken,

@@ -10,6 +10,7 @@ mod feed;
 mod host;
 pub mod inventory;
 mod rebuild;
+pub mod releases;
 pub mod remote;
 pub mod snapshot;
 pub mod tail;

@@ -10,6 +10,7 @@ use fleetlog_events::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope
 
 use crate::convert_events::{
     artifact_to_proto, connect_to_proto, deployment_to_proto, device_deployment_to_proto, inventory_to_proto,
+    release_to_proto,
 };
 use crate::convert_from::event_from_proto;
 use crate::proto::{self, envelope::Event as P};
@@ -168,6 +169,7 @@ fn event_to_proto(e: &DomainEvent) -> P {
             }
         },
         DomainEvent::Connect(c) => connect_to_proto(c),
+        DomainEvent::Release(r) => release_to_proto(r),
         DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) => {
             P::SettingsSaved(proto::SettingsSaved { json: json.clone() })
         }

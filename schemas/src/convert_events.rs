@@ -1,11 +1,12 @@
 //! Domain → protobuf for the aggregates added after the first schema (inventory, artifacts,
-//! deployments, remote access); `convert` holds the envelope and the rest.
+//! deployments, remote access, releases); `convert` holds the envelope and the rest.
 
 use fleetlog_events::artifact::ArtifactEvent;
 use fleetlog_events::connect::ConnectEvent;
 use fleetlog_events::deployment::DeploymentEvent;
 use fleetlog_events::deployment::device::DeviceDeploymentEvent;
 use fleetlog_events::inventory::InventoryEvent;
+use fleetlog_events::release::ReleaseEvent;
 
 use crate::proto::{self, envelope::Event as P};
 
@@ -57,6 +58,15 @@ pub(crate) fn artifact_to_proto(e: &ArtifactEvent) -> P {
             })
         }
         ArtifactEvent::ArtifactDeleted => P::ArtifactDeleted(proto::ArtifactDeleted {}),
+        ArtifactEvent::ArtifactUploadRequested { storage_key, expires_at } => {
+            P::ArtifactUploadRequested(proto::ArtifactUploadRequested {
+                storage_key: storage_key.clone(),
+                expires_at: *expires_at,
+            })
+        }
+        ArtifactEvent::ArtifactUploadAbandoned { reason } => {
+            P::ArtifactUploadAbandoned(proto::ArtifactUploadAbandoned { reason: reason.clone() })
+        }
     }
 }
 
@@ -96,6 +106,23 @@ pub(crate) fn device_deployment_to_proto(e: &DeviceDeploymentEvent) -> P {
             P::DeviceDeploymentLogSaved(proto::DeviceDeploymentLogSaved {
                 messages_json: messages_json.clone(),
             })
+        }
+        DeviceDeploymentEvent::DeviceDeploymentDeleted => {
+            P::DeviceDeploymentDeleted(proto::DeviceDeploymentDeleted {})
+        }
+    }
+}
+
+pub(crate) fn release_to_proto(e: &ReleaseEvent) -> P {
+    match e {
+        ReleaseEvent::ReleaseNotesSet { name, notes } => {
+            P::ReleaseNotesSet(proto::ReleaseNotesSet { name: name.clone(), notes: notes.clone() })
+        }
+        ReleaseEvent::ReleaseTagsSet { name, tags } => {
+            P::ReleaseTagsSet(proto::ReleaseTagsSet { name: name.clone(), tags: tags.clone() })
+        }
+        ReleaseEvent::ReleaseDeleted { name } => {
+            P::ReleaseDeleted(proto::ReleaseDeleted { name: name.clone() })
         }
     }
 }

@@ -11,6 +11,7 @@ use fleetlog_events::devconfig::DeviceConfigEvent;
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::{FilterEvent, FilterTerm};
 use fleetlog_events::inventory::{InventoryEvent, Tag};
+use fleetlog_events::release::ReleaseEvent;
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 
@@ -116,6 +117,13 @@ pub(crate) fn event_from_proto(p: P) -> DomainEvent {
             DomainEvent::Artifact(ArtifactEvent::ArtifactDescriptionChanged { description: m.description })
         }
         P::ArtifactDeleted(_) => DomainEvent::Artifact(ArtifactEvent::ArtifactDeleted),
+        P::ArtifactUploadRequested(m) => DomainEvent::Artifact(ArtifactEvent::ArtifactUploadRequested {
+            storage_key: m.storage_key,
+            expires_at: m.expires_at,
+        }),
+        P::ArtifactUploadAbandoned(m) => {
+            DomainEvent::Artifact(ArtifactEvent::ArtifactUploadAbandoned { reason: m.reason })
+        }
         P::DeploymentCreated(m) => DomainEvent::Deployment(DeploymentEvent::DeploymentCreated {
             spec: DeploymentSpec {
                 name: m.name,
@@ -175,6 +183,16 @@ pub(crate) fn event_from_proto(p: P) -> DomainEvent {
                 messages_json: m.messages_json,
             })
         }
+        P::DeviceDeploymentDeleted(_) => {
+            DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentDeleted)
+        }
+        P::ReleaseNotesSet(m) => {
+            DomainEvent::Release(ReleaseEvent::ReleaseNotesSet { name: m.name, notes: m.notes })
+        }
+        P::ReleaseTagsSet(m) => {
+            DomainEvent::Release(ReleaseEvent::ReleaseTagsSet { name: m.name, tags: m.tags })
+        }
+        P::ReleaseDeleted(m) => DomainEvent::Release(ReleaseEvent::ReleaseDeleted { name: m.name }),
         P::SettingsSaved(m) => DomainEvent::Settings(SettingsEvent::SettingsSaved { json: m.json }),
         P::ClaimTaken(m) => DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: m.holder }),
         P::ClaimReleased(m) => DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: m.holder }),

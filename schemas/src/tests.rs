@@ -271,6 +271,31 @@ fn connect_events() -> Vec<DomainEvent> {
             removed: vec!["ipv4".into()],
         }),
     ]
+    .into_iter()
+    .chain(release_events())
+    .collect()
+}
+
+/// Releases' notes and tags, and resetting a device's deployment history.
+fn release_events() -> Vec<DomainEvent> {
+    use fleetlog_events::deployment::device::DeviceDeploymentEvent as D;
+    use fleetlog_events::release::ReleaseEvent as R;
+    vec![
+        DomainEvent::Release(R::ReleaseNotesSet { name: "release-2".into(), notes: "security fixes".into() }),
+        DomainEvent::Release(R::ReleaseTagsSet {
+            name: "release-2".into(),
+            tags: vec!["beta".into(), "rpi".into()],
+        }),
+        DomainEvent::Release(R::ReleaseDeleted { name: "release-2".into() }),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentDeleted),
+        DomainEvent::Artifact(fleetlog_events::artifact::ArtifactEvent::ArtifactUploadRequested {
+            storage_key: "artifacts/default/0193.mender".into(),
+            expires_at: 1_764_000_900_000_000,
+        }),
+        DomainEvent::Artifact(fleetlog_events::artifact::ArtifactEvent::ArtifactUploadAbandoned {
+            reason: "expired".into(),
+        }),
+    ]
 }
 
 /// Issue 12: reports now store only what changed (`InventoryChanged`); the whole-inventory

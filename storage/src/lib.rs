@@ -40,6 +40,10 @@ pub use s3::S3Store;
 /// so it can become a response body directly (`axum::body::Body::from_stream`).
 pub type BlobStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send + 'static>>;
 
+/// The file name signed into local upload links ([`Store::upload_link`]); the download route
+/// refuses links that carry it and the upload route accepts only those.
+pub const UPLOAD_LINK_MARK: &str = "fleetlog-direct-upload";
+
 /// What [`Store::head`] tells about an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
@@ -190,6 +194,16 @@ impl Store {
         match self {
             Store::Local(store) => store.download_link(key, expires_in, file_name),
             Store::S3(store) => store.download_link(key, expires_in, file_name).await,
+        }
+    }
+
+    /// A URL a client can `PUT` the object `key` to for `expires_in` (direct uploads): a
+    /// presigned PUT on S3; on local storage a link to the gateway's download route signed
+    /// with [`UPLOAD_LINK_MARK`] as its file name, so that no download link can upload.
+    pub async fn upload_link(&self, key: &str, expires_in: Duration) -> Result<String, StoreError> {
+        match self {
+            Store::Local(store) => store.signer().link(key, expires_in, Some(UPLOAD_LINK_MARK)),
+            Store::S3(store) => store.upload_link(key, expires_in).await,
         }
     }
 

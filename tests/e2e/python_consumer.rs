@@ -11,6 +11,7 @@ use fleetlog_events::devconfig::DeviceConfigEvent as K;
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::FilterEvent;
 use fleetlog_events::inventory::InventoryEvent;
+use fleetlog_events::release::ReleaseEvent as R;
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 use fleetlog_events::{AggregateRef, DomainEvent, EVENT_TYPES};
@@ -84,6 +85,7 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
         }),
         part(D::DeviceDeploymentRetried { attempt: 1 }),
         part(D::DeviceDeploymentLogSaved { messages_json: "[]".into() }),
+        part(D::DeviceDeploymentDeleted),
         ("devconfig", DomainEvent::DeviceConfig(K::DeviceConfigSet { configuration: Default::default() })),
         (
             "devconfig",
@@ -103,6 +105,20 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
         ("rsession", DomainEvent::Connect(C::RemoteSessionEnded { bytes: 0, error: String::new() })),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: "u".into() })),
         ("claim", DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: "u".into() })),
+        ("release", DomainEvent::Release(R::ReleaseNotesSet { name: "r".into(), notes: "n".into() })),
+        ("release", DomainEvent::Release(R::ReleaseTagsSet { name: "r".into(), tags: vec!["t".into()] })),
+        ("release", DomainEvent::Release(R::ReleaseDeleted { name: "r".into() })),
+        (
+            "artifact",
+            DomainEvent::Artifact(ArtifactEvent::ArtifactUploadRequested {
+                storage_key: "k".into(),
+                expires_at: 1,
+            }),
+        ),
+        (
+            "artifact",
+            DomainEvent::Artifact(ArtifactEvent::ArtifactUploadAbandoned { reason: "expired".into() }),
+        ),
     ]
 }
 

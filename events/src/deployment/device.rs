@@ -19,6 +19,8 @@ pub struct DeviceDeploymentState {
     pub artifact_id: Option<String>,
     /// Failed attempts so far.
     pub attempts: u32,
+    /// Removed from the device's deployment history (a finished part only).
+    pub deleted: bool,
 }
 
 /// What may be asked of a device deployment.
@@ -50,6 +52,15 @@ pub enum DeviceDeploymentCommand {
         /// The messages, JSON text.
         messages_json: String,
     },
+    /// An operator aborts this device's part (Mender's "abort a device's deployments").
+    Abort,
+    /// An operator resets the device's deployment history: a finished part is logically
+    /// deleted (Mender's `DELETE .../devices/{id}/history`).
+    DeleteFromHistory {
+        /// The read model shows the part finished (an abort or a decommissioning finishes
+        /// parts there without an event of their own; resolved by the caller).
+        finished: bool,
+    },
 }
 
 /// The facts recorded about a device deployment.
@@ -78,6 +89,8 @@ pub enum DeviceDeploymentEvent {
         /// The messages, JSON text.
         messages_json: String,
     },
+    /// The finished part was removed from the device's deployment history.
+    DeviceDeploymentDeleted,
 }
 
 crate::event_names!(DeviceDeploymentEvent {
@@ -85,6 +98,7 @@ crate::event_names!(DeviceDeploymentEvent {
     DeviceDeploymentStatusChanged,
     DeviceDeploymentRetried,
     DeviceDeploymentLogSaved,
+    DeviceDeploymentDeleted,
 });
 
 crate::domain_event!(DeviceDeploymentEvent => DeviceDeployment);
@@ -162,6 +176,16 @@ impl Aggregate for DeviceDeployment {
             C::SaveLog { messages_json } => {
                 Ok(vec![E::DeviceDeploymentLogSaved { messages_json: messages_json.clone() }])
             }
+            C::Abort if state.status.is_finished() => Ok(vec![]),
+            C::Abort => {
+                Ok(vec![E::DeviceDeploymentStatusChanged { status: S::Aborted, substate: String::new() }])
+            }
+            C::DeleteFromHistory { finished }
+                if state.deleted || !(*finished || state.status.is_finished()) =>
+            {
+                Ok(vec![])
+            }
+            C::DeleteFromHistory { .. } => Ok(vec![E::DeviceDeploymentDeleted]),
         }
     }
 
@@ -172,9 +196,15 @@ impl Aggregate for DeviceDeployment {
             }
             DeviceDeploymentEvent::DeviceDeploymentStatusChanged { status, .. } => state.status = *status,
             DeviceDeploymentEvent::DeviceDeploymentRetried { attempt } => {
-                state = DeviceDeploymentState { status: S::Pending, artifact_id: None, attempts: *attempt }
+                state = DeviceDeploymentState {
+                    status: S::Pending,
+                    artifact_id: None,
+                    attempts: *attempt,
+                    deleted: false,
+                }
             }
             DeviceDeploymentEvent::DeviceDeploymentLogSaved { .. } => {}
+            DeviceDeploymentEvent::DeviceDeploymentDeleted => state.deleted = true,
         }
         state
     }
@@ -232,6 +262,24 @@ mod tests {
         Given::<DeviceDeployment>::events(retried.into_iter().chain([changed(S::Installing)]))
             .when(report(S::Failure, 1))
             .then([changed(S::Failure)]);
+    }
+
+    #[test]
+    fn operators_abort_unfinished_parts_and_delete_finished_ones_from_history() {
+        Given::<DeviceDeployment>::events([changed(S::Downloading)])
+            .when(C::Abort)
+            .then([changed(S::Aborted)]);
+        Given::<DeviceDeployment>::events([changed(S::Success)]).when(C::Abort).then_nothing();
+        let delete = |finished| C::DeleteFromHistory { finished };
+        Given::<DeviceDeployment>::events([changed(S::Downloading)]).when(delete(false)).then_nothing();
+        Given::<DeviceDeployment>::events([changed(S::Success)])
+            .when(delete(false))
+            .then([E::DeviceDeploymentDeleted]);
+        // Finished in the read model only (its deployment was aborted).
+        Given::<DeviceDeployment>::nothing().when(delete(true)).then([E::DeviceDeploymentDeleted]);
+        Given::<DeviceDeployment>::events([changed(S::Success), E::DeviceDeploymentDeleted])
+            .when(delete(true))
+            .then_nothing();
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! Mender's artifact and release management: streamed multipart upload (parsed on the way to
-//! storage), lists, get, edit, delete, download links, releases, and generating a
+//! storage), lists, get, edit, delete, download links, and generating a
 //! single-file artifact on the server.
-
-use std::collections::BTreeMap;
 
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::{StatusCode, header};
@@ -22,7 +20,7 @@ use crate::state::AppState;
 
 const BASE: &str = "/api/management/v1/deployments/artifacts";
 
-/// The artifact and release routes.
+/// The artifact routes.
 pub fn router() -> Router<AppState> {
     Router::new()
         // Uploads stream up to the configured artifact limit, not the 1 MiB of other requests.
@@ -35,9 +33,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/management/v2/deployments/artifacts", get(list_paged))
         .route(&format!("{BASE}/{{id}}"), get(one).put(edit).delete(remove))
         .route(&format!("{BASE}/{{id}}/download"), get(download))
-        .route("/api/management/v1/deployments/deployments/releases", get(releases))
-        .route("/api/management/v1/deployments/deployments/releases/list", get(releases_paged))
-        .route("/api/management/v2/deployments/deployments/releases", get(releases_paged))
 }
 
 /// Mender's Artifact JSON.
@@ -189,47 +184,4 @@ async fn download(
         .map_err(|e| ApiError::Internal(e.into()))?;
     let expire = fleetlog_commands::now().0 + lifetime.as_micros() as i64;
     Ok(Json(json!({ "uri": uri, "expire": rfc3339(expire) })))
-}
-
-/// Releases: artifacts grouped by name.
-fn release_list(state: &AppState, q: &ListQuery) -> Result<Vec<Value>, ApiError> {
-    let mut by_name: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-    for a in filtered(state, &ListQuery { page: None, per_page: None, ..clone_query(q) })? {
-        by_name.entry(a.info.name.clone()).or_default().push(artifact_json(&a));
-    }
-    Ok(by_name
-        .into_iter()
-        .map(|(name, artifacts)| json!({ "name": name, "artifacts_count": artifacts.len(), "artifacts": artifacts }))
-        .collect())
-}
-
-fn clone_query(q: &ListQuery) -> ListQuery {
-    ListQuery {
-        name: q.name.clone(),
-        description: q.description.clone(),
-        device_type: q.device_type.clone(),
-        page: None,
-        per_page: None,
-    }
-}
-
-async fn releases(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    Query(q): Query<ListQuery>,
-) -> Result<Json<Vec<Value>>, ApiError> {
-    Ok(Json(release_list(&state, &q)?))
-}
-
-async fn releases_paged(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, ApiError> {
-    let (page, per_page) = Paging::new(q.page.clone(), q.per_page.clone()).validate()?;
-    let all = release_list(&state, &q)?;
-    let total = all.len();
-    let body: Vec<Value> = all.into_iter().skip((page - 1) * per_page).take(per_page).collect();
-    let path = "/api/management/v1/deployments/deployments/releases/list";
-    Ok(paged(path, &[], (page, per_page), total, body))
 }

@@ -1,8 +1,8 @@
 //! Mender's deployments management API: create (to devices, all devices, a group or a saved
-//! filter), list and search, get, statistics and abort. Devices' parts are in
+//! filter), get, statistics and abort. The list is in `deployments_list`, devices' parts in
 //! `deployment_devices`.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::idempotency::IdempotencyKey;
-use super::json::{AppJson, Paging, end_of_second, paged, rfc3339, start_of_second, unix_seconds};
+use super::json::{AppJson, rfc3339};
 use super::{ApiError, UserAuth, deployment_devices};
 use crate::services::deployments::{accepted_devices, deployments};
 use crate::services::filters::{Filter, FilterTerm};
@@ -24,8 +24,8 @@ pub(super) const BASE: &str = "/api/management/v1/deployments/deployments";
 /// The management routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(BASE, post(create).get(list))
-        .route("/api/management/v2/deployments/deployments", get(list))
+        .route(BASE, post(create).get(super::deployments_list::list))
+        .route("/api/management/v2/deployments/deployments", get(super::deployments_list::list).post(create))
         .route(&format!("{BASE}/group/{{name}}"), post(create_for_group))
         .route(&format!("{BASE}/statistics/list"), post(statistics_list))
         .route(&format!("{BASE}/{{id}}"), get(one))
@@ -47,7 +47,7 @@ fn stats_json(d: &DeploymentView) -> Value {
     Value::Object(m)
 }
 
-fn deployment_json(state: &AppState, d: &DeploymentView) -> Result<Value, ApiError> {
+pub(super) fn deployment_json(state: &AppState, d: &DeploymentView) -> Result<Value, ApiError> {
     let artifacts = deployments(state, |q| q.artifacts_named(crate::DEFAULT_TENANT, &d.artifact_name))?;
     let total_size: u64 = artifacts.iter().map(|a| a.info.size).sum();
     let mut v = json!({
@@ -189,59 +189,6 @@ async fn create_for_group(
         configuration: None,
     };
     store(&state, &user, &key, spec).await
-}
-
-#[derive(Debug, Deserialize)]
-struct ListQuery {
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    search: Option<String>,
-    #[serde(default)]
-    sort: Option<String>,
-    #[serde(default)]
-    page: Option<String>,
-    #[serde(default)]
-    per_page: Option<String>,
-    #[serde(default)]
-    created_before: Option<String>,
-    #[serde(default)]
-    created_after: Option<String>,
-}
-
-async fn list(
-    State(state): State<AppState>,
-    _user: UserAuth,
-    Query(q): Query<ListQuery>,
-) -> Result<Response, ApiError> {
-    let (page, per_page) = Paging::new(q.page.clone(), q.per_page.clone()).validate()?;
-    if let Some(s) = q.status.as_deref()
-        && !matches!(s, "pending" | "inprogress" | "finished")
-    {
-        return Err(ApiError::BadRequest(format!("invalid status {s:?}")));
-    }
-    // Unix seconds, both inclusive (Mender's "before and equal", "after and equal").
-    let after = unix_seconds("created_after", q.created_after.as_deref())?.map(start_of_second);
-    let before = unix_seconds("created_before", q.created_before.as_deref())?.map(end_of_second);
-    let mut all = deployments(&state, |m| m.deployments(crate::DEFAULT_TENANT))?;
-    all.retain(|d| q.status.as_deref().is_none_or(|s| d.status() == s));
-    all.retain(|d| after.is_none_or(|a| d.created_ts >= a) && before.is_none_or(|b| d.created_ts <= b));
-    if let Some(text) = q.search.as_deref().filter(|s| !s.is_empty()) {
-        all.retain(|d| d.name.contains(text) || d.artifact_name.contains(text));
-    }
-    match q.sort.as_deref() {
-        None | Some("desc") => {}
-        Some("asc") => all.reverse(),
-        Some(other) => return Err(ApiError::BadRequest(format!("invalid sort {other:?}"))),
-    }
-    let total = all.len();
-    let body = all
-        .iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-        .map(|d| deployment_json(&state, d))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(paged(BASE, &[], (page, per_page), total, body))
 }
 
 pub(super) fn find(state: &AppState, id: &str) -> Result<DeploymentView, ApiError> {

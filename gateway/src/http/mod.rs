@@ -7,9 +7,12 @@ mod auth;
 mod deployment_devices;
 mod deployments;
 mod deployments_device;
+mod deployments_history;
+mod deployments_list;
 mod devauth;
 mod devauth_search;
 mod deviceconfig;
+mod direct_upload;
 mod download;
 mod error;
 mod events;
@@ -24,9 +27,11 @@ mod iot_manager;
 pub mod json;
 mod json_body;
 mod metrics;
+mod releases;
 mod request_id;
 mod sessions;
 mod settings;
+mod software;
 mod useradm;
 mod useradm_filter;
 mod useradm_plans;
@@ -63,6 +68,10 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(deployments::router())
         .merge(deployments_device::router())
         .merge(artifacts::router())
+        .merge(releases::router())
+        .merge(deployments_history::router())
+        .merge(direct_upload::router())
+        .merge(software::router())
         .merge(download::router())
         .merge(deviceconfig::router())
         .merge(crate::connect::router())

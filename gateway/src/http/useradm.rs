@@ -137,8 +137,12 @@ async fn update_me_v2(
         return Err(ApiError::BadRequest("no update information provided".into()));
     }
     let target = find(&state, &user, "me")?;
-    let update =
-        UserUpdate { email: body.email, password: body.password, current_password: body.current_password };
+    let update = UserUpdate {
+        email: body.email,
+        password: body.password,
+        current_password: body.current_password,
+        session: user.jti.clone(),
+    };
     let position = users::update_user(&state, &user.meta(), &user.id, &target, update).await?;
     state.seen(position).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -48,6 +48,24 @@ where
     S: Stream<Item = Result<Bytes, E>> + Send,
     E: std::error::Error + Send + Sync + 'static,
 {
+    let id = uuid::Uuid::new_v4().to_string();
+    upload_as(state, user, &id, description, declared_size, body).await?;
+    Ok(id)
+}
+
+/// [`upload`] under a given id (a completed direct upload keeps the id it was given).
+pub async fn upload_as<S, E>(
+    state: &AppState,
+    user: &UserAuth,
+    id: &str,
+    description: String,
+    declared_size: Option<u64>,
+    body: S,
+) -> Result<(), ApiError>
+where
+    S: Stream<Item = Result<Bytes, E>> + Send,
+    E: std::error::Error + Send + Sync + 'static,
+{
     // The rule is the aggregate's; checked here too so that a 10 GiB upload is not streamed
     // only to be refused for its description.
     if description.chars().count() > fleetlog_events::artifact::MAX_DESCRIPTION {
@@ -57,8 +75,7 @@ where
     if declared_size.is_some_and(|s| s > max) {
         return Err(ApiError::TooLarge);
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    let key = storage_key(crate::DEFAULT_TENANT, &id);
+    let key = storage_key(crate::DEFAULT_TENANT, id);
     let parser = Arc::new(Mutex::new(Some(ArtifactParser::new(Limits::default()))));
     let cut: Arc<Mutex<Option<Cut>>> = Arc::default();
     let mut seen = 0u64;
@@ -101,8 +118,8 @@ where
         Some(Err(e)) => return Err(discard(state, &key, ApiError::BadRequest(e.to_string())).await),
         None => return Err(discard(state, &key, ApiError::BadRequest("empty artifact".into())).await),
     };
-    match record(state, user, &id, &key, description, meta).await {
-        Ok(()) => Ok(id),
+    match record(state, user, id, &key, description, meta).await {
+        Ok(()) => Ok(()),
         Err(e) => Err(discard(state, &key, e).await),
     }
 }
@@ -174,5 +191,6 @@ pub async fn delete(state: &AppState, user: &UserAuth, id: &str) -> Result<(), A
     if let Err(e) = state.storage.delete(&artifact.info.storage_key).await {
         tracing::warn!(key = %artifact.info.storage_key, error = %e, "artifact deleted, its file not yet");
     }
-    Ok(())
+    // The release goes with its last artifact, and its notes and tags with it (as in Mender).
+    crate::services::releases::forget_if_empty(state, user, &artifact.info.name).await
 }

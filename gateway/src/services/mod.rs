@@ -5,9 +5,11 @@ pub mod artifacts;
 pub mod configuration;
 pub mod deployments;
 pub mod devices;
+pub mod direct_upload;
 pub mod filters;
 pub mod history;
 pub mod inventory;
+pub mod releases;
 pub mod search;
 pub mod users;
 

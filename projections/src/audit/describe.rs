@@ -10,6 +10,7 @@ use fleetlog_events::devconfig::DeviceConfigEvent;
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::FilterEvent;
 use fleetlog_events::inventory::InventoryEvent;
+use fleetlog_events::release::ReleaseEvent;
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 
@@ -88,6 +89,12 @@ pub(super) fn describe(event: &DomainEvent) -> Option<(&'static str, &'static st
                 ("update", "artifact", "description changed".into())
             }
             ArtifactEvent::ArtifactDeleted => ("delete", "artifact", "artifact deleted".into()),
+            ArtifactEvent::ArtifactUploadRequested { .. } => {
+                ("request_upload", "artifact", "direct upload requested".into())
+            }
+            ArtifactEvent::ArtifactUploadAbandoned { reason } => {
+                ("abandon_upload", "artifact", format!("direct upload abandoned: {reason}"))
+            }
         },
         DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => (
             "create",
@@ -130,5 +137,14 @@ pub(super) fn describe(event: &DomainEvent) -> Option<(&'static str, &'static st
             ConnectEvent::DeviceConnected { .. } | ConnectEvent::DeviceDisconnected { .. } => return None,
         },
         DomainEvent::Claim(ClaimEvent::ClaimTaken { .. } | ClaimEvent::ClaimReleased { .. }) => return None,
+        DomainEvent::Release(e) => match e {
+            ReleaseEvent::ReleaseNotesSet { name, .. } => {
+                ("update", "release", format!("release {name}: notes set"))
+            }
+            ReleaseEvent::ReleaseTagsSet { name, tags } => {
+                ("update", "release", format!("release {name}: tags set to [{}]", tags.join(", ")))
+            }
+            ReleaseEvent::ReleaseDeleted { name } => ("delete", "release", format!("release {name} deleted")),
+        },
     })
 }

@@ -208,6 +208,8 @@ impl Projection for DeploymentsProjection {
                     }
                     w.remove(artifact_key(t, id))?;
                 }
+                // Pending direct uploads are in the releases model.
+                _ => {}
             },
             DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => {
                 let mut stats = std::collections::BTreeMap::new();
@@ -288,6 +290,9 @@ impl Projection for DeploymentsProjection {
                     DeviceDeploymentEvent::DeviceDeploymentLogSaved { messages_json } => {
                         part.has_log = true;
                         w.insert(log_key(t, dep, device), messages_json.as_bytes().to_vec());
+                    }
+                    DeviceDeploymentEvent::DeviceDeploymentDeleted => {
+                        w.remove(history_key(t, device, part.created_ts, dep))?
                     }
                 }
                 save_part(w, t, &part)?;

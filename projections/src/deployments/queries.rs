@@ -45,6 +45,16 @@ impl DeploymentsQueries<'_> {
         Ok(self.0.tree().scan_prefix(by_artifact_prefix(t, name)).count())
     }
 
+    /// The ids of the unfinished deployments that deploy artifact name `name`.
+    pub fn active_deployment_ids_of(&self, t: &str, name: &str) -> Result<Vec<String>, ProjectionError> {
+        let prefix = by_artifact_prefix(t, name);
+        let mut out = Vec::new();
+        for k in self.0.tree().scan_prefix(&prefix).keys() {
+            out.push(String::from_utf8_lossy(&k?[prefix.len()..]).into_owned());
+        }
+        Ok(out)
+    }
+
     /// One deployment.
     pub fn deployment(&self, t: &str, id: &str) -> Result<Option<DeploymentView>, ProjectionError> {
         self.one(deployment_key(t, id))

@@ -196,6 +196,18 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    /// See [`crate::Store::upload_link`]: a presigned `PutObject`.
+    pub async fn upload_link(&self, key: &str, expires_in: Duration) -> Result<String, StoreError> {
+        validate_key(key)?;
+        let presigning = PresigningConfig::expires_in(expires_in)
+            .map_err(|e| StoreError::Config(format!("upload link expiry: {e}")))?;
+        let request = self.presign_client.put_object().bucket(&self.bucket).key(key);
+        let presigned = request.presigned(presigning).await.map_err(|e| s3_error("presign PutObject", e))?;
+        Ok(presigned.uri().to_owned())
+    }
+}
+
 /// HTTP status of a failed request, when the server answered at all.
 fn status_of<E>(error: &SdkError<E, HttpResponse>) -> Option<u16> {
     error.raw_response().map(|response| response.status().as_u16())

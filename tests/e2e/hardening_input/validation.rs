@@ -161,6 +161,7 @@ async fn readyz_measures_lag_against_the_log_not_the_last_batch() {
     fleetlog_gateway::services::users::create_user(
         &server.state.commands,
         &meta,
+        &uuid::Uuid::new_v4().to_string(),
         "late@example.com",
         "long-enough-1",
     )
