@@ -108,6 +108,7 @@ mod tests {
             crate::devconfig::DeviceConfig::TYPE,
             crate::connect::Connection::TYPE,
             crate::connect::RemoteSession::TYPE,
+            crate::release::Release::TYPE,
         ];
         assert_eq!(AGGREGATE_TYPES.len(), all.len());
         for kind in all {

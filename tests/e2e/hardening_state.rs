@@ -146,6 +146,8 @@ async fn every_aggregate_type_has_an_object_history() {
     assert_eq!(crate::deployments::upload(&server, ARTIFACT.to_vec(), "h").await.0, 201);
     let body = json!({ "name": "h", "artifact_name": "release-1", "devices": [device] });
     ok(server.send(Method::POST, "/api/management/v1/deployments/deployments", Some(body)).await);
+    let tags = "/api/management/v2/deployments/deployments/releases/release-1/tags";
+    ok(server.send(Method::PUT, tags, Some(json!(["stable"]))).await);
     let next = format!("{}/api/devices/v1/deployments/device/deployments/next", server.base);
     let asked = json!({ "artifact_name": "factory", "device_type": "raspberrypi4" });
     assert_eq!(server.http.post(&next).bearer_auth(&token).json(&asked).send().await.unwrap().status(), 200);
