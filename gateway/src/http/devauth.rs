@@ -82,10 +82,10 @@ async fn list(
     _user: UserAuth,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let value = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+    let value = |k: &str| super::json::first(&params, k);
     let status_text = value("status");
     let status = parse_status(status_text.as_deref())?;
-    let paging = Paging::new(value("page"), value("per_page"));
+    let paging = Paging::from_pairs(&params);
     let (page, per_page) = paging.validate()?;
     let ids: Vec<&str> = params.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.as_str()).collect();
     let mut found = if ids.is_empty() {

@@ -39,10 +39,20 @@ pub struct Paging {
     per_page: Option<String>,
 }
 
+/// The first value of `key` in a query read as pairs.
+pub fn first(params: &[(String, String)], key: &str) -> Option<String> {
+    params.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
 impl Paging {
     /// Paging from raw values.
     pub fn new(page: Option<String>, per_page: Option<String>) -> Paging {
         Paging { page, per_page }
+    }
+
+    /// Paging from a query read as pairs (for queries whose other keys may repeat).
+    pub fn from_pairs(params: &[(String, String)]) -> Paging {
+        Paging::new(first(params, "page"), first(params, "per_page"))
     }
 
     /// Page (≥ 1, default 1) and page size (1..=500, default 20), as Mender checks them.

@@ -127,8 +127,8 @@ async fn list(
     _user: UserAuth,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let value = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    let (page, per_page) = Paging::new(value("page"), value("per_page")).validate()?;
+    let value = |k: &str| super::json::first(&params, k);
+    let (page, per_page) = Paging::from_pairs(&params).validate()?;
     let filter = ReleaseFilter::from_params(&params, false);
     let sort = value("sort");
     let all = matching(&state, &filter, sort.as_deref(), &["name", "modified", "artifacts_count", "tags"])?;
@@ -185,8 +185,8 @@ async fn list_v1_paged(
     _user: UserAuth,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let value = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    let (page, per_page) = Paging::new(value("page"), value("per_page")).validate()?;
+    let value = |k: &str| super::json::first(&params, k);
+    let (page, per_page) = Paging::from_pairs(&params).validate()?;
     let all = v1_matching(&state, &params)?;
     let body = all.iter().skip((page - 1) * per_page).take(per_page).map(|r| release_json(&state, r));
     let body = body.collect::<Result<Vec<_>, _>>()?;

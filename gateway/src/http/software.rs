@@ -44,8 +44,8 @@ async fn list(
     _user: UserAuth,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let value = |k: &str| params.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
-    let (page, per_page) = Paging::new(value("page"), value("per_page")).validate()?;
+    let value = |k: &str| super::json::first(&params, k);
+    let (page, per_page) = Paging::from_pairs(&params).validate()?;
     let releases_wanted = kind(value("kind").as_deref())?.unwrap_or(true);
     let filter = ReleaseFilter::from_params(&params, true);
     if !filter.names.is_empty() && filter.name_prefix.is_some() {

@@ -99,15 +99,7 @@ async fn update(
     if target.id != user.id && body.password.is_some() {
         return Err(ApiError::Unprocessable("only the user can change their own password".into()));
     }
-    let update = UserUpdate {
-        email: body.email,
-        password: body.password,
-        current_password: body.current_password,
-        session: user.jti.clone(),
-    };
-    let position = users::update_user(&state, &user.meta(), &user.id, &target, update).await?;
-    state.seen(position).await?;
-    Ok(StatusCode::NO_CONTENT)
+    apply_update(&state, &user, &target, body).await
 }
 
 async fn remove(
@@ -137,13 +129,24 @@ async fn update_me_v2(
         return Err(ApiError::BadRequest("no update information provided".into()));
     }
     let target = find(&state, &user, "me")?;
+    apply_update(&state, &user, &target, body).await
+}
+
+/// Carries out a user update (v1 and v2 alike) as the caller's session, and waits until it
+/// shows: the password rules and the end of other sessions live in the service and domain.
+async fn apply_update(
+    state: &AppState,
+    user: &UserAuth,
+    target: &UserView,
+    body: UpdateBody,
+) -> Result<StatusCode, ApiError> {
     let update = UserUpdate {
         email: body.email,
         password: body.password,
         current_password: body.current_password,
         session: user.jti.clone(),
     };
-    let position = users::update_user(&state, &user.meta(), &user.id, &target, update).await?;
+    let position = users::update_user(state, &user.meta(), &user.id, target, update).await?;
     state.seen(position).await?;
     Ok(StatusCode::NO_CONTENT)
 }
