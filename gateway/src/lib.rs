@@ -3,6 +3,8 @@
 
 pub mod admin;
 pub mod app;
+#[cfg(test)]
+mod app_tests;
 pub mod auth;
 pub mod connect;
 pub mod http;

@@ -58,9 +58,13 @@ pub struct AppStateInner {
 }
 
 impl AppStateInner {
-    /// The read model `name` (every model of `app::projections` is always there; a missing
-    /// one is a bug, answered 500).
-    pub fn model(&self, name: &str) -> Result<Arc<fleetlog_projections::ReadModel>, ApiError> {
+    /// A read model (every [`fleetlog_projections::Model`] has its projection in
+    /// `app::projections`, which a test checks).
+    pub fn model(
+        &self,
+        model: fleetlog_projections::Model,
+    ) -> Result<Arc<fleetlog_projections::ReadModel>, ApiError> {
+        let name = model.name();
         self.read_models.model(name).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no {name} model")))
     }
 

@@ -87,7 +87,7 @@ fn accepted_sets(d: &DeviceView) -> impl Iterator<Item = &AuthSetView> {
 
 impl Projection for DevicesProjection {
     fn name(&self) -> &'static str {
-        "devices"
+        crate::Model::Devices.name()
     }
 
     fn version(&self) -> u32 {

@@ -9,6 +9,7 @@ pub mod devices;
 mod feed;
 mod host;
 pub mod inventory;
+mod model;
 mod rebuild;
 pub mod releases;
 pub mod remote;
@@ -19,6 +20,7 @@ mod view;
 mod writer;
 
 pub use host::{HostConfig, ProjectionHost};
+pub use model::Model;
 pub use view::ReadModel;
 pub use writer::Writer;
 

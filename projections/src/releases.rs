@@ -108,7 +108,7 @@ fn set_tags(
 
 impl Projection for ReleasesProjection {
     fn name(&self) -> &'static str {
-        "releases"
+        crate::Model::Releases.name()
     }
 
     fn version(&self) -> u32 {

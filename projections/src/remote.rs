@@ -78,7 +78,7 @@ fn load<T: Default + serde::de::DeserializeOwned>(w: &Writer<'_>, key: &[u8]) ->
 
 impl Projection for RemoteProjection {
     fn name(&self) -> &'static str {
-        "remote"
+        crate::Model::Remote.name()
     }
 
     fn version(&self) -> u32 {

@@ -70,7 +70,7 @@ fn email_key(tenant: &str, email: &str) -> Vec<u8> {
 
 impl Projection for UsersProjection {
     fn name(&self) -> &'static str {
-        "users"
+        crate::Model::Users.name()
     }
 
     fn version(&self) -> u32 {

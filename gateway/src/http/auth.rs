@@ -76,7 +76,7 @@ impl FromRequestParts<AppState> for UserAuth {
         if !claims.user {
             return Err(ApiError::Unauthorized("not a user token".into()));
         }
-        let model = state.model("users")?;
+        let model = state.model(fleetlog_projections::Model::Users)?;
         let users = UsersQueries(&model);
         let user = users
             .get(crate::DEFAULT_TENANT, &claims.sub)?

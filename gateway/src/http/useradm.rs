@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 
 /// The users read model.
 pub fn users_model(state: &AppState) -> Result<std::sync::Arc<fleetlog_projections::ReadModel>, ApiError> {
-    state.model("users")
+    state.model(fleetlog_projections::Model::Users)
 }
 
 fn user_json(u: &UserView) -> serde_json::Value {

@@ -26,7 +26,7 @@ pub fn deployments<T>(
     state: &AppState,
     f: impl FnOnce(&DeploymentsQueries<'_>) -> Result<T, fleetlog_projections::ProjectionError>,
 ) -> Result<T, ApiError> {
-    let model = state.model("deployments")?;
+    let model = state.model(fleetlog_projections::Model::Deployments)?;
     Ok(f(&DeploymentsQueries(&model))?)
 }
 

@@ -108,7 +108,7 @@ pub fn devices<T>(
     state: &AppState,
     f: impl FnOnce(&DevicesQueries<'_>) -> Result<T, fleetlog_projections::ProjectionError>,
 ) -> Result<T, ApiError> {
-    let model = state.model("devices")?;
+    let model = state.model(fleetlog_projections::Model::Devices)?;
     Ok(f(&DevicesQueries(&model))?)
 }
 

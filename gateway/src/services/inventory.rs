@@ -15,7 +15,7 @@ pub fn inventory<T>(
     state: &AppState,
     f: impl FnOnce(&InventoryQueries<'_>) -> Result<T, ApiError>,
 ) -> Result<T, ApiError> {
-    let model = state.model("inventory")?;
+    let model = state.model(fleetlog_projections::Model::Inventory)?;
     f(&InventoryQueries(&model))
 }
 

@@ -32,6 +32,6 @@ pub fn remote<T>(
         &fleetlog_projections::remote::RemoteQueries<'_>,
     ) -> Result<T, fleetlog_projections::ProjectionError>,
 ) -> Result<T, ApiError> {
-    let model = state.model("remote")?;
+    let model = state.model(fleetlog_projections::Model::Remote)?;
     Ok(f(&fleetlog_projections::remote::RemoteQueries(&model))?)
 }

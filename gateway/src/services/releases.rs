@@ -20,7 +20,7 @@ pub fn releases<T>(
     state: &AppState,
     f: impl FnOnce(&ReleasesQueries<'_>) -> Result<T, fleetlog_projections::ProjectionError>,
 ) -> Result<T, ApiError> {
-    let model = state.model("releases")?;
+    let model = state.model(fleetlog_projections::Model::Releases)?;
     Ok(f(&ReleasesQueries(&model))?)
 }
 

@@ -59,7 +59,7 @@ fn actor_key(tenant: &str, actor_id: &str, seq: u64) -> Vec<u8> {
 
 impl Projection for AuditProjection {
     fn name(&self) -> &'static str {
-        "audit"
+        crate::Model::Audit.name()
     }
 
     fn version(&self) -> u32 {

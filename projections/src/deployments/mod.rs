@@ -179,7 +179,7 @@ fn finish_all(
 
 impl Projection for DeploymentsProjection {
     fn name(&self) -> &'static str {
-        "deployments"
+        crate::Model::Deployments.name()
     }
 
     fn version(&self) -> u32 {

@@ -180,7 +180,7 @@ fn next(old: Option<&InventoryDoc>, id: &str, at: i64, event: &DomainEvent) -> O
 
 impl Projection for InventoryProjection {
     fn name(&self) -> &'static str {
-        "inventory"
+        crate::Model::Inventory.name()
     }
 
     fn version(&self) -> u32 {

@@ -1,0 +1,60 @@
+//! The read models as a type: queries name the model they read with [`Model`], so a misspelt
+//! model is a compile error rather than a 500, and each projection takes its name from here.
+
+/// One of fleetlog's read models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Model {
+    /// Devices and their auth sets (deviceauth).
+    Devices,
+    /// Users and their tokens (useradm).
+    Users,
+    /// The audit log.
+    Audit,
+    /// Device inventories, groups, saved filters and the attribute index.
+    Inventory,
+    /// Deployments and each device's part.
+    Deployments,
+    /// Remote access: connections, sessions, device configuration.
+    Remote,
+    /// Releases: notes, tags, types in use.
+    Releases,
+}
+
+impl Model {
+    /// Every model.
+    pub const ALL: [Model; 7] = [
+        Model::Devices,
+        Model::Users,
+        Model::Audit,
+        Model::Inventory,
+        Model::Deployments,
+        Model::Remote,
+        Model::Releases,
+    ];
+
+    /// The stable name: the sled tree prefix, the metric label and `fleetlog replay --model`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Model::Devices => "devices",
+            Model::Users => "users",
+            Model::Audit => "audit",
+            Model::Inventory => "inventory",
+            Model::Deployments => "deployments",
+            Model::Remote => "remote",
+            Model::Releases => "releases",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Model;
+
+    #[test]
+    fn model_names_are_distinct() {
+        let mut names: Vec<&str> = Model::ALL.iter().map(|m| m.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Model::ALL.len());
+    }
+}

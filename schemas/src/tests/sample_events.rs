@@ -1,0 +1,136 @@
+//! Sample events added after the first schema, one of each type, appended to the samples in
+//! order so that earlier fixture entries keep their ids.
+
+use fleetlog_events::DomainEvent;
+
+/// Events added after the first schema; appended so that earlier fixture entries keep their ids.
+pub(super) fn later_events() -> Vec<DomainEvent> {
+    use fleetlog_events::filter::{FilterEvent, FilterTerm};
+    use fleetlog_events::inventory::{InventoryEvent, Tag};
+    vec![
+        DomainEvent::Inventory(InventoryEvent::InventoryTagsSet {
+            tags: [("location".to_owned(), Tag { value: "de".into(), description: "region".into() })]
+                .into_iter()
+                .collect(),
+            etag: "0192d0f4-0000-7000-8000-00000000e7a9".into(),
+        }),
+        DomainEvent::Inventory(InventoryEvent::InventoryGroupAssigned { group: "prod".into() }),
+        DomainEvent::Inventory(InventoryEvent::InventoryGroupUnassigned { group: "prod".into() }),
+        DomainEvent::Inventory(InventoryEvent::InventoryDeleted),
+        DomainEvent::Filter(FilterEvent::FilterCreated {
+            name: "rpis".into(),
+            terms: vec![FilterTerm {
+                scope: "inventory".into(),
+                attribute: "device_type".into(),
+                op: "$eq".into(),
+                value_json: "\"raspberrypi4\"".into(),
+            }],
+        }),
+        DomainEvent::Filter(FilterEvent::FilterDeleted),
+    ]
+    .into_iter()
+    .chain(deployment_events())
+    .collect()
+}
+
+fn deployment_events() -> Vec<DomainEvent> {
+    use fleetlog_events::artifact::{ArtifactEvent, ArtifactInfo};
+    use fleetlog_events::deployment::device::DeviceDeploymentEvent as D;
+    use fleetlog_events::deployment::{DeploymentEvent, DeploymentSpec, DeviceDeploymentStatus};
+    vec![
+        DomainEvent::Artifact(ArtifactEvent::ArtifactUploaded {
+            info: ArtifactInfo {
+                name: "release-2".into(),
+                description: "fix".into(),
+                device_types: vec!["raspberrypi4".into()],
+                meta_json: "{\"signed\":false}".into(),
+                size: 5120,
+                storage_key: "artifacts/default/0192".into(),
+            },
+        }),
+        DomainEvent::Artifact(ArtifactEvent::ArtifactDescriptionChanged { description: "better".into() }),
+        DomainEvent::Artifact(ArtifactEvent::ArtifactDeleted),
+        DomainEvent::Deployment(DeploymentEvent::DeploymentCreated {
+            spec: DeploymentSpec {
+                name: "fix-1".into(),
+                artifact_name: "release-2".into(),
+                devices: vec!["dev-1".into(), "dev-2".into()],
+                retries: 1,
+                force_installation: false,
+                target: "group:prod".into(),
+                configuration: None,
+            },
+        }),
+        DomainEvent::Deployment(DeploymentEvent::DeploymentAborted),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentAssigned { artifact_id: "a1".into() }),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentStatusChanged {
+            status: DeviceDeploymentStatus::AlreadyInstalled,
+            substate: "x".into(),
+        }),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentRetried { attempt: 1 }),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentLogSaved { messages_json: "[]".into() }),
+    ]
+    .into_iter()
+    .chain(connect_events())
+    .collect()
+}
+
+fn connect_events() -> Vec<DomainEvent> {
+    use fleetlog_events::connect::ConnectEvent as C;
+    use fleetlog_events::devconfig::DeviceConfigEvent as K;
+    let config = || [("timezone".to_owned(), "UTC".to_owned())].into_iter().collect();
+    vec![
+        DomainEvent::DeviceConfig(K::DeviceConfigSet { configuration: config() }),
+        DomainEvent::DeviceConfig(K::DeviceConfigReported { configuration: config() }),
+        DomainEvent::DeviceConfig(K::DeviceConfigDeployed { deployment_id: "dep-1".into() }),
+        DomainEvent::Connect(C::DeviceConnected { connection_id: "c1".into() }),
+        DomainEvent::Connect(C::DeviceDisconnected { connection_id: "c1".into() }),
+        DomainEvent::Connect(C::RemoteSessionStarted {
+            device_id: "dev-1".into(),
+            kind: "file-upload".into(),
+            detail: "/tmp/x".into(),
+        }),
+        DomainEvent::Connect(C::RemoteSessionEnded { bytes: 12, error: String::new() }),
+        DomainEvent::Deployment(fleetlog_events::deployment::DeploymentEvent::DeploymentCreated {
+            spec: fleetlog_events::deployment::DeploymentSpec {
+                name: "configuration".into(),
+                artifact_name: "configuration-dep-2".into(),
+                devices: vec!["dev-1".into()],
+                target: "devices".into(),
+                configuration: Some(config()),
+                ..Default::default()
+            },
+        }),
+        DomainEvent::Inventory(fleetlog_events::inventory::InventoryEvent::InventoryChanged {
+            set: [("mem_kb".to_owned(), fleetlog_events::inventory::AttrValue::Number(2048.0))]
+                .into_iter()
+                .collect(),
+            removed: vec!["ipv4".into()],
+        }),
+    ]
+    .into_iter()
+    .chain(release_events())
+    .collect()
+}
+
+/// Releases' notes and tags, and resetting a device's deployment history.
+fn release_events() -> Vec<DomainEvent> {
+    use fleetlog_events::deployment::device::DeviceDeploymentEvent as D;
+    use fleetlog_events::release::ReleaseEvent as R;
+    vec![
+        DomainEvent::Release(R::ReleaseNotesSet { name: "release-2".into(), notes: "security fixes".into() }),
+        DomainEvent::Release(R::ReleaseTagsSet {
+            name: "release-2".into(),
+            tags: vec!["beta".into(), "rpi".into()],
+        }),
+        DomainEvent::Release(R::ReleaseDeleted { name: "release-2".into() }),
+        DomainEvent::DeviceDeployment(D::DeviceDeploymentDeleted),
+        DomainEvent::Artifact(fleetlog_events::artifact::ArtifactEvent::ArtifactUploadRequested {
+            storage_key: "artifacts/default/0193.mender".into(),
+            expires_at: 1_764_000_900_000_000,
+        }),
+        DomainEvent::Artifact(fleetlog_events::artifact::ArtifactEvent::ArtifactUploadAbandoned {
+            reason: "expired".into(),
+        }),
+    ]
+}
