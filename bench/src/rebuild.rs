@@ -4,65 +4,35 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use fleetlog_commands::{EventStore, StoreConfig, SubjectAppend};
-use fleetlog_events::device::DeviceEvent;
-use fleetlog_events::{Actor, AggregateRef, DomainEvent, EventEnvelope};
+use fleetlog_commands::{EventStore, StoreConfig};
 use fleetlog_projections::devices::DevicesProjection;
 use fleetlog_projections::{HostConfig, ProjectionHost};
+use fleetlog_tests::{SeedDevice, append_accepted};
 use futures::StreamExt;
 
 /// Devices per atomic batch (two events each; a batch holds at most 1000 messages).
 const DEVICES_PER_BATCH: usize = 250;
-
-fn envelope(tenant: &str, id: &str, event: DeviceEvent) -> EventEnvelope {
-    EventEnvelope {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        aggregate: AggregateRef { tenant: tenant.into(), kind: "device".into(), id: id.into() },
-        occurred_at: fleetlog_commands::now(),
-        actor: Actor::system("bench"),
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: String::new(),
-        event: DomainEvent::Device(event),
-    }
-}
 
 /// Writes `events` events: each device submitted, then accepted.
 async fn fill(store: &EventStore, events: usize) -> anyhow::Result<u64> {
     let devices = events / 2;
     let mut last = 0;
     for chunk in (0..devices).collect::<Vec<_>>().chunks(DEVICES_PER_BATCH) {
-        let per_device: Vec<[EventEnvelope; 2]> = chunk
+        let seeds: Vec<SeedDevice> = chunk
             .iter()
-            .map(|i| {
-                let id = format!("d{i}");
-                [
-                    envelope(
-                        "default",
-                        &id,
-                        DeviceEvent::AuthSetSubmitted {
-                            auth_set_id: format!("as{i}"),
-                            identity_data: format!(
-                                r#"{{"mac":"02:00:00:{:02x}:{:02x}:{:02x}","sn":"{i}"}}"#,
-                                i >> 16 & 255,
-                                i >> 8 & 255,
-                                i & 255
-                            ),
-                            pubkey: format!("-----BEGIN PUBLIC KEY-----\nKEY{i}\n-----END PUBLIC KEY-----\n"),
-                        },
-                    ),
-                    envelope("default", &id, DeviceEvent::AuthSetAccepted { auth_set_id: format!("as{i}") }),
-                ]
+            .map(|i| SeedDevice {
+                id: format!("d{i}"),
+                auth_set: format!("as{i}"),
+                identity: format!(
+                    r#"{{"mac":"02:00:00:{:02x}:{:02x}:{:02x}","sn":"{i}"}}"#,
+                    i >> 16 & 255,
+                    i >> 8 & 255,
+                    i & 255
+                ),
+                pubkey: format!("-----BEGIN PUBLIC KEY-----\nKEY{i}\n-----END PUBLIC KEY-----\n"),
             })
             .collect();
-        let appends: Vec<SubjectAppend<'_>> = per_device
-            .iter()
-            .map(|evs| SubjectAppend {
-                subject: store.subject(&evs[0].aggregate).unwrap(),
-                expected_last_seq: 0,
-                events: evs,
-            })
-            .collect();
-        last = store.append(&uuid::Uuid::new_v4().to_string(), &appends).await?.last_seq;
+        last = append_accepted(store, "default", "bench", &seeds).await?;
     }
     Ok(last)
 }

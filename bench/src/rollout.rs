@@ -9,11 +9,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
-use fleetlog_commands::{EventStore, SubjectAppend};
-use fleetlog_events::device::DeviceEvent;
-use fleetlog_events::{Actor, AggregateRef, DomainEvent, EventEnvelope};
+use fleetlog_commands::EventStore;
 use fleetlog_gateway::auth::jwt::Claims;
 use fleetlog_gateway::state::AppState;
+use fleetlog_tests::{SeedDevice, append_accepted};
 use futures::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
@@ -24,25 +23,13 @@ use crate::simulator::{Seed, Sim, SimDevice};
 /// Devices in the fleet.
 pub const TOTAL: u32 = 100_000;
 /// Devices per atomic batch: two events on one subject each, and a batch holds ≤ 1000.
-const PER_BATCH: u32 = 500;
+const PER_BATCH: u32 = fleetlog_tests::MAX_SEED_BATCH as u32;
 /// The fixture artifact (single-file, device type raspberrypi4), uploaded through the API.
 const ARTIFACT: &[u8] = include_bytes!("../../tests/fixtures/artifacts/release-1.mender");
 /// One device in this many also downloads the artifact and checks its length.
 const DOWNLOAD_EVERY: usize = 100;
 /// Devices appended to the log that prove, with a minted token, that the server accepts them.
 const SAMPLE: u32 = 100;
-
-fn envelope(id: &str, event: DeviceEvent) -> EventEnvelope {
-    EventEnvelope {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        aggregate: AggregateRef { tenant: "default".into(), kind: "device".into(), id: id.into() },
-        occurred_at: fleetlog_commands::now(),
-        actor: Actor::system("bench"),
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: String::new(),
-        event: DomainEvent::Device(event),
-    }
-}
 
 /// Appends `count` accepted devices (indices `from..from + count` of `seed`, each with its own
 /// public key) as their submit and accept events. Returns (device id, auth set id) per device
@@ -57,35 +44,20 @@ pub async fn seed_devices(
         (0..count).map(|_| (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string())).collect();
     let batches = ids.chunks(PER_BATCH as usize).enumerate().map(|(b, chunk)| async move {
         let first = from + b as u32 * PER_BATCH;
-        let events: Vec<Vec<EventEnvelope>> = chunk
+        let devices: Vec<SeedDevice> = chunk
             .iter()
             .zip(first..)
             .map(|((device, set), index)| {
                 let (mac, pubkey) = seed.identity(index);
-                vec![
-                    envelope(
-                        device,
-                        DeviceEvent::AuthSetSubmitted {
-                            auth_set_id: set.clone(),
-                            identity_data: json!({ "mac": mac }).to_string(),
-                            pubkey,
-                        },
-                    ),
-                    envelope(device, DeviceEvent::AuthSetAccepted { auth_set_id: set.clone() }),
-                ]
+                SeedDevice {
+                    id: device.clone(),
+                    auth_set: set.clone(),
+                    identity: json!({ "mac": mac }).to_string(),
+                    pubkey,
+                }
             })
             .collect();
-        let appends = events
-            .iter()
-            .map(|evs| {
-                Ok(SubjectAppend {
-                    subject: store.subject(&evs[0].aggregate)?,
-                    expected_last_seq: 0,
-                    events: evs,
-                })
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?;
-        anyhow::Ok(store.append(&uuid::Uuid::new_v4().to_string(), &appends).await?.last_seq)
+        anyhow::Ok(append_accepted(store, "default", "bench", &devices).await?)
     });
     let last = futures::stream::iter(batches)
         .buffer_unordered(4)

@@ -3,62 +3,35 @@
 
 use std::time::Duration;
 
-use fleetlog_commands::{EventStore, SubjectAppend};
-use fleetlog_events::device::DeviceEvent;
-use fleetlog_events::{Actor, AggregateRef, DomainEvent, EventEnvelope};
+use fleetlog_commands::EventStore;
 use reqwest::Method;
 use serde_json::json;
+
+use fleetlog_tests::{MAX_SEED_BATCH, SeedDevice, append_accepted};
 
 use crate::server::Server;
 
 const ARTIFACT: &[u8] = include_bytes!("../fixtures/artifacts/release-1.mender");
 
-fn device_envelope(id: &str, event: DeviceEvent) -> EventEnvelope {
-    EventEnvelope {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        aggregate: AggregateRef { tenant: "default".into(), kind: "device".into(), id: id.into() },
-        occurred_at: fleetlog_commands::now(),
-        actor: Actor::system("test"),
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: String::new(),
-        event: DomainEvent::Device(event),
-    }
-}
-
 /// Appends `count` accepted devices (submit + accept each) straight to the log, as the bench
 /// does for devices that never speak HTTP. Returns their ids and the last position.
 pub async fn append_accepted_devices(store: &EventStore, count: usize) -> (Vec<String>, u64) {
-    let ids: Vec<String> = (0..count).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    let devices: Vec<SeedDevice> = (0..count)
+        .map(|_| {
+            let id = uuid::Uuid::new_v4().to_string();
+            SeedDevice {
+                auth_set: uuid::Uuid::new_v4().to_string(),
+                identity: json!({ "mac": id }).to_string(),
+                pubkey: format!("KEY-{id}"),
+                id,
+            }
+        })
+        .collect();
     let mut last = 0;
-    for chunk in ids.chunks(500) {
-        let events: Vec<Vec<EventEnvelope>> = chunk
-            .iter()
-            .map(|id| {
-                let set = uuid::Uuid::new_v4().to_string();
-                vec![
-                    device_envelope(
-                        id,
-                        DeviceEvent::AuthSetSubmitted {
-                            auth_set_id: set.clone(),
-                            identity_data: json!({ "mac": id }).to_string(),
-                            pubkey: format!("KEY-{id}"),
-                        },
-                    ),
-                    device_envelope(id, DeviceEvent::AuthSetAccepted { auth_set_id: set }),
-                ]
-            })
-            .collect();
-        let appends: Vec<SubjectAppend<'_>> = events
-            .iter()
-            .map(|evs| SubjectAppend {
-                subject: store.subject(&evs[0].aggregate).unwrap(),
-                expected_last_seq: 0,
-                events: evs,
-            })
-            .collect();
-        last = store.append(&uuid::Uuid::new_v4().to_string(), &appends).await.unwrap().last_seq;
+    for chunk in devices.chunks(MAX_SEED_BATCH) {
+        last = append_accepted(store, "default", "test", chunk).await.unwrap();
     }
-    (ids, last)
+    (devices.into_iter().map(|d| d.id).collect(), last)
 }
 
 fn rss_kib() -> u64 {

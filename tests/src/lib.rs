@@ -3,6 +3,10 @@
 //! Tests isolate themselves by stream name and subject prefix, never by restarting the shared
 //! server. Tests that must restart a server start their own with [`own_nats_server`].
 
+mod seed;
+
+pub use seed::{MAX_SEED_BATCH, SeedDevice, append_accepted};
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 

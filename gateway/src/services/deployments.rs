@@ -105,6 +105,28 @@ pub async fn device_command(
     Ok(out.position)
 }
 
+/// Runs an operator's `command` on each of `device`'s parts whose finished state `wanted`
+/// picks (abort the unfinished ones, drop the finished ones from its history), and waits until
+/// the read models show the last change. A device with no parts changes nothing.
+pub async fn on_device_parts(
+    state: &AppState,
+    meta: &CommandMeta,
+    device: &str,
+    wanted: impl Fn(bool) -> bool,
+    command: &DeviceDeploymentCommand,
+) -> Result<(), ApiError> {
+    let parts = deployments(state, |q| q.history(crate::DEFAULT_TENANT, device))?;
+    let mut last = 0;
+    for p in parts.iter().filter(|p| wanted(p.status.is_finished())) {
+        let id = part_id(&p.deployment_id, device);
+        last = last.max(state.commands.execute::<DeviceDeployment>(meta, &id, command).await?.position);
+    }
+    if last > 0 {
+        state.seen(last).await?;
+    }
+    Ok(())
+}
+
 /// What the device asked `next` with.
 pub struct NextQuery<'a> {
     /// The artifact it runs.
