@@ -70,6 +70,24 @@ pub enum ProjectionError {
     UnknownModel(String),
 }
 
+/// Why a query could not be answered: the client's question was wrong, or the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The query is invalid (an unknown operator, an operand of the wrong type…); the text
+    /// says what, for the client.
+    #[error("{0}")]
+    Invalid(String),
+    /// The read model failed.
+    #[error(transparent)]
+    Store(#[from] ProjectionError),
+}
+
+impl From<sled::Error> for QueryError {
+    fn from(e: sled::Error) -> Self {
+        QueryError::Store(e.into())
+    }
+}
+
 /// Encodes a stored value (MessagePack: compact, schema-less, fast).
 pub fn to_bytes<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ProjectionError> {
     rmp_serde::to_vec_named(value).map_err(|e| ProjectionError::Codec(e.to_string()))

@@ -84,7 +84,7 @@ async fn rss_probe() {
     let server = Server::start_with(|a| a.read_your_writes_ms = 120_000).await;
     let (status, body) = crate::deployments::upload(&server, ARTIFACT.to_vec(), "probe").await;
     assert_eq!(status, 201, "{body}");
-    let (ids, last) = append_accepted_devices(server.state.commands.store(), PROBE_DEVICES).await;
+    let (ids, last) = append_accepted_devices(server.state.store(), PROBE_DEVICES).await;
     assert!(server.state.read_models.wait_for(last, Duration::from_secs(300)).await);
     for round in 0..PROBE_ROUNDS {
         let body = json!({ "name": format!("probe-{round}"), "artifact_name": "release-1", "devices": ids });
@@ -127,10 +127,16 @@ async fn every_aggregate_type_has_an_object_history() {
     let config = format!("/api/management/v1/deviceconfig/configurations/device/{device}");
     ok(server.send(Method::PUT, &config, Some(json!({ "timezone": "UTC" }))).await);
     let open = ConnectionCommand::Open { connection_id: "c1".into() };
-    server.state.commands.execute::<Connection>(&fleetlog_tests::meta(), &device, &open).await.unwrap();
+    fleetlog_commands::CommandService::new(server.state.store().clone())
+        .execute::<Connection>(&fleetlog_tests::meta(), &device, &open)
+        .await
+        .unwrap();
     let start =
         SessionCommand::Start { device_id: device.clone(), kind: "terminal".into(), detail: String::new() };
-    server.state.commands.execute::<RemoteSession>(&fleetlog_tests::meta(), "s1", &start).await.unwrap();
+    fleetlog_commands::CommandService::new(server.state.store().clone())
+        .execute::<RemoteSession>(&fleetlog_tests::meta(), "s1", &start)
+        .await
+        .unwrap();
 
     // The first object of each type in the log, with how many events its subject has.
     let url = format!("{}/api/management/v1/fleetlog/events?from=1&format=ndjson&follow=false", server.base);
@@ -197,8 +203,8 @@ async fn an_inventory_report_stores_only_what_changed() {
     let patch = |attrs: serde_json::Value| server.http.patch(&url).bearer_auth(&token).json(&attrs).send();
     let large = "x".repeat(900 * 1024);
     assert_eq!(patch(json!([{ "name": "blob", "value": large }])).await.unwrap().status(), 200);
-    let stream = server.state.commands.store().config().stream.clone();
-    let js = async_nats::jetstream::new(server.state.commands.store().client().clone());
+    let stream = server.state.store().config().stream.clone();
+    let js = async_nats::jetstream::new(server.state.store().client().clone());
     let bytes = || {
         let js = js.clone();
         let stream = stream.clone();
@@ -211,7 +217,7 @@ async fn an_inventory_report_stores_only_what_changed() {
     let grown = bytes().await - before;
     assert!(grown < 100 * 1024, "50 small reports grew the stream by {grown} bytes");
     // The read model and the object's history still show the whole inventory.
-    let last = server.state.commands.store().last_seq().await.unwrap();
+    let last = server.state.store().last_seq().await.unwrap();
     assert!(server.state.read_models.wait_for(last, Duration::from_secs(30)).await);
     let (_, dev) = server.get(&format!("/api/management/v1/inventory/devices/{device}")).await;
     let attrs = dev["attributes"].as_array().unwrap();

@@ -29,6 +29,21 @@ pub fn valid_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Mender's minimum password length.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// Mender's password policy, checked before a password is hashed (the event holds only the
+/// hash): at least [`MIN_PASSWORD_LEN`] characters, and not the e-mail itself.
+pub fn check_password(email: &str, password: &str) -> Result<(), UserError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(UserError::PasswordTooShort);
+    }
+    if password.eq_ignore_ascii_case(email) {
+        return Err(UserError::PasswordLikeEmail);
+    }
+    Ok(())
+}
+
 impl Aggregate for User {
     const TYPE: &'static str = "user";
     type State = UserState;

@@ -127,3 +127,12 @@ fn changing_the_password_ends_every_other_live_token() {
         revoked("s2"),
     ]);
 }
+
+#[test]
+fn the_password_policy_is_mender_s() {
+    assert_eq!(check_password("a@b.co", "short"), Err(UserError::PasswordTooShort));
+    assert_eq!(check_password("abcdefgh@b.co", "ABCDEFGH@B.CO"), Err(UserError::PasswordLikeEmail));
+    assert_eq!(check_password("a@b.co", "correct horse"), Ok(()));
+    // Characters, not bytes: eight accented letters are long enough.
+    assert_eq!(check_password("a@b.co", "éééééééé"), Ok(()));
+}

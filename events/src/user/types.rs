@@ -148,4 +148,10 @@ pub enum UserError {
     /// The user has the most live personal access tokens allowed.
     #[error("maximum number of personal access tokens reached")]
     TooManyTokens,
+    /// The password is shorter than Mender allows.
+    #[error("password too short")]
+    PasswordTooShort,
+    /// The password is the e-mail address.
+    #[error("password too similar to the email")]
+    PasswordLikeEmail,
 }

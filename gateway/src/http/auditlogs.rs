@@ -78,7 +78,7 @@ fn entry_json(e: &AuditEntry) -> serde_json::Value {
 }
 
 fn model(state: &AppState) -> Result<std::sync::Arc<fleetlog_projections::ReadModel>, ApiError> {
-    state.model(fleetlog_projections::Model::Audit)
+    Ok(state.model(fleetlog_projections::Model::Audit)?)
 }
 
 async fn logs(

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::deployments::{BASE, find};
 use super::json::{Paging, paged, rfc3339};
 use super::{ApiError, UserAuth};
-use crate::services::deployments::deployments;
+use crate::app::deployments::deployments;
 use crate::state::AppState;
 
 /// One device's part, as Mender's DeviceDeployment.
@@ -41,7 +41,7 @@ fn part_json(p: &DeviceDeploymentView) -> Value {
 
 fn parts(state: &AppState, id: &str) -> Result<Vec<DeviceDeploymentView>, ApiError> {
     find(state, id)?;
-    deployments(state, |q| q.parts(crate::DEFAULT_TENANT, id))
+    Ok(deployments(state, |q| q.parts(crate::DEFAULT_TENANT, id))?)
 }
 
 pub(super) async fn devices(

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::deployments::{BASE, deployment_json};
 use super::json::{Paging, paged};
 use super::{ApiError, UserAuth};
-use crate::services::deployments::deployments;
+use crate::app::deployments::deployments;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::idempotency::IdempotencyKey;
 use super::json::{AppJson, Paging, link_header, rfc3339};
 use super::{ApiError, RequestId, UserAuth};
-use crate::services::devices::{self as svc, devices};
+use crate::app::devices::{self as svc, devices};
 use crate::state::AppState;
 
 /// The deviceauth routes.
@@ -143,7 +143,7 @@ async fn decommission(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let device = find(&state, &id)?;
-    let outcome = svc::decommission(&state, &user.meta(), &device).await?;
+    let outcome = svc::decommission(&state, &user.caller, &device).await?;
     state.seen(outcome.position).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -161,7 +161,7 @@ async fn set_status(
     AppJson(body): AppJson<StatusBody>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, &id)?;
-    let outcome = svc::set_auth_status(&state, &user.meta(), &id, &aid, &body.status).await?;
+    let outcome = svc::set_auth_status(&state, &user.caller, &id, &aid, &body.status).await?;
     state.seen(outcome.position).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -186,7 +186,7 @@ async fn dismiss(
     Path((id, aid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, &id)?;
-    let outcome = svc::dismiss(&state, &user.meta(), &id, &aid).await?;
+    let outcome = svc::dismiss(&state, &user.caller, &id, &aid).await?;
     state.seen(outcome.position).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -207,10 +207,9 @@ async fn preauthorize(
     key: IdempotencyKey,
     AppJson(body): AppJson<PreAuthSet>,
 ) -> Result<Response, ApiError> {
-    let (meta, id) = key.ids(&user, "device");
-    match svc::preauthorize(&state, &meta, &id, &body.identity_data, &body.pubkey).await? {
-        svc::Preauthorized::Created(id, outcome) => {
-            state.seen(outcome.position).await?;
+    let (caller, id) = user.caller.creating("device", key.value());
+    match svc::preauthorize(&state, &caller, &id, &body.identity_data, &body.pubkey).await? {
+        svc::Preauthorized::Created(id, _) => {
             let location = format!("/api/management/v2/devauth/devices/{id}");
             Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
         }
@@ -230,12 +229,7 @@ async fn revoke_token(
     user: UserAuth,
     Path(jti): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let device = devices(&state, |d| d.device_of_accepted_set(crate::DEFAULT_TENANT, &jti))?
-        .ok_or_else(|| ApiError::NotFound("token not found".into()))?;
-    let command = fleetlog_events::device::DeviceCommand::RevokeTokens { auth_set_id: jti };
-    let outcome =
-        state.commands.execute::<fleetlog_events::device::Device>(&user.meta(), &device, &command).await?;
-    state.seen(outcome.position).await?;
+    svc::revoke_tokens(&state, &user.caller, &jti).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

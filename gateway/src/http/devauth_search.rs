@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::devauth::{device_json, find, parse_status};
 use super::json::{AppJson, Paging, link_header};
 use super::{ApiError, UserAuth};
-use crate::services::devices::devices;
+use crate::app::devices::devices;
 use crate::state::AppState;
 
 /// Body of a search: `status` and `id`, each a string or a list.

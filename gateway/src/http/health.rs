@@ -26,7 +26,7 @@ async fn healthz() -> impl IntoResponse {
 /// dates from its last batch and reads 0 right after a write it has not seen yet.
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let nats = state.nats_connected();
-    let last = if nats { state.commands.store().last_seq().await.ok() } else { None };
+    let last = if nats { state.store().last_seq().await.ok() } else { None };
     let mut behind = false;
     let models: serde_json::Map<String, serde_json::Value> = state
         .read_models

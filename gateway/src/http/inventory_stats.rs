@@ -10,7 +10,7 @@ use fleetlog_events::device::DeviceStatus;
 use serde_json::json;
 
 use super::{ApiError, UserAuth};
-use crate::services::devices::devices;
+use crate::app::devices::devices;
 use crate::state::AppState;
 
 /// The statistics route.

@@ -4,6 +4,7 @@ mod artifacts;
 mod artifacts_generate;
 mod auditlogs;
 mod auth;
+pub mod connect;
 mod deployment_devices;
 mod deployments;
 mod deployments_device;
@@ -29,6 +30,7 @@ mod json_body;
 mod metrics;
 mod releases;
 mod request_id;
+pub mod serve;
 mod sessions;
 mod settings;
 mod software;
@@ -74,7 +76,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(software::router())
         .merge(download::router())
         .merge(deviceconfig::router())
-        .merge(crate::connect::router())
+        .merge(connect::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }

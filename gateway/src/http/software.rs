@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::json::{Paging, paged, rfc3339};
 use super::releases::{ReleaseFilter, matching};
 use super::{ApiError, UserAuth};
-use crate::services::releases::releases;
+use crate::app::releases::releases;
 use crate::state::AppState;
 
 const SOFTWARE: &str = "/api/management/v1alpha1/deployments/software";

@@ -12,7 +12,7 @@ use super::idempotency::IdempotencyKey;
 use super::json::{AppJson, rfc3339};
 use super::useradm_filter::UserFilter;
 use super::{ApiError, UserAuth};
-use crate::services::users::{self, UserUpdate};
+use crate::app::users::{self, UserUpdate};
 use crate::state::AppState;
 
 /// The users routes.
@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 
 /// The users read model.
 pub fn users_model(state: &AppState) -> Result<std::sync::Arc<fleetlog_projections::ReadModel>, ApiError> {
-    state.model(fleetlog_projections::Model::Users)
+    Ok(state.model(fleetlog_projections::Model::Users)?)
 }
 
 fn user_json(u: &UserView) -> serde_json::Value {
@@ -53,9 +53,8 @@ async fn create(
     key: IdempotencyKey,
     AppJson(body): AppJson<NewUser>,
 ) -> Result<Response, ApiError> {
-    let (meta, id) = key.ids(&user, "user");
-    let outcome = users::create_user(&state.commands, &meta, &id, &body.email, &body.password).await?;
-    state.seen(outcome.position).await?;
+    let (caller, id) = user.caller.creating("user", key.value());
+    users::create(&state, &caller, &id, &body.email, &body.password).await?;
     let location = format!("/api/management/v1/useradm/users/{id}");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
@@ -112,8 +111,7 @@ async fn remove(
         Err(ApiError::NotFound(_)) => return Ok(StatusCode::NO_CONTENT),
         other => other?,
     };
-    let outcome = users::delete_user(&state, &user.meta(), &target).await?;
-    state.seen(outcome.position).await?;
+    users::delete_user(&state, &user.caller, &target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -146,7 +144,6 @@ async fn apply_update(
         current_password: body.current_password,
         session: user.jti.clone(),
     };
-    let position = users::update_user(state, &user.meta(), &user.id, target, update).await?;
-    state.seen(position).await?;
+    users::update_user(state, &user.caller, target, update).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -4,8 +4,11 @@
 //! disappears; its index entries and counts go with it.
 
 mod doc;
+pub mod filter;
 pub mod index;
 mod query;
+pub mod search;
+pub mod wire;
 
 use std::collections::BTreeSet;
 

@@ -8,19 +8,19 @@ use fleetlog_events::deployment::{Deployment, DeploymentCommand, DeploymentSpec}
 use fleetlog_events::devconfig::{DeviceConfig, DeviceConfigCommand};
 use serde_json::{Value, json};
 
-use crate::http::json::rfc3339;
-use crate::http::{ApiError, UserAuth};
-use crate::services::deployments::DOWNLOAD_LINK_LIFETIME;
-use crate::state::AppState;
+use fleetlog_projections::rfc3339;
+
+use super::deployments::DOWNLOAD_LINK_LIFETIME;
+use super::{App, AppError, Caller, DEFAULT_TENANT};
 
 /// Creates a configuration deployment of `device`'s wanted configuration; its id.
 pub async fn deploy(
-    state: &AppState,
-    user: &UserAuth,
+    app: &App,
+    caller: &Caller,
     device: &str,
     configuration: BTreeMap<String, String>,
     retries: u32,
-) -> Result<String, ApiError> {
+) -> Result<String, AppError> {
     // The aggregate's rule, checked before the deployment is made (it is recorded after).
     if configuration.is_empty() {
         return Err(fleetlog_events::devconfig::DeviceConfigError::NothingToDeploy.into());
@@ -37,16 +37,9 @@ pub async fn deploy(
         configuration: Some(configuration),
     };
     // Two decisions, two commands (a command id is what makes a retry idempotent).
-    state.commands.execute::<Deployment>(&user.meta(), &id, &DeploymentCommand::Create(spec)).await?;
-    let out = state
-        .commands
-        .execute::<DeviceConfig>(
-            &user.meta(),
-            device,
-            &DeviceConfigCommand::Deployed { deployment_id: id.clone() },
-        )
-        .await?;
-    state.seen(out.position).await?;
+    app.execute::<Deployment>(caller, &id, &DeploymentCommand::Create(spec)).await?;
+    let deployed = DeviceConfigCommand::Deployed { deployment_id: id.clone() };
+    app.execute::<DeviceConfig>(caller, device, &deployed).await?;
     Ok(id)
 }
 
@@ -59,21 +52,21 @@ pub fn key(deployment: &str, device: &str, device_type: &str) -> String {
 
 /// `next`'s instructions for a configuration deployment.
 pub fn instructions(
-    state: &AppState,
+    app: &App,
     deployment: &str,
     artifact_name: &str,
     device: &str,
     device_type: &str,
-) -> Result<Value, ApiError> {
-    let uri = state
+) -> Result<Value, AppError> {
+    let uri = app
         .config_links
         .link(
             &key(deployment, device, device_type),
             DOWNLOAD_LINK_LIFETIME,
             Some(&format!("{artifact_name}.mender")),
         )
-        .map_err(|e| ApiError::BadRequest(format!("device type cannot be used in a link: {e}")))?;
-    let expire = fleetlog_commands::now().0 + DOWNLOAD_LINK_LIFETIME.as_micros() as i64;
+        .map_err(|e| AppError::Invalid(format!("device type cannot be used in a link: {e}")))?;
+    let expire = crate::now().0 + DOWNLOAD_LINK_LIFETIME.as_micros() as i64;
     Ok(json!({
         "id": deployment,
         "artifact": {
@@ -86,24 +79,35 @@ pub fn instructions(
 }
 
 /// The configuration artifact behind a verified link key: its bytes.
-pub fn artifact(state: &AppState, key: &str) -> Result<Vec<u8>, ApiError> {
+pub fn artifact(app: &App, key: &str) -> Result<Vec<u8>, AppError> {
     let mut parts = key.splitn(3, '/');
     let (Some(dep), Some(_device), Some(hex)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(ApiError::NotFound("not found".into()));
+        return Err(AppError::NotFound("not found".into()));
     };
     let device_type = (0..hex.len())
         .step_by(2)
         .map(|i| hex.get(i..i + 2).and_then(|b| u8::from_str_radix(b, 16).ok()))
         .collect::<Option<Vec<u8>>>()
         .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(|| ApiError::NotFound("not found".into()))?;
-    let d = crate::services::deployments::deployments(state, |q| q.deployment(crate::DEFAULT_TENANT, dep))?
-        .ok_or_else(|| ApiError::NotFound("deployment not found".into()))?;
+        .ok_or_else(|| AppError::NotFound("not found".into()))?;
+    let d = super::deployments::deployments(app, |q| q.deployment(DEFAULT_TENANT, dep))?
+        .ok_or_else(|| AppError::NotFound("deployment not found".into()))?;
     let configuration =
-        d.configuration.ok_or_else(|| ApiError::NotFound("not a configuration deployment".into()))?;
+        d.configuration.ok_or_else(|| AppError::NotFound("not a configuration deployment".into()))?;
     let spec = fleetlog_artifact::ConfigurationArtifact::for_deployment(dep, device_type, configuration);
     let mut out = Vec::new();
     fleetlog_artifact::write_configuration_artifact(&spec, &mut out)
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
     Ok(out)
+}
+
+/// Runs a device-configuration command (set the wanted configuration, the device's report).
+pub async fn run(
+    app: &App,
+    caller: &Caller,
+    device: &str,
+    command: &DeviceConfigCommand,
+) -> Result<(), AppError> {
+    app.execute::<DeviceConfig>(caller, device, command).await?;
+    Ok(())
 }

@@ -7,9 +7,8 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use fleetlog_commands::CommandMeta;
-use fleetlog_events::Actor;
-use fleetlog_events::connect::{Connection, ConnectionCommand};
+use fleetlog_commands::app::Caller;
+use fleetlog_events::connect::ConnectionCommand;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 
@@ -33,15 +32,15 @@ pub(super) async fn connect(
 }
 
 async fn record(state: &AppState, device: &str, command: ConnectionCommand) {
-    let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::device(device), "");
-    if let Err(e) = state.commands.execute::<Connection>(&meta, device, &command).await {
+    let caller = fleetlog_commands::app::Caller::device(crate::DEFAULT_TENANT, device, "");
+    if let Err(e) = crate::app::connect::record_connection(state, &caller, &command).await {
         tracing::warn!(%device, error = %e, "could not record the device's connection state");
     }
 }
 
 async fn relay(state: AppState, device: String, socket: WebSocket) {
     let connection_id = uuid::Uuid::new_v4().to_string();
-    let client = state.commands.store().client().clone();
+    let client = state.store().client().clone();
     let (down, ctl) = match (
         client.subscribe(subject(&state, &device, "down")).await,
         client.subscribe(subject(&state, &device, "ctl")).await,
@@ -122,8 +121,8 @@ pub(super) async fn status(
     _user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    crate::services::inventory::device(&state, &id)?;
-    let view = crate::services::remote(&state, |q| q.connection(crate::DEFAULT_TENANT, &id))?;
+    crate::app::inventory::device(&state, &id)?;
+    let view = crate::app::connect::remote(&state, |q| q.connection(crate::DEFAULT_TENANT, &id))?;
     Ok(Json(match view {
         Some(v) => json!({
             "device_id": id,
@@ -139,13 +138,13 @@ pub(super) async fn status(
 /// answer, as in Mender).
 async fn client_command(
     state: &AppState,
-    user: &UserAuth,
+    user: &Caller,
     id: &str,
     typ: &str,
 ) -> Result<StatusCode, ApiError> {
     super::require_connected(state, id)?;
     let frame =
-        ProtoMsg::new(super::protomsg::PROTO_MENDER_CLIENT, typ, "").prop("user_id", user.id.as_str());
+        ProtoMsg::new(super::protomsg::PROTO_MENDER_CLIENT, typ, "").prop("user_id", user.actor.id.as_str());
     super::to_device(state, id, &frame).await?;
     Ok(StatusCode::ACCEPTED)
 }
@@ -156,7 +155,7 @@ pub(super) async fn check_update(
     user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    client_command(&state, &user, &id, "check-update").await
+    client_command(&state, &user.caller, &id, "check-update").await
 }
 
 /// `POST .../devices/{id}/send-inventory`: 202.
@@ -165,5 +164,5 @@ pub(super) async fn send_inventory(
     user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    client_command(&state, &user, &id, "send-inventory").await
+    client_command(&state, &user.caller, &id, "send-inventory").await
 }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use fleetlog_commands::app::{App, AppSettings};
 use fleetlog_commands::{CommandService, EventStore};
 use fleetlog_projections::audit::AuditProjection;
 use fleetlog_projections::{
@@ -216,18 +217,17 @@ impl Application {
         }
         let jwt = Arc::new(load_jwt_keys(&args)?);
         let (storage, config_links) = open_storage(&args, listener.local_addr()?).await?;
-        let state = AppState::new(crate::state::AppStateInner {
-            commands: CommandService::new(store),
-            read_models,
-            metrics: crate::http::metrics_handle(),
+        let settings = AppSettings {
             read_your_writes: Duration::from_millis(args.read_your_writes_ms),
-            jwt,
-            device_tokens: Arc::default(),
-            storage,
-            config_links: Arc::new(config_links),
             max_artifact_bytes: args.max_artifact_bytes,
             key_policy: args.key_policy(),
-            direct_upload_expiry: std::time::Duration::from_secs(args.direct_upload_expiry.max(1)),
+            direct_upload_expiry: Duration::from_secs(args.direct_upload_expiry.max(1)),
+        };
+        let app =
+            App::new(CommandService::new(store), read_models, jwt, storage, Arc::new(config_links), settings);
+        let state = AppState::new(crate::state::AppStateInner {
+            app,
+            metrics: crate::http::metrics_handle(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
         Ok(Application { listener, state, nats, args })
@@ -253,30 +253,37 @@ impl Application {
         tracing::info!(addr = %listener.local_addr()?, "fleetlog serving");
         // `fleetlog replay` on this data dir reaches this process through its id.
         let serve_id = uuid::Uuid::new_v4().simple().to_string();
-        let id_file = args.conn.data_dir.join(crate::remote::SERVE_ID_FILE);
+        let id_file = args.conn.data_dir.join(crate::rebuild_rpc::SERVE_ID_FILE);
         std::fs::write(&id_file, &serve_id)?;
-        let subject = crate::remote::rebuild_subject(&args.conn.stream, &serve_id);
-        let rebuilds = tokio::spawn(crate::remote::serve_rebuilds(
+        let subject = crate::rebuild_rpc::rebuild_subject(&args.conn.stream, &serve_id);
+        let rebuilds = tokio::spawn(crate::rebuild_rpc::serve_rebuilds(
             nats.client.clone(),
             subject,
             state.read_models.clone(),
         ));
         // `fleetlog admin` waits here until this server shows what it wrote.
-        let waits = tokio::spawn(crate::remote::serve_waits(
+        let waits = tokio::spawn(crate::rebuild_rpc::serve_waits(
             nats.client.clone(),
-            crate::remote::wait_subject(&args.conn.stream, &serve_id),
+            crate::rebuild_rpc::wait_subject(&args.conn.stream, &serve_id),
             state.read_models.clone(),
         ));
-        let sweeper = tokio::spawn(crate::services::direct_upload::sweeper(state.clone()));
+        let sweeper = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let stop = state.shutdown.clone();
+                crate::app::direct_upload::sweeper(&state, stop.cancelled()).await
+            })
+        };
         let router = crate::http::app(state.clone(), args.max_body_bytes);
         let token = state.shutdown.clone();
         let shutdown = async move {
             shutdown.await;
             token.cancel();
         };
-        let limits =
-            crate::serve::ConnLimits { header_read_timeout: Duration::from_secs(args.header_read_timeout) };
-        crate::serve::serve(listener, router, limits, shutdown).await?;
+        let limits = crate::http::serve::ConnLimits {
+            header_read_timeout: Duration::from_secs(args.header_read_timeout),
+        };
+        crate::http::serve::serve(listener, router, limits, shutdown).await?;
         tracing::info!("HTTP drained; stopping");
         rebuilds.abort();
         waits.abort();

@@ -4,7 +4,7 @@ use fleetlog_projections::Model;
 
 #[test]
 fn every_typed_model_has_exactly_one_projection() {
-    let hosted: Vec<&str> = crate::app::projections().iter().map(|p| p.name()).collect();
+    let hosted: Vec<&str> = crate::server::projections().iter().map(|p| p.name()).collect();
     for model in Model::ALL {
         assert_eq!(hosted.iter().filter(|n| **n == model.name()).count(), 1, "{model:?} hosted once");
     }

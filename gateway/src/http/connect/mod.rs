@@ -50,8 +50,8 @@ pub fn router() -> Router<AppState> {
 pub(crate) fn is_connected(state: &AppState, id: &str) -> Result<bool, crate::http::ApiError> {
     // The id goes into NATS subjects: refuse what cannot be one before anything else.
     fleetlog_commands::check_token(id)?;
-    crate::services::inventory::device(state, id)?;
-    let view = crate::services::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
+    crate::app::inventory::device(state, id)?;
+    let view = crate::app::connect::remote(state, |q| q.connection(crate::DEFAULT_TENANT, id))?;
     Ok(view.is_some_and(|v| v.connected))
 }
 
@@ -61,7 +61,7 @@ pub(crate) async fn to_device(
     device: &str,
     frame: &protomsg::ProtoMsg,
 ) -> Result<(), crate::http::ApiError> {
-    let client = state.commands.store().client();
+    let client = state.store().client();
     let subject = subject(state, device, "down");
     client
         .publish(subject, frame.encode().into())
@@ -80,6 +80,6 @@ pub(crate) fn require_connected(state: &AppState, id: &str) -> Result<(), crate:
 
 /// The subject `leaf` of one device (see the module documentation).
 pub fn subject(state: &AppState, device: &str, leaf: &str) -> String {
-    let stream = &state.commands.store().config().stream;
+    let stream = &state.store().config().stream;
     format!("_FLEETLOG.{stream}.dc.{}.{device}.{leaf}", crate::DEFAULT_TENANT)
 }

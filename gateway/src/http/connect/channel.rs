@@ -42,7 +42,7 @@ pub struct DeviceChannel {
 impl DeviceChannel {
     /// Opens a fresh session id towards `device`.
     pub async fn open(state: &AppState, device: &str, user_id: &str) -> Result<DeviceChannel, ChannelError> {
-        let client = state.commands.store().client().clone();
+        let client = state.store().client().clone();
         let sid = uuid::Uuid::new_v4().to_string();
         let nats = |e: async_nats::SubscribeError| ChannelError::Nats(e.to_string());
         let up = client.subscribe(subject(state, device, &format!("up.{sid}"))).await.map_err(nats)?;

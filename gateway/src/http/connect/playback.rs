@@ -28,7 +28,7 @@ pub(super) async fn playback(
     if id.is_empty() || id.len() > MAX_SESSION_ID {
         return Err(ApiError::NotFound("session not found".into()));
     }
-    let known = crate::services::remote(&state, |q| q.session(crate::DEFAULT_TENANT, &id))?;
+    let known = crate::app::connect::remote(&state, |q| q.session(crate::DEFAULT_TENANT, &id))?;
     if known.is_none() {
         return Err(ApiError::NotFound("session not found".into()));
     }

@@ -2,31 +2,22 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
-use fleetlog_commands::{ClaimOp, CommandError, CommandMeta, CommandService, Outcome};
-use fleetlog_events::user::{User, UserCommand};
+use fleetlog_events::user::{User, UserCommand, check_password};
 use fleetlog_projections::users::UserView;
 
+use super::{App, AppError, Caller};
 use crate::auth::jwt::Claims;
-use crate::state::AppState;
+use crate::{ClaimOp, CommandService, Outcome};
 
-use crate::http::ApiError;
-
-/// Mender's minimum password length.
-pub const MIN_PASSWORD_LEN: usize = 8;
-
-/// Hashes a password with Argon2id (salted; deliberately slow), after Mender's checks.
-pub fn hash_password(email: &str, password: &str) -> Result<String, ApiError> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(ApiError::Unprocessable("password too short".into()));
-    }
-    if password.eq_ignore_ascii_case(email) {
-        return Err(ApiError::Unprocessable("password too similar to the email".into()));
-    }
+/// Hashes a password with Argon2id (salted; deliberately slow), after Mender's policy
+/// (`fleetlog_events::user::check_password`).
+pub fn hash_password(email: &str, password: &str) -> Result<String, AppError> {
+    check_password(email, password)?;
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing a password: {e}")))
+        .map_err(|e| AppError::Internal(anyhow::anyhow!("hashing a password: {e}")))
 }
 
 /// True when `password` matches the stored Argon2 hash.
@@ -35,26 +26,41 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 }
 
 /// Creates user `id` (a new id), claiming the e-mail so that it stays unique under concurrent
-/// requests. Returns the outcome (its position, for read-your-writes).
-pub async fn create_user(
-    commands: &CommandService,
-    meta: &CommandMeta,
+/// requests, and waits until the read models show it.
+pub async fn create(
+    app: &App,
+    caller: &Caller,
     id: &str,
     email: &str,
     password: &str,
-) -> Result<Outcome, ApiError> {
+) -> Result<(), AppError> {
+    let out = create_user(&app.commands, caller, id, email, password).await?;
+    app.seen(out.position).await
+}
+
+/// [`create`] for a process that has the command side but no read models of its own
+/// (`fleetlog admin create-user`, which then waits for a server's); its outcome.
+pub async fn create_user(
+    commands: &CommandService,
+    caller: &Caller,
+    id: &str,
+    email: &str,
+    password: &str,
+) -> Result<Outcome, AppError> {
     let email = email.trim().to_lowercase();
     let password_hash = hash_password(&email, password)?;
     let command = UserCommand::Create { email: email.clone(), password_hash };
     let claim = super::claim_id("email", &email);
-    let outcome =
-        commands.execute_claiming::<User>(meta, id, &command, &claim).await.map_err(|e| match e {
-            fleetlog_commands::CommandError::Taken { .. } => {
-                ApiError::Unprocessable("user with the same email already exists".into())
-            }
-            other => other.into(),
-        })?;
-    Ok(outcome)
+    let take = [ClaimOp::Take(claim.as_str())];
+    match commands.execute_with_claims::<User>(&caller.meta(), id, &command, &take).await {
+        Ok(out) => Ok(out),
+        Err(crate::CommandError::Taken { .. }) => Err(taken()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn taken() -> AppError {
+    AppError::Refused("user with the same email already exists".into())
 }
 
 /// Longest life of a personal access token (Mender: one year).
@@ -63,16 +69,16 @@ pub const MAX_TOKEN_SECONDS: i64 = 365 * 24 * 3600;
 /// Records a new token for `user` and returns it signed: a login session (`name` empty) or a
 /// personal access token. Every token is an event, so revocation reaches every replica.
 pub async fn issue_token(
-    state: &AppState,
-    meta: &CommandMeta,
+    app: &App,
+    caller: &Caller,
     user: &str,
     name: &str,
     ttl: i64,
-) -> Result<String, ApiError> {
-    let now = fleetlog_commands::now().unix_seconds();
+) -> Result<String, AppError> {
+    let now = crate::now().unix_seconds();
     let jti = uuid::Uuid::new_v4().to_string();
     let command = UserCommand::IssueToken { jti: jti.clone(), name: name.to_owned(), exp: now + ttl, now };
-    state.commands.execute::<User>(meta, user, &command).await?;
+    app.execute::<User>(caller, user, &command).await?;
     let claims = Claims {
         jti,
         sub: user.to_owned(),
@@ -84,17 +90,13 @@ pub async fn issue_token(
         tenant: String::new(),
         epoch: None,
     };
-    Ok(state.jwt.sign(&claims))
+    Ok(app.jwt.sign(&claims))
 }
 
 /// Revokes one of `user`'s tokens (logout, PAT deletion).
-pub async fn revoke_token(
-    state: &AppState,
-    meta: &CommandMeta,
-    user: &str,
-    jti: &str,
-) -> Result<Outcome, ApiError> {
-    Ok(state.commands.execute::<User>(meta, user, &UserCommand::RevokeToken { jti: jti.to_owned() }).await?)
+pub async fn revoke_token(app: &App, caller: &Caller, user: &str, jti: &str) -> Result<(), AppError> {
+    app.execute::<User>(caller, user, &UserCommand::RevokeToken { jti: jti.to_owned() }).await?;
+    Ok(())
 }
 
 /// What a user update asks for.
@@ -109,58 +111,48 @@ pub struct UserUpdate {
     pub session: String,
 }
 
-/// Updates `target` on behalf of `caller`; returns the last position written.
+/// Updates `target` on behalf of `caller`.
 pub async fn update_user(
-    state: &AppState,
-    meta: &CommandMeta,
-    caller: &str,
+    app: &App,
+    caller: &Caller,
     target: &UserView,
     update: UserUpdate,
-) -> Result<u64, ApiError> {
-    if target.id == caller && (update.email.is_some() || update.password.is_some()) {
+) -> Result<(), AppError> {
+    if target.id == caller.actor.id && (update.email.is_some() || update.password.is_some()) {
         let current = update.current_password.clone().unwrap_or_default();
         let hash = target.password_hash.clone();
         let ok = tokio::task::spawn_blocking(move || verify_password(&hash, &current)).await.unwrap_or(false);
         if !ok {
-            return Err(ApiError::Unprocessable("the current password is missing or wrong".into()));
+            return Err(AppError::Refused("the current password is missing or wrong".into()));
         }
     }
-    let mut position = 0;
     if let Some(email) = &update.email {
         let email = email.trim().to_lowercase();
         let (old, new) = (super::claim_id("email", &target.email), super::claim_id("email", &email));
         let claims = [ClaimOp::Release(&old), ClaimOp::Take(&new)];
         let command = UserCommand::ChangeEmail { email: email.clone() };
-        let out =
-            state.commands.execute_with_claims::<User>(meta, &target.id, &command, &claims).await.map_err(
-                |e| match e {
-                    CommandError::Taken { .. } => {
-                        ApiError::Unprocessable("user with the same email already exists".into())
-                    }
-                    other => other.into(),
-                },
-            )?;
-        position = out.position;
+        match app.execute_with_claims::<User>(caller, &target.id, &command, &claims).await {
+            Err(AppError::Taken { .. }) => return Err(taken()),
+            other => other?,
+        };
     }
     if let Some(password) = &update.password {
         let email = update.email.as_deref().unwrap_or(&target.email).to_owned();
         let password_hash = hash_password(&email, password)?;
-        let now = fleetlog_commands::now().unix_seconds();
+        let now = crate::now().unix_seconds();
         let command =
             UserCommand::ChangePassword { password_hash, keep_session: update.session.clone(), now };
-        position = state.commands.execute::<User>(meta, &target.id, &command).await?.position;
+        app.execute::<User>(caller, &target.id, &command).await?;
     }
-    Ok(position)
+    Ok(())
 }
 
 /// Deletes a user and frees the e-mail.
-pub async fn delete_user(
-    state: &AppState,
-    meta: &CommandMeta,
-    target: &UserView,
-) -> Result<Outcome, ApiError> {
+pub async fn delete_user(app: &App, caller: &Caller, target: &UserView) -> Result<(), AppError> {
     let claim = super::claim_id("email", &target.email);
-    Ok(state.commands.execute_releasing::<User>(meta, &target.id, &UserCommand::Delete, &claim).await?)
+    let release = [ClaimOp::Release(&claim)];
+    app.execute_with_claims::<User>(caller, &target.id, &UserCommand::Delete, &release).await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -177,8 +169,7 @@ mod tests {
     }
 
     #[test]
-    fn weak_passwords_are_refused() {
-        assert!(matches!(hash_password("a@b.co", "short"), Err(ApiError::Unprocessable(_))));
-        assert!(matches!(hash_password("abcdefgh@b.co", "ABCDEFGH@B.CO"), Err(ApiError::Unprocessable(_))));
+    fn weak_passwords_are_refused_before_hashing() {
+        assert!(matches!(hash_password("a@b.co", "short"), Err(AppError::Refused(_))));
     }
 }

@@ -6,7 +6,8 @@
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::response::Response;
-use fleetlog_events::connect::{RemoteSession, SessionCommand};
+use fleetlog_commands::app::Caller;
+use fleetlog_events::connect::SessionCommand;
 use futures::{SinkExt, StreamExt};
 
 use super::protomsg::{
@@ -53,7 +54,7 @@ fn kind_of(frame: &ProtoMsg) -> Option<(&'static str, String)> {
 
 async fn relay(state: AppState, user: UserAuth, device: String, socket: WebSocket) {
     let sid = uuid::Uuid::new_v4().to_string();
-    let client = state.commands.store().client().clone();
+    let client = state.store().client().clone();
     let (Ok(mut up), Ok(mut gone)) = (
         client.subscribe(subject(&state, &device, &format!("up.{sid}"))).await,
         client.subscribe(subject(&state, &device, "gone")).await,
@@ -113,7 +114,7 @@ async fn relay(state: AppState, user: UserAuth, device: String, socket: WebSocke
                 if !started && let Some((kind, detail)) = kind_of(&frame) {
                     started = true;
                     let start = SessionCommand::Start { device_id: device.clone(), kind: kind.into(), detail };
-                    record(&state, &user, &sid, start).await;
+                    record(&state, &user.caller, &sid, start).await;
                 }
                 match (frame.hdr.proto, frame.hdr.typ.as_str()) {
                     (PROTO_SHELL, "new") => (shell_running, terminal) = (true, true),
@@ -135,7 +136,7 @@ async fn relay(state: AppState, user: UserAuth, device: String, socket: WebSocke
         let _ = client.publish(down, stop.encode().into()).await;
     }
     if started {
-        record(&state, &user, &sid, SessionCommand::End { bytes: 0, error }).await;
+        record(&state, &user.caller, &sid, SessionCommand::End { bytes: 0, error }).await;
     }
     let _ = to_user.close().await;
 }
@@ -156,8 +157,8 @@ async fn refuse(to_user: &mut futures::stream::SplitSink<WebSocket, Message>, si
 
 /// Records a session change (each its own command: a start and an end are two decisions);
 /// a failure to record is logged, the session goes on.
-pub(super) async fn record(state: &AppState, user: &UserAuth, sid: &str, command: SessionCommand) {
-    if let Err(e) = state.commands.execute::<RemoteSession>(&user.meta(), sid, &command).await {
+pub(super) async fn record(state: &AppState, user: &Caller, sid: &str, command: SessionCommand) {
+    if let Err(e) = crate::app::connect::record_session(state, user, sid, &command).await {
         tracing::warn!(%sid, error = %e, "could not record the remote session");
     }
 }

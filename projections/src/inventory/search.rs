@@ -5,11 +5,11 @@
 
 use std::cmp::Ordering;
 
-use fleetlog_projections::inventory::{InventoryDoc, InventoryQueries};
 use serde_json::Value;
 
-use super::filters::Filter;
-use crate::http::ApiError;
+use super::filter::Filter;
+use super::{InventoryDoc, InventoryQueries};
+use crate::QueryError;
 
 /// One sort key.
 #[derive(Debug, Clone)]
@@ -53,7 +53,7 @@ pub fn search(
     sort: &[SortKey],
     skip: usize,
     take: usize,
-) -> Result<Found, ApiError> {
+) -> Result<Found, QueryError> {
     let ids = candidates(q, tenant, filters)?;
     let (mut ids, rest) = ids;
     let needs_docs = !rest.is_empty() || !sort.is_empty();
@@ -80,7 +80,7 @@ pub fn search(
     Ok(Found { total, page: docs.into_iter().skip(skip).take(take).collect() })
 }
 
-fn load(q: &InventoryQueries<'_>, tenant: &str, ids: &[String]) -> Result<Vec<InventoryDoc>, ApiError> {
+fn load(q: &InventoryQueries<'_>, tenant: &str, ids: &[String]) -> Result<Vec<InventoryDoc>, QueryError> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         // A device removed between the index read and this one is simply not shown.
@@ -96,7 +96,7 @@ fn candidates<'f>(
     q: &InventoryQueries<'_>,
     tenant: &str,
     filters: &'f [Filter],
-) -> Result<(Vec<String>, Vec<&'f Filter>), ApiError> {
+) -> Result<(Vec<String>, Vec<&'f Filter>), QueryError> {
     // The driver: the positive filter with the fewest index entries, counted with a cap so
     // that a broad filter costs no more than the narrowest one found so far.
     let mut best: Option<(usize, usize)> = None;

@@ -1,28 +1,26 @@
 //! Inventory as the API shows it: a device document as Mender's `DeviceInventory` JSON, and
 //! running inventory commands for the handlers.
 
-use fleetlog_commands::CommandMeta;
-use fleetlog_events::inventory::{AttrValue, Inventory, InventoryCommand, InventoryError};
+use fleetlog_events::inventory::{AttrValue, Inventory, InventoryCommand};
 use fleetlog_projections::inventory::{InventoryDoc, InventoryQueries};
 use fleetlog_projections::rfc3339;
 use serde_json::{Value, json};
 
-use crate::http::ApiError;
-use crate::state::AppState;
+use super::{App, AppError, Caller, DEFAULT_TENANT};
 
 /// Runs `f` over the inventory read model.
 pub fn inventory<T>(
-    state: &AppState,
-    f: impl FnOnce(&InventoryQueries<'_>) -> Result<T, ApiError>,
-) -> Result<T, ApiError> {
-    let model = state.model(fleetlog_projections::Model::Inventory)?;
+    app: &App,
+    f: impl FnOnce(&InventoryQueries<'_>) -> Result<T, AppError>,
+) -> Result<T, AppError> {
+    let model = app.model(fleetlog_projections::Model::Inventory)?;
     f(&InventoryQueries(&model))
 }
 
 /// A device's document, or 404.
-pub fn device(state: &AppState, id: &str) -> Result<InventoryDoc, ApiError> {
-    inventory(state, |q| Ok(q.get(crate::DEFAULT_TENANT, id)?))?
-        .ok_or_else(|| ApiError::NotFound("device not found".into()))
+pub fn device(app: &App, id: &str) -> Result<InventoryDoc, AppError> {
+    inventory(app, |q| Ok(q.get(DEFAULT_TENANT, id)?))?
+        .ok_or_else(|| AppError::NotFound("device not found".into()))
 }
 
 /// Mender's `DeviceInventory`: `{id, updated_ts, attributes: [{name, value, scope}]}`.
@@ -47,28 +45,29 @@ pub fn doc_json(d: &InventoryDoc) -> Value {
 /// Runs an inventory command on an existing device (404 otherwise) and waits until the
 /// inventory model shows its effect; returns whether anything changed.
 pub async fn execute(
-    state: &AppState,
-    meta: &CommandMeta,
+    app: &App,
+    caller: &Caller,
     device_id: &str,
     command: &InventoryCommand,
-) -> Result<bool, ApiError> {
-    device(state, device_id)?;
-    let outcome = state.commands.execute::<Inventory>(meta, device_id, command).await?;
-    state.seen(outcome.position).await?;
-    Ok(outcome.appended > 0)
-}
-
-impl From<InventoryError> for ApiError {
-    fn from(e: InventoryError) -> Self {
-        match e {
-            InventoryError::EtagMismatch => ApiError::PreconditionFailed(e.to_string()),
-            InventoryError::NotInGroup(_) => ApiError::NotFound(e.to_string()),
-            other => ApiError::BadRequest(other.to_string()),
-        }
-    }
+) -> Result<bool, AppError> {
+    device(app, device_id)?;
+    Ok(app.execute::<Inventory>(caller, device_id, command).await?.appended > 0)
 }
 
 /// A JSON value as an attribute value, if it is one (text, number, or a list of either).
 pub fn attr_value(v: &Value) -> Option<AttrValue> {
     serde_json::from_value(v.clone()).ok()
+}
+
+/// Records the calling device's inventory report (`replace`: the whole inventory, else the
+/// attributes given); a report that changes nothing appends nothing.
+pub async fn report(
+    app: &App,
+    device: &Caller,
+    attributes: std::collections::BTreeMap<String, AttrValue>,
+    replace: bool,
+) -> Result<(), AppError> {
+    let command = InventoryCommand::Report { attributes, replace };
+    app.execute::<Inventory>(device, &device.actor.id, &command).await?;
+    Ok(())
 }

@@ -10,6 +10,7 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use fleetlog_commands::app::Caller;
 use fleetlog_events::connect::SessionCommand;
 use serde::Deserialize;
 
@@ -83,9 +84,9 @@ pub(super) async fn download(
     let mut ch = DeviceChannel::open(&state, &id, &user.id).await?;
     let start =
         SessionCommand::Start { device_id: id.clone(), kind: "file-download".into(), detail: q.path.clone() };
-    record(&state, &user, &ch.sid, start).await;
+    record(&state, &user.caller, &ch.sid, start).await;
     if let Err(why) = ch.handshake(PROTO_FILE).await? {
-        end(&state, &user, &ch, 0, &why).await;
+        end(&state, &user.caller, &ch, 0, &why).await;
         return Err(ApiError::BadGateway(why));
     }
     ch.send(
@@ -97,12 +98,12 @@ pub(super) async fn download(
     let reply = ch.recv().await?;
     if reply.hdr.typ == "error" {
         let why = format!("failed to retrieve file info: error received from device: {}", error_text(&reply));
-        end(&state, &user, &ch, 0, &why).await;
+        end(&state, &user.caller, &ch, 0, &why).await;
         return Err(ApiError::BadRequest(why));
     }
     let info: FileInfo = rmp_serde::from_slice(&reply.body).unwrap_or_default();
     let Some(mode) = info.mode.filter(|m| m & MODE_TYPE == 0) else {
-        end(&state, &user, &ch, 0, "path is not a regular file").await;
+        end(&state, &user.caller, &ch, 0, "path is not a regular file").await;
         return Err(ApiError::BadRequest("path is not a regular file".into()));
     };
     ch.send(
@@ -127,7 +128,7 @@ pub(super) async fn download(
         if !error.is_empty() {
             let _ = tx.send(Err(std::io::Error::other(error.clone()))).await;
         }
-        end(&state, &user, &ch, bytes, &error).await;
+        end(&state, &user.caller, &ch, bytes, &error).await;
     });
     let mut response = Response::builder().status(StatusCode::OK);
     for (k, v) in headers {
@@ -186,6 +187,6 @@ async fn pump_download(
     }
 }
 
-async fn end(state: &AppState, user: &UserAuth, ch: &DeviceChannel, bytes: u64, error: &str) {
+async fn end(state: &AppState, user: &Caller, ch: &DeviceChannel, bytes: u64, error: &str) {
     record(state, user, &ch.sid, SessionCommand::End { bytes, error: error.to_owned() }).await;
 }

@@ -5,6 +5,7 @@
 use axum::extract::{Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use fleetlog_commands::app::Caller;
 use fleetlog_events::connect::SessionCommand;
 use futures::StreamExt;
 
@@ -53,7 +54,7 @@ pub(super) async fn upload(
             "file" => {
                 check_path(&req.path)?;
                 req.src_path = field.file_name().map(str::to_owned);
-                let bytes = send_file(&state, &user, &id, req, field).await?;
+                let bytes = send_file(&state, &user.caller, &id, req, field).await?;
                 tracing::info!(device = %id, bytes, "file uploaded");
                 return Ok(StatusCode::CREATED.into_response());
             }
@@ -68,12 +69,12 @@ pub(super) async fn upload(
 
 async fn send_file(
     state: &AppState,
-    user: &UserAuth,
+    user: &Caller,
     id: &str,
     req: UploadRequest,
     mut file: axum::extract::multipart::Field<'_>,
 ) -> Result<u64, ApiError> {
-    let mut ch = DeviceChannel::open(state, id, &user.id).await?;
+    let mut ch = DeviceChannel::open(state, id, &user.actor.id).await?;
     record(
         state,
         user,
@@ -85,7 +86,7 @@ async fn send_file(
         if let Err(why) = ch.handshake(PROTO_FILE).await? {
             return Err(ApiError::BadGateway(why));
         }
-        let uid = user.id.as_str();
+        let uid = user.actor.id.as_str();
         ch.send(ProtoMsg::new(PROTO_FILE, "put_file", "").prop("user_id", uid).body(encode_body(&req)))
             .await?;
         let mut acked = expect_ack(&mut ch).await?;

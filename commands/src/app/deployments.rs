@@ -3,49 +3,46 @@
 
 use std::time::Duration;
 
-use fleetlog_commands::CommandMeta;
-use fleetlog_events::Actor;
-use fleetlog_events::deployment::device::{DeviceDeployment, DeviceDeploymentCommand, DeviceDeploymentError};
+use fleetlog_events::deployment::DeviceDeploymentStatus;
+use fleetlog_events::deployment::device::{DeviceDeployment, DeviceDeploymentCommand};
 use fleetlog_events::deployment::next::{Candidate, NextChoice, choose};
-use fleetlog_events::deployment::{DeploymentError, DeviceDeploymentStatus};
 use fleetlog_projections::deployments::DeploymentsQueries;
+use fleetlog_projections::inventory::filter::Filter;
+use fleetlog_projections::inventory::search::search;
+use fleetlog_projections::rfc3339;
 use serde_json::{Value, json};
 
-use crate::http::ApiError;
-use crate::http::json::rfc3339;
-use crate::services::filters::Filter;
-use crate::services::inventory::inventory;
-use crate::services::search::search;
-use crate::state::AppState;
+use super::inventory::inventory;
+use super::{App, AppError, Caller, DEFAULT_TENANT, DeviceCaller};
 
 /// How long a download link given to a device lives (Mender: 24 h).
 pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 /// Runs `f` over the deployments read model.
 pub fn deployments<T>(
-    state: &AppState,
+    app: &App,
     f: impl FnOnce(&DeploymentsQueries<'_>) -> Result<T, fleetlog_projections::ProjectionError>,
-) -> Result<T, ApiError> {
-    let model = state.model(fleetlog_projections::Model::Deployments)?;
+) -> Result<T, AppError> {
+    let model = app.model(fleetlog_projections::Model::Deployments)?;
     Ok(f(&DeploymentsQueries(&model))?)
 }
 
 /// The accepted devices matching `filters` (all accepted devices for none), by id.
-pub fn accepted_devices(state: &AppState, mut filters: Vec<Filter>) -> Result<Vec<String>, ApiError> {
+pub fn accepted_devices(app: &App, mut filters: Vec<Filter>) -> Result<Vec<String>, AppError> {
     filters.push(Filter::equals("identity", "status", vec![Value::from("accepted")]));
-    inventory(state, |q| {
-        let found = search(q, crate::DEFAULT_TENANT, &filters, &[], 0, usize::MAX)?;
+    inventory(app, |q| {
+        let found = search(q, DEFAULT_TENANT, &filters, &[], 0, usize::MAX)?;
         Ok(found.page.into_iter().map(|d| d.id).collect())
     })
 }
 
 /// Refuses (400, naming a few) device ids that are not devices here: each becomes part of an
 /// aggregate id, and a deployment to a device that does not exist would stay pending forever.
-pub fn known_devices(state: &AppState, ids: &[String]) -> Result<(), ApiError> {
-    let unknown: Vec<&String> = crate::services::devices::devices(state, |q| {
+pub fn known_devices(app: &App, ids: &[String]) -> Result<(), AppError> {
+    let unknown: Vec<&String> = super::devices::devices(app, |q| {
         let mut unknown = Vec::new();
         for id in ids {
-            if !fleetlog_events::token::is_subject_token(id) || q.get(crate::DEFAULT_TENANT, id)?.is_none() {
+            if !fleetlog_events::token::is_subject_token(id) || q.get(DEFAULT_TENANT, id)?.is_none() {
                 unknown.push(id);
             }
         }
@@ -56,7 +53,7 @@ pub fn known_devices(state: &AppState, ids: &[String]) -> Result<(), ApiError> {
     }
     let shown: Vec<String> = unknown.iter().take(10).map(|id| format!("{:?}", bounded(id))).collect();
     let more = if unknown.len() > 10 { format!(" and {} more", unknown.len() - 10) } else { String::new() };
-    Err(ApiError::BadRequest(format!("unknown devices: {}{more}", shown.join(", "))))
+    Err(AppError::Invalid(format!("unknown devices: {}{more}", shown.join(", "))))
 }
 
 /// At most 64 characters of a client's value, for an error message.
@@ -64,65 +61,36 @@ fn bounded(s: &str) -> String {
     s.chars().take(64).collect()
 }
 
-impl From<DeploymentError> for ApiError {
-    fn from(e: DeploymentError) -> Self {
-        match e {
-            DeploymentError::NotFound => ApiError::NotFound(e.to_string()),
-            DeploymentError::Finished => ApiError::Unprocessable(e.to_string()),
-            DeploymentError::AlreadyExists => ApiError::Conflict(e.to_string()),
-            other => ApiError::BadRequest(other.to_string()),
-        }
-    }
-}
-
-impl From<DeviceDeploymentError> for ApiError {
-    fn from(e: DeviceDeploymentError) -> Self {
-        match e {
-            DeviceDeploymentError::Aborted | DeviceDeploymentError::Finished(_) => {
-                ApiError::Conflict(e.to_string())
-            }
-            other => ApiError::BadRequest(other.to_string()),
-        }
-    }
-}
-
 /// The aggregate id of one device's part in one deployment.
 pub fn part_id(deployment: &str, device: &str) -> String {
     format!("{deployment}:{device}")
 }
 
-/// Runs a command on a device's part in a deployment, as the device.
+/// Runs a command on the calling device's part in a deployment.
 pub async fn device_command(
-    state: &AppState,
-    device: &str,
+    app: &App,
+    device: &Caller,
     deployment: &str,
-    request_id: &str,
     command: &DeviceDeploymentCommand,
-) -> Result<u64, ApiError> {
-    let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::device(device), request_id);
-    let out =
-        state.commands.execute::<DeviceDeployment>(&meta, &part_id(deployment, device), command).await?;
-    Ok(out.position)
+) -> Result<(), AppError> {
+    let id = part_id(deployment, &device.actor.id);
+    app.execute::<DeviceDeployment>(device, &id, command).await?;
+    Ok(())
 }
 
 /// Runs an operator's `command` on each of `device`'s parts whose finished state `wanted`
 /// picks (abort the unfinished ones, drop the finished ones from its history), and waits until
 /// the read models show the last change. A device with no parts changes nothing.
 pub async fn on_device_parts(
-    state: &AppState,
-    meta: &CommandMeta,
+    app: &App,
+    caller: &Caller,
     device: &str,
     wanted: impl Fn(bool) -> bool,
     command: &DeviceDeploymentCommand,
-) -> Result<(), ApiError> {
-    let parts = deployments(state, |q| q.history(crate::DEFAULT_TENANT, device))?;
-    let mut last = 0;
+) -> Result<(), AppError> {
+    let parts = deployments(app, |q| q.history(&caller.tenant, device))?;
     for p in parts.iter().filter(|p| wanted(p.status.is_finished())) {
-        let id = part_id(&p.deployment_id, device);
-        last = last.max(state.commands.execute::<DeviceDeployment>(meta, &id, command).await?.position);
-    }
-    if last > 0 {
-        state.seen(last).await?;
+        app.execute::<DeviceDeployment>(caller, &part_id(&p.deployment_id, device), command).await?;
     }
     Ok(())
 }
@@ -138,15 +106,10 @@ pub struct NextQuery<'a> {
 /// Mender's `next`: the device's oldest unfinished deployment with an artifact for its device
 /// type, or `None` (204). Finding no fitting artifact, or the artifact already installed,
 /// finishes the device's part (`noartifact`, `already-installed`) and answers `None`.
-pub async fn next(
-    state: &AppState,
-    device: &str,
-    request_id: &str,
-    asked: NextQuery<'_>,
-) -> Result<Option<Value>, ApiError> {
-    let t = crate::DEFAULT_TENANT;
-    let Some(dep_id) = deployments(state, |q| q.next_for(t, device))? else { return Ok(None) };
-    let (dep, part, artifacts) = deployments(state, |q| {
+pub async fn next(app: &App, who: DeviceCaller<'_>, asked: NextQuery<'_>) -> Result<Option<Value>, AppError> {
+    let (t, device) = (who.tenant, who.device);
+    let Some(dep_id) = deployments(app, |q| q.next_for(t, device))? else { return Ok(None) };
+    let (dep, part, artifacts) = deployments(app, |q| {
         let dep = q.deployment(t, &dep_id)?;
         let part = q.part(t, &dep_id, device)?;
         let artifacts = match &dep {
@@ -157,16 +120,11 @@ pub async fn next(
     })?;
     let (Some(dep), Some(part)) = (dep, part) else { return Ok(None) };
     if dep.configuration.is_some() {
-        let instructions = crate::services::configuration::instructions(
-            state,
-            &dep_id,
-            &dep.artifact_name,
-            device,
-            asked.device_type,
-        )?;
+        let instructions =
+            super::devconfig::instructions(app, &dep_id, &dep.artifact_name, device, asked.device_type)?;
         if part.artifact_id.is_none() {
             let assign = DeviceDeploymentCommand::Assign { artifact_id: format!("{dep_id}:{device}") };
-            device_command(state, device, &dep_id, request_id, &assign).await?;
+            device_command(app, &who.caller(), &dep_id, &assign).await?;
         }
         return Ok(Some(instructions));
     }
@@ -190,23 +148,22 @@ pub async fn next(
                 DeviceDeploymentStatus::Noartifact
             };
             let skip = DeviceDeploymentCommand::Skip { status };
-            let at = device_command(state, device, &dep_id, request_id, &skip).await?;
-            state.seen(at).await?;
+            device_command(app, &who.caller(), &dep_id, &skip).await?;
             return Ok(None);
         }
     }
-    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("chosen artifact not among the candidates")))?;
+    .ok_or_else(|| AppError::Internal(anyhow::anyhow!("chosen artifact not among the candidates")))?;
     if part.artifact_id.as_deref() != Some(artifact.id.as_str()) {
         let assign = DeviceDeploymentCommand::Assign { artifact_id: artifact.id.clone() };
-        device_command(state, device, &dep_id, request_id, &assign).await?;
+        device_command(app, &who.caller(), &dep_id, &assign).await?;
     }
     let file_name = format!("{}.mender", artifact.info.name);
-    let uri = state
+    let uri = app
         .storage
         .download_link(&artifact.info.storage_key, DOWNLOAD_LINK_LIFETIME, Some(&file_name))
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
-    let expire = fleetlog_commands::now().0 + DOWNLOAD_LINK_LIFETIME.as_micros() as i64;
+        .map_err(|e| AppError::Internal(e.into()))?;
+    let expire = crate::now().0 + DOWNLOAD_LINK_LIFETIME.as_micros() as i64;
     Ok(Some(json!({
         "id": dep_id,
         "artifact": {
@@ -216,4 +173,31 @@ pub async fn next(
             "device_types_compatible": artifact.info.device_types,
         }
     })))
+}
+
+/// Creates a software deployment of an existing artifact name under a new id (derived from
+/// the idempotency key when one is given); returns the id.
+pub async fn create(
+    app: &App,
+    caller: &Caller,
+    spec: fleetlog_events::deployment::DeploymentSpec,
+    idempotency_key: Option<&str>,
+) -> Result<String, AppError> {
+    let artifacts = deployments(app, |q| q.artifacts_named(&caller.tenant, &spec.artifact_name))?;
+    fleetlog_events::deployment::check_deployable(&spec, artifacts.len())?;
+    // A retry with the same key finds its command stored and answers with the same deployment.
+    let (caller, id) = caller.creating("deployment", idempotency_key);
+    let command = fleetlog_events::deployment::DeploymentCommand::Create(spec);
+    app.execute::<fleetlog_events::deployment::Deployment>(&caller, &id, &command).await?;
+    Ok(id)
+}
+
+/// Aborts a deployment (refused once it has finished).
+pub async fn abort(app: &App, caller: &Caller, id: &str) -> Result<(), AppError> {
+    let dep = deployments(app, |q| q.deployment(&caller.tenant, id))?
+        .ok_or_else(|| AppError::NotFound("deployment not found".into()))?;
+    let command =
+        fleetlog_events::deployment::DeploymentCommand::Abort { finished: dep.finished_ts.is_some() };
+    app.execute::<fleetlog_events::deployment::Deployment>(caller, id, &command).await?;
+    Ok(())
 }

@@ -5,29 +5,18 @@
 //! `$ltne` is mender-server main's "less than, or not there": a device matches when the
 //! attribute is below the operand or the device does not have the attribute at all (the GUI
 //! uses it on `check_in_time` for devices that are offline or never checked in; MEN-6880).
+//!
+//! A term has one type, [`FilterTerm`] (the stored one, whose operand is JSON text); [`super::wire`]
+//! reads and writes it in the JSON shape clients send.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use fleetlog_events::inventory::Scalar;
-use fleetlog_projections::inventory::ValueRange;
 
-use crate::http::ApiError;
+pub use fleetlog_events::filter::FilterTerm;
 
-/// One filter term as the client sends it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FilterTerm {
-    /// `identity`, `inventory`, `system` or `tags`.
-    pub scope: String,
-    /// Attribute name.
-    pub attribute: String,
-    /// The operator, e.g. `$eq`.
-    #[serde(rename = "type")]
-    pub op: String,
-    /// The operand.
-    #[serde(default)]
-    pub value: Value,
-}
+use super::ValueRange;
+use crate::QueryError;
 
 /// A checked filter term.
 #[derive(Debug)]
@@ -35,6 +24,14 @@ pub struct Filter {
     scope: String,
     attribute: String,
     op: Op,
+}
+
+/// A term's parts while it is checked.
+struct Parts<'a> {
+    scope: &'a str,
+    attribute: &'a str,
+    op: &'a str,
+    value: Value,
 }
 
 #[derive(Debug)]
@@ -55,16 +52,24 @@ pub const SCOPES: &[&str] = &["identity", "inventory", "system", "tags"];
 
 impl Filter {
     /// Checks a term: known scope and operator, operand of the right type.
-    pub fn parse(t: &FilterTerm) -> Result<Filter, ApiError> {
-        if !SCOPES.contains(&t.scope.as_str()) {
-            return Err(ApiError::BadRequest(format!("unknown scope {:?}", t.scope)));
+    pub fn parse(t: &FilterTerm) -> Result<Filter, QueryError> {
+        let value: Value = serde_json::from_str(&t.value_json)
+            .map_err(|e| QueryError::Invalid(format!("{}: value is not JSON: {e}", t.op)))?;
+        Filter::check(&t.scope, &t.attribute, &t.op, value)
+    }
+
+    /// Checks the parts of a term.
+    fn check(scope: &str, attribute: &str, op: &str, value: Value) -> Result<Filter, QueryError> {
+        let t = Parts { scope, attribute, op, value };
+        if !SCOPES.contains(&t.scope) {
+            return Err(QueryError::Invalid(format!("unknown scope {:?}", t.scope)));
         }
         if t.attribute.is_empty() {
-            return Err(ApiError::BadRequest("filter attribute must not be empty".into()));
+            return Err(QueryError::Invalid("filter attribute must not be empty".into()));
         }
         let scalar = |v: &Value| v.is_string() || v.is_number() || v.is_boolean();
-        let bad = |what: &str| ApiError::BadRequest(format!("{}: {what}", t.op));
-        let op = match t.op.as_str() {
+        let bad = |what: &str| QueryError::Invalid(format!("{}: {what}", t.op));
+        let op = match t.op {
             "$eq" | "$ne" if !scalar(&t.value) => {
                 return Err(bad("value must be a string, number or boolean"));
             }
@@ -85,8 +90,8 @@ impl Filter {
                 }
                 if t.op == "$ltne" {
                     return Ok(Filter {
-                        scope: t.scope.clone(),
-                        attribute: t.attribute.clone(),
+                        scope: t.scope.to_owned(),
+                        attribute: t.attribute.to_owned(),
                         op: Op::LtOrAbsent(t.value.clone()),
                     });
                 }
@@ -104,9 +109,9 @@ impl Filter {
                         .map_err(|e| bad(&format!("invalid regular expression: {e}")))?,
                 )
             }
-            other => return Err(ApiError::BadRequest(format!("unknown filter type {other:?}"))),
+            other => return Err(QueryError::Invalid(format!("unknown filter type {other:?}"))),
         };
-        Ok(Filter { scope: t.scope.clone(), attribute: t.attribute.clone(), op })
+        Ok(Filter { scope: t.scope.to_owned(), attribute: t.attribute.to_owned(), op })
     }
 
     /// Whether a device whose attribute (in this filter's scope) is `value` matches. Lists match
@@ -228,7 +233,12 @@ mod tests {
     use super::*;
 
     fn term(op: &str, value: Value) -> FilterTerm {
-        FilterTerm { scope: "inventory".into(), attribute: "a".into(), op: op.into(), value }
+        FilterTerm {
+            scope: "inventory".into(),
+            attribute: "a".into(),
+            op: op.into(),
+            value_json: value.to_string(),
+        }
     }
 
     fn check(op: &str, operand: Value, attribute: Option<Value>) -> bool {
