@@ -5,6 +5,8 @@
 
 mod keys;
 mod queries;
+#[cfg(test)]
+mod tests;
 
 use fleetlog_events::artifact::ArtifactEvent;
 use fleetlog_events::deployment::device::DeviceDeploymentEvent;

@@ -6,6 +6,8 @@
 mod doc;
 pub mod index;
 mod query;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeSet;
 
