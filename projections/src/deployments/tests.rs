@@ -199,6 +199,22 @@ fn a_decommissioned_device_ends_its_parts_and_the_others_go_on() {
 }
 
 #[test]
+fn a_part_ended_by_an_abort_or_a_decommission_never_started() {
+    created()
+        .event("deployment", "dep2", create("second", &["d2"]))
+        .event("deployment", "dep1", DeploymentEvent::DeploymentAborted)
+        .when("device", "d2", DeviceEvent::DeviceDecommissioned)
+        .then(|m| {
+            let q = DeploymentsQueries(m);
+            for (dep, device, at) in [("dep1", "d1", 2), ("dep1", "d2", 2), ("dep2", "d2", 3)] {
+                let p = q.part(T, dep, device).unwrap().unwrap();
+                assert_eq!(p.started_ts, None, "{dep}/{device}: the device never reported");
+                assert_eq!(p.finished_ts, Some(START + at * SECOND), "{dep}/{device}");
+            }
+        });
+}
+
+#[test]
 fn next_serves_the_oldest_unfinished_deployment_and_lists_newest_first() {
     created()
         .event("deployment", "dep0", create("later", &["d1"]))

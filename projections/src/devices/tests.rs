@@ -179,6 +179,28 @@ fn a_set_put_back_to_pending_makes_the_device_pending() {
 }
 
 #[test]
+fn a_decommissioned_device_preauthorized_again_starts_a_new_life() {
+    let preauthorized = DeviceEvent::DevicePreauthorized {
+        auth_set_id: "as2".into(),
+        identity_data: IDENTITY.into(),
+        pubkey: "key2".into(),
+    };
+    submitted("d1", "as1")
+        .event("device", "d1", accept("as1"))
+        .event("device", "d1", DeviceEvent::DeviceDecommissioned)
+        .when("device", "d1", preauthorized)
+        .then(|m| {
+            let q = DevicesQueries(m);
+            let d = q.get(T, "d1").unwrap().expect("device");
+            assert_eq!(d.auth_sets.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(), ["as2"]);
+            assert_eq!(d.created_ts, START + 3 * SECOND);
+            assert_eq!(q.count(T, None).unwrap(), 1);
+            assert_eq!(q.count(T, Some(DeviceStatus::Preauthorized)).unwrap(), 1);
+            assert_eq!(q.device_of_accepted_set(T, "as1").unwrap(), None, "the old admission is gone");
+        });
+}
+
+#[test]
 fn events_of_a_device_never_created_change_nothing() {
     Given::new(DevicesProjection).when("device", "ghost", accept("as1")).then(|m| {
         let q = DevicesQueries(m);
