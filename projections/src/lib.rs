@@ -15,6 +15,8 @@ pub mod releases;
 pub mod remote;
 pub mod snapshot;
 pub mod tail;
+#[cfg(test)]
+mod testing;
 pub mod users;
 mod view;
 mod writer;

@@ -8,6 +8,8 @@ pub mod filter;
 pub mod index;
 mod query;
 pub mod search;
+#[cfg(test)]
+mod tests;
 pub mod wire;
 
 use std::collections::BTreeSet;
