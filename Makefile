@@ -43,7 +43,7 @@ endif
 
 TEST_LOG = $(CARGO_TARGET_DIR)/fleetlog-test.log
 
-.PHONY: setup check-cargo build run lint test bench clean-data
+.PHONY: setup check-cargo build run lint test bench clean-data cluster cluster-down
 
 check-cargo:
 	@command -v $(CARGO) >/dev/null 2>&1 || { \
@@ -82,6 +82,13 @@ test: setup lint
 
 bench: setup
 	$(CARGO) run --release -p fleetlog-bench -- $(BENCH_ARGS)
+
+# The clustered shape on loopback (3 JetStream nodes, SeaweedFS, 2 replicas): scripts/cluster.sh.
+cluster: build
+	@bash scripts/cluster.sh up
+
+cluster-down:
+	@bash scripts/cluster.sh down
 
 clean-data:
 	@case "$(DATA_DIR)" in ""|/|.|..) echo "make: refusing to remove DATA_DIR='$(DATA_DIR)'" >&2; exit 1;; esac

@@ -1,9 +1,8 @@
 //! `fleetlog admin ...`: one-off tasks against the log. They reach the nats-server of a `serve`
 //! running on the same data dir, or start the embedded one for their own duration.
 
-use anyhow::Context;
 use fleetlog_commands::app::Caller;
-use fleetlog_commands::{CommandService, EventStore};
+use fleetlog_commands::CommandService;
 
 use crate::app::users;
 use crate::server::Nats;
@@ -13,9 +12,7 @@ use crate::settings::ConnectionArgs;
 pub async fn create_user(conn: &ConnectionArgs, email: &str, password: &str) -> anyhow::Result<String> {
     let nats = Nats::connect(conn).await?;
     let result = async {
-        let store = EventStore::open(nats.client.clone(), conn.store_config())
-            .await
-            .context("opening the event stream")?;
+        let store = crate::nats_client::open_store(&nats.client, conn.store_config()).await?;
         let caller = Caller::system(crate::DEFAULT_TENANT, "fleetlog admin");
         let id = uuid::Uuid::new_v4().to_string();
         let outcome = users::create_user(&CommandService::new(store), &caller, &id, email, password)

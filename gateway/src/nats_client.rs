@@ -128,3 +128,26 @@ async fn connect(urls: &str) -> anyhow::Result<async_nats::Client> {
         .connect(addrs)
         .await?)
 }
+
+/// Opens (or creates) the log's stream. A cluster that is still electing its JetStream leader
+/// answers "unavailable" or not at all for a while (replicas often start with their cluster):
+/// that is waited out for up to a minute, with the reason logged.
+pub async fn open_store(
+    client: &async_nats::Client,
+    cfg: fleetlog_commands::StoreConfig,
+) -> anyhow::Result<fleetlog_commands::EventStore> {
+    use fleetlog_commands::{EventStore, StoreError};
+    let started = std::time::Instant::now();
+    loop {
+        match EventStore::open(client.clone(), cfg.clone()).await {
+            Ok(store) => return Ok(store),
+            Err(e @ (StoreError::Unavailable(_) | StoreError::OutcomeUnknown(_)))
+                if started.elapsed() < Duration::from_secs(60) =>
+            {
+                tracing::warn!(error = %e, "the event stream is not available yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context("opening the event stream")),
+        }
+    }
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use fleetlog_commands::app::{App, AppSettings};
-use fleetlog_commands::{CommandService, EventStore};
+use fleetlog_commands::CommandService;
 use fleetlog_projections::audit::AuditProjection;
 use fleetlog_projections::{
     HostConfig, Projection, ProjectionHost, devices::DevicesProjection, users::UsersProjection,
@@ -108,8 +108,7 @@ impl Application {
     pub async fn build(args: ServeArgs) -> anyhow::Result<Application> {
         let nats = Nats::connect(&args.conn).await?;
         let store_cfg = args.conn.store_config();
-        let store =
-            EventStore::open(nats.client.clone(), store_cfg).await.context("opening the event stream")?;
+        let store = crate::nats_client::open_store(&nats.client, store_cfg).await?;
         let db = sled::open(args.conn.data_dir.join("readmodels")).context("opening the read models")?;
         let host_cfg = HostConfig { stream: args.conn.stream.clone(), ..HostConfig::default() };
         let read_models = ProjectionHost::start(db, nats.client.clone(), host_cfg, projections()).await?;
