@@ -1,8 +1,8 @@
 //! `fleetlog admin ...`: one-off tasks against the log. They reach the nats-server of a `serve`
 //! running on the same data dir, or start the embedded one for their own duration.
 
-use fleetlog_commands::app::Caller;
 use fleetlog_commands::CommandService;
+use fleetlog_commands::app::Caller;
 
 use crate::app::users;
 use crate::server::Nats;

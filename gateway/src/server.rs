@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use fleetlog_commands::app::{App, AppSettings};
 use fleetlog_commands::CommandService;
+use fleetlog_commands::app::{App, AppSettings};
 use fleetlog_projections::audit::AuditProjection;
 use fleetlog_projections::{
     HostConfig, Projection, ProjectionHost, devices::DevicesProjection, users::UsersProjection,

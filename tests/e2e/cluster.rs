@@ -12,6 +12,17 @@ use serde_json::{Value, json};
 
 const SECRET: &str = "cluster-test-link-secret-0123456789";
 
+/// A log of its own on `cluster` (replicated R3), with the admin created in it.
+pub(super) async fn cluster_log(cluster: &Cluster) -> (tempfile::TempDir, ConnectionArgs) {
+    let (dir, mut conn) = fleetlog_tests::fresh_conn("C");
+    conn.nats_url = Some(cluster.urls());
+    conn.replicas = 3;
+    Box::pin(fleetlog_gateway::admin::create_user(&conn, "admin@example.com", "secret-password"))
+        .await
+        .unwrap();
+    (dir, conn)
+}
+
 /// A replica: its base URL, its data dir and the sender that stops it.
 struct Replica {
     base: String,
@@ -80,13 +91,7 @@ async fn replicas_share_sessions_and_ride_out_a_killed_node_and_a_late_replica_c
     fleetlog_tests::init_tracing();
     let mut cluster = tokio::task::spawn_blocking(|| Cluster::start(3)).await.unwrap();
     cluster.ready().await;
-    let (dir, mut conn) = fleetlog_tests::fresh_conn("C");
-    conn.nats_url = Some(cluster.urls());
-    conn.replicas = 3;
-    Box::pin(fleetlog_gateway::admin::create_user(&conn, "admin@example.com", "secret-password"))
-        .await
-        .unwrap();
-    drop(dir);
+    let (_dir, conn) = cluster_log(&cluster).await;
     let a = replica(&conn, None).await;
     let key = a._dir.path().join("keys").join("jwt-ed25519.pem");
     let b = replica(&conn, Some(key.clone())).await;

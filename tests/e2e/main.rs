@@ -3,6 +3,7 @@
 
 mod audit;
 mod cluster;
+mod cluster_client;
 mod connect_env;
 mod connect_protocol;
 mod deployments;

@@ -15,7 +15,7 @@ use crate::mender_client::{Device, admit_real_client, clients_available, log};
 use crate::server::Server;
 
 /// Runs a shell command line; panics with its output on failure.
-async fn sh(line: &str, dir: &Path) {
+pub(super) async fn sh(line: &str, dir: &Path) {
     let out = Command::new("sh").arg("-c").arg(line).current_dir(dir).output().await.unwrap();
     log(line, &out);
     assert!(out.status.success(), "{line}");
@@ -50,7 +50,7 @@ impl Cli {
 }
 
 /// Deploys `artifact_name` to `device` and waits until the deployment finishes.
-async fn deploy_and_wait(server: &Server, name: &str, artifact_name: &str, device: &str) -> Value {
+pub(super) async fn deploy_and_wait(server: &Server, name: &str, artifact_name: &str, device: &str) -> Value {
     let body = json!({ "name": name, "artifact_name": artifact_name, "devices": [device] });
     let (status, headers, err) =
         server.send(Method::POST, "/api/management/v1/deployments/deployments", Some(body)).await;

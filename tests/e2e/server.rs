@@ -29,6 +29,15 @@ impl Server {
         Box::pin(fleetlog_gateway::admin::create_user(&conn, "Admin@Example.com", "secret-password"))
             .await
             .unwrap();
+        Self::start_on(dir, conn, tune).await
+    }
+
+    /// A server on `conn` (a log where the admin exists already), with its data in `dir`.
+    pub async fn start_on(
+        dir: tempfile::TempDir,
+        conn: ConnectionArgs,
+        tune: impl FnOnce(&mut ServeArgs),
+    ) -> Server {
         let mut args = ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap());
         tune(&mut args);
         let app = Box::pin(Application::build(args)).await.unwrap();
@@ -57,6 +66,19 @@ impl Server {
         }
         assert!(!token.is_empty() && !token.ends_with('\n'), "login works");
         Server { base, state, conn, http, token, stop: Some(tx), _dir: dir }
+    }
+
+    /// A second replica as a [`Server`] (logged in as the admin there): its own data dir, the
+    /// same log and token key file, settings adjusted by `tune`.
+    pub async fn replica_server(&self, tune: impl FnOnce(&mut ServeArgs)) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let key = self.conn.data_dir.join("keys").join("jwt-ed25519.pem");
+        let conn = ConnectionArgs { data_dir: dir.path().into(), ..self.conn.clone() };
+        Self::start_on(dir, conn, |args| {
+            args.jwt_key = Some(key);
+            tune(args);
+        })
+        .await
     }
 
     /// A second replica on the same log (its own data dir, so its own read models and the
