@@ -78,7 +78,7 @@ async fn filters(http: &reqwest::Client, base: &str, token: &str) -> usize {
 }
 
 /// The name of the node leading the stream.
-async fn stream_leader(urls: &str, stream: &str) -> String {
+pub(super) async fn stream_leader(urls: &str, stream: &str) -> String {
     let client = async_nats::connect(urls.split(',').next().unwrap()).await.unwrap();
     let js = async_nats::jetstream::new(client);
     let mut s = js.get_stream(stream).await.unwrap();

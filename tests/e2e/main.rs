@@ -4,6 +4,7 @@
 mod audit;
 mod cluster;
 mod cluster_client;
+mod cluster_rollout;
 mod connect_env;
 mod connect_protocol;
 mod deployments;

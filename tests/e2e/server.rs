@@ -15,7 +15,8 @@ pub struct Server {
     pub http: reqwest::Client,
     pub token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    _dir: tempfile::TempDir,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
@@ -44,7 +45,7 @@ impl Server {
         let base = format!("http://{}", app.local_addr());
         let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async move {
+        let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
         let http = reqwest::Client::new();
@@ -65,7 +66,7 @@ impl Server {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(!token.is_empty() && !token.ends_with('\n'), "login works");
-        Server { base, state, conn, http, token, stop: Some(tx), _dir: dir }
+        Server { base, state, conn, http, token, stop: Some(tx), task: Some(task), dir: Some(dir) }
     }
 
     /// A second replica as a [`Server`] (logged in as the admin there): its own data dir, the
@@ -165,6 +166,20 @@ impl Server {
         let url = format!("{}/api/management/v2/devauth/devices/{device}/auth/{auth_set}/status", self.base);
         let body = serde_json::json!({ "status": status });
         self.http.put(url).bearer_auth(&self.token).json(&body).send().await.unwrap().status()
+    }
+}
+
+impl Server {
+    /// Stops this server as `fleetlog serve` stops (drain, read models flushed) and hands back
+    /// its data dir, to start it again on the same read models.
+    pub async fn stop_keeping_data(mut self) -> (tempfile::TempDir, ConnectionArgs) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.unwrap().unwrap();
+        }
+        (self.dir.take().expect("data dir"), self.conn.clone())
     }
 }
 
