@@ -28,6 +28,7 @@ mod iot_manager;
 pub mod json;
 mod json_body;
 mod metrics;
+pub mod redirect;
 mod releases;
 mod request_id;
 pub mod serve;
