@@ -33,4 +33,5 @@ mod server;
 mod spec_sweep;
 mod store;
 mod support;
+mod tls;
 mod users;
