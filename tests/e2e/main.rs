@@ -23,6 +23,7 @@ mod inventory;
 mod inventory_groups;
 mod logtools;
 mod mender_client;
+mod mender_tls;
 mod mender_update;
 mod playback;
 mod projections;
