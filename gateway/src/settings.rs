@@ -215,6 +215,13 @@ pub struct TlsArgs {
     /// the HTTPS address. For browsers only: devices do not follow redirects of their POSTs.
     #[arg(long = "http-redirect", env = "FLEETLOG_HTTP_REDIRECT", requires = "tls_cert")]
     pub http_redirect: Option<SocketAddr>,
+    /// Device mutual TLS: a device presenting a client certificate signed by a CA in this PEM
+    /// file is admitted without an operator (its pending auth set of the identity and key of
+    /// its signed auth request is accepted), as Mender Enterprise's mTLS ambassador does.
+    /// Devices without a certificate go the usual way; a certificate of another CA fails the
+    /// handshake. Read at start.
+    #[arg(long = "device-client-ca", env = "FLEETLOG_DEVICE_CLIENT_CA", requires = "tls_cert")]
+    pub device_client_ca: Option<PathBuf>,
 }
 
 impl TlsArgs {

@@ -67,3 +67,28 @@ async fn mender_connect_over_wss_and_mender_cli_over_https_reach_the_device() {
     assert!(ok, "{out}\n--- mender-connect:\n{connect_log}");
     assert!(out.contains("tls-42"), "{out}");
 }
+
+#[tokio::test]
+async fn the_real_client_with_a_device_certificate_is_admitted_by_it() {
+    if !clients_available() {
+        return;
+    }
+    let certs = crate::tls::certs("ecdsa-p256");
+    crate::tls::device_certs(certs.path());
+    let device_ca = certs.path().join("device-ca.crt");
+    let server = Server::start_tls(certs.path(), |args| args.tls.device_client_ca = Some(device_ca)).await;
+    let device = Device::with_ca(&server.base, "02:fe:00:00:03:04", server.ca.as_deref());
+    // mender.conf's `HttpsClient`: the client certificate and key the device presents.
+    let conf_path = device.path("mender.conf");
+    let mut conf: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&conf_path).unwrap()).unwrap();
+    conf["HttpsClient"] = serde_json::json!({
+        "Certificate": certs.path().join("device.crt"),
+        "Key": certs.path().join("device.key"),
+    });
+    std::fs::write(&conf_path, conf.to_string()).unwrap();
+    assert!(device.bootstrap().await, "admitted on its first auth request, no operator involved");
+    let (_, devices) = server.get("/api/management/v2/devauth/devices").await;
+    assert_eq!(devices[0]["status"], "accepted", "{devices}");
+    assert_eq!(devices[0]["identity_data"]["mac"], "02:fe:00:00:03:04");
+}

@@ -12,6 +12,7 @@ mod deployments_history;
 mod deployments_list;
 mod devauth;
 mod devauth_search;
+mod device_mtls;
 mod deviceconfig;
 mod direct_upload;
 mod download;

@@ -19,7 +19,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::tls::HandshakeFailures;
+use crate::tls::{ClientCertificate, HandshakeFailures};
 
 /// Limits of each HTTP connection.
 #[derive(Debug, Clone, Copy)]
@@ -59,19 +59,22 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
-        let service = TowerToHyperService::new(router.clone());
         let stop = stop.clone();
         let Some(acceptor) = tls.clone() else {
+            let service = TowerToHyperService::new(WithPeer { router: router.clone(), cert: None });
             connections.spawn(http1(TokioIo::new(stream), service, limits, stop));
             continue;
         };
         let failures = failures.clone();
+        let router = router.clone();
         connections.spawn(async move {
             // Small TLS records go out at once rather than waiting for Nagle.
             let _ = stream.set_nodelay(true);
             let Some(stream) = handshake(&acceptor, stream, limits, &stop, peer, &failures).await else {
                 return;
             };
+            let cert = ClientCertificate::of(stream.get_ref().1);
+            let service = TowerToHyperService::new(WithPeer { router, cert });
             if stream.get_ref().1.alpn_protocol() == Some(crate::tls::ALPN_H2) {
                 http2(TokioIo::new(stream), service, stop).await
             } else {
@@ -111,7 +114,32 @@ async fn handshake(
     }
 }
 
-type Service = TowerToHyperService<Router>;
+/// The router, with the connection's verified client certificate (if any) put into each
+/// request's extensions.
+#[derive(Clone)]
+struct WithPeer {
+    router: Router,
+    cert: Option<ClientCertificate>,
+}
+
+impl tower::Service<axum::extract::Request<hyper::body::Incoming>> for WithPeer {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = axum::routing::future::RouteFuture<std::convert::Infallible>;
+
+    fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        tower::Service::<axum::extract::Request<hyper::body::Incoming>>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, mut req: axum::extract::Request<hyper::body::Incoming>) -> Self::Future {
+        if let Some(cert) = &self.cert {
+            req.extensions_mut().insert(cert.clone());
+        }
+        self.router.call(req)
+    }
+}
+
+type Service = TowerToHyperService<WithPeer>;
 
 /// One HTTP/1.1 connection, with upgrades (WebSockets).
 async fn http1<I>(io: TokioIo<I>, service: Service, limits: ConnLimits, stop: CancellationToken)

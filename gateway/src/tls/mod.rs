@@ -59,6 +59,44 @@ pub fn load_pair(cert: &Path, key: &Path) -> anyhow::Result<CertifiedKey> {
     })
 }
 
+/// Verifies client certificates against the CAs in `path`; clients without one are let through
+/// (operators, and devices admitted the usual way).
+fn client_verifier(path: &Path) -> anyhow::Result<Arc<dyn rustls::server::danger::ClientCertVerifier>> {
+    let pem =
+        std::fs::read(path).with_context(|| format!("reading the device client CA {}", path.display()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert =
+            cert.map_err(|e| anyhow!("the device client CA {} is not valid PEM: {e}", path.display()))?;
+        roots.add(cert).map_err(|e| anyhow!("the device client CA {}: {e}", path.display()))?;
+    }
+    if roots.is_empty() {
+        anyhow::bail!("the device client CA {} holds no PEM CERTIFICATE block", path.display());
+    }
+    rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| anyhow!("the device client CA {}: {e}", path.display()))
+}
+
+/// A client certificate the handshake verified against `--device-client-ca`: every request
+/// of that connection carries it (as a request extension).
+#[derive(Debug, Clone)]
+pub struct ClientCertificate {
+    /// SHA-256 of the certificate (DER), hex: how logs name it.
+    pub sha256: String,
+}
+
+impl ClientCertificate {
+    /// The verified leaf certificate of `conn`, if the client presented one.
+    pub fn of(conn: &rustls::ServerConnection) -> Option<ClientCertificate> {
+        use sha2::Digest as _;
+        let leaf = conn.peer_certificates()?.first()?;
+        let digest = sha2::Sha256::digest(leaf.as_ref());
+        Some(ClientCertificate { sha256: digest.iter().map(|b| format!("{b:02x}")).collect() })
+    }
+}
+
 /// The certificate new handshakes get; swapped whole, so a handshake sees the old pair or the
 /// new one, never a mix.
 #[derive(Debug)]
@@ -85,18 +123,27 @@ impl ServerTls {
         let (Some(cert), Some(key)) = (&args.cert, &args.key) else {
             return Ok(None);
         };
-        ServerTls::load(cert, key).map(Some)
+        ServerTls::build(cert, key, args.device_client_ca.as_deref()).map(Some)
     }
 
     /// Loads `cert` and `key` and builds the rustls server settings on them.
     pub fn load(cert: &Path, key: &Path) -> anyhow::Result<ServerTls> {
+        ServerTls::build(cert, key, None)
+    }
+
+    /// Like [`ServerTls::load`]; with `client_ca`, clients may present a certificate, which
+    /// must be signed by a CA in that file.
+    pub fn build(cert: &Path, key: &Path, client_ca: Option<&Path>) -> anyhow::Result<ServerTls> {
         let pair = load_pair(cert, key)?;
         let current = Arc::new(CurrentCert(ArcSwap::from_pointee(pair)));
-        let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-            .context("TLS protocol versions")?
-            .with_no_client_auth()
-            .with_cert_resolver(current.clone());
+            .context("TLS protocol versions")?;
+        let builder = match client_ca {
+            None => builder.with_no_client_auth(),
+            Some(path) => builder.with_client_cert_verifier(client_verifier(path)?),
+        };
+        let mut config = builder.with_cert_resolver(current.clone());
         // HTTP/2 first: clients that speak it get it. WebSocket clients ask for http/1.1 only.
         config.alpn_protocols = vec![ALPN_H2.to_vec(), b"http/1.1".to_vec()];
         Ok(ServerTls {
