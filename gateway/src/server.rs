@@ -310,13 +310,8 @@ impl Application {
         });
         let https_port = listener.local_addr()?.port();
         let redirects = redirect.map(|redirect| {
-            let https = crate::http::redirect::Target::new(args.public_url.as_deref(), https_port);
-            let stop = state.shutdown.clone();
-            tokio::spawn(async move {
-                let router = crate::http::redirect::router(https);
-                let stopped = async move { stop.cancelled().await };
-                crate::http::serve::serve(redirect, router, limits, None, stopped).await
-            })
+            let target = crate::http::redirect::Target::new(args.public_url.as_deref(), https_port);
+            tokio::spawn(crate::http::redirect::serve(redirect, target, limits, state.shutdown.clone()))
         });
         let acceptor = tls.as_ref().map(crate::tls::ServerTls::acceptor);
         crate::http::serve::serve(listener, router, limits, acceptor, shutdown).await?;

@@ -35,4 +35,5 @@ mod spec_sweep;
 mod store;
 mod support;
 mod tls;
+mod tls_device;
 mod users;

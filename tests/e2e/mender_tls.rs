@@ -74,7 +74,7 @@ async fn the_real_client_with_a_device_certificate_is_admitted_by_it() {
         return;
     }
     let certs = crate::tls::certs("ecdsa-p256");
-    crate::tls::device_certs(certs.path());
+    crate::tls_device::device_certs(certs.path());
     let device_ca = certs.path().join("device-ca.crt");
     let server = Server::start_tls(certs.path(), |args| args.tls.device_client_ca = Some(device_ca)).await;
     let device = Device::with_ca(&server.base, "02:fe:00:00:03:04", server.ca.as_deref());

@@ -47,6 +47,17 @@ pub fn router(target: Target) -> Router {
     Router::new().fallback(redirect).with_state(target)
 }
 
+/// Serves redirects to `target` on `listener` until `stop` is cancelled.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    target: Target,
+    limits: super::serve::ConnLimits,
+    stop: tokio_util::sync::CancellationToken,
+) -> std::io::Result<()> {
+    let stopped = async move { stop.cancelled().await };
+    super::serve::serve(listener, router(target), limits, None, stopped).await
+}
+
 async fn redirect(State(target): State<Target>, req: Request) -> Response {
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok());
     let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
