@@ -314,4 +314,17 @@ mod tests {
         assert!(serve(&["--min-rsa-bits", "512"]).is_err(), "below Mender's own smallest key");
         assert!(serve(&["--min-rsa-bits", "9000"]).is_err(), "above the largest key accepted");
     }
+
+    #[test]
+    fn tls_flags_come_in_pairs_and_the_redirect_needs_tls() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["fleetlog", "serve"], args].concat());
+        assert!(parse(&["--tls-cert", "c.pem"]).is_err(), "a certificate without its key");
+        assert!(parse(&["--tls-key", "k.pem"]).is_err(), "a key without its certificate");
+        assert!(parse(&["--http-redirect", "127.0.0.1:80"]).is_err(), "a redirect to no https");
+        assert!(parse(&["--device-client-ca", "ca.pem"]).is_err(), "mTLS without TLS");
+        match parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap().command {
+            Command::Serve(s) => assert!(s.tls.enabled() && s.tls.reload_interval == 10),
+            _ => unreachable!("serve parses as serve"),
+        }
+    }
 }
