@@ -132,8 +132,8 @@ async fn handshake_rate(base: &str) -> anyhow::Result<f64> {
     Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Polls per second through `sim` by `devices` (all idle), median of 3 runs.
-async fn polls(sim: &Sim, devices: &Arc<Vec<SimDevice>>) -> anyhow::Result<Vec<f64>> {
+/// Polls per second through `sim` by `devices` (all idle), in one closed-loop run.
+async fn polls(sim: &Sim, devices: &Arc<Vec<SimDevice>>) -> anyhow::Result<f64> {
     let poll = {
         let (sim, devices) = (sim.clone(), devices.clone());
         move |k: usize| {
@@ -145,7 +145,7 @@ async fn polls(sim: &Sim, devices: &Arc<Vec<SimDevice>>) -> anyhow::Result<Vec<f
             }
         }
     };
-    Ok(vec![closed_loop(poll).await?.0])
+    Ok(closed_loop(poll).await?.0)
 }
 
 /// Runs the TLS figures and prints them.
@@ -184,9 +184,9 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     }
     let (mut over_http, mut over_https, mut over_h2) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..3 {
-        over_http.extend(polls(&plain, &devices).await?);
-        over_https.extend(polls(&secure, &devices).await?);
-        over_h2.extend(polls(&secure_h2, &devices).await?);
+        over_http.push(polls(&plain, &devices).await?);
+        over_https.push(polls(&secure, &devices).await?);
+        over_h2.push(polls(&secure_h2, &devices).await?);
     }
     let (http_rate, https_rate, h2_rate) =
         (crate::median(over_http), crate::median(over_https), crate::median(over_h2));
