@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod http;
 pub mod logtools;
+pub mod nats_client;
 pub mod nats_server;
 pub mod rebuild_rpc;
 pub mod server;

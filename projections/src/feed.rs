@@ -25,6 +25,16 @@ pub(crate) struct Batch {
 /// How long the feed waits idle before it checks whether the connection was re-established.
 const IDLE_CHECK: Duration = Duration::from_millis(500);
 
+/// How long the feed may sit idle before it asks the stream whether there is more than it has:
+/// an ordered consumer whose stream leader died (a cluster node killed) only notices after
+/// missed heartbeats (10 s), which would hold read-your-writes past its deadline.
+const STALL_CHECK: Duration = Duration::from_secs(2);
+
+/// How long one attempt to reopen the consumer (or to ask the stream) may take: during a
+/// leader election a JetStream request waits out its whole timeout, and the feed must try
+/// again as soon as there is a leader.
+const REOPEN_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Batches read ahead at most.
 const READ_AHEAD: usize = 4;
 
@@ -79,6 +89,8 @@ struct Reader {
     stats: Arc<Statistics>,
     connects: u64,
     last_seq: u64,
+    /// When a message last arrived or the stream was last asked (see [`STALL_CHECK`]).
+    checked: std::time::Instant,
 }
 
 impl Reader {
@@ -93,6 +105,7 @@ impl Reader {
             stats,
             connects,
             last_seq: after,
+            checked: std::time::Instant::now(),
         })
     }
 
@@ -113,10 +126,37 @@ impl Reader {
         let connects = self.stats.connects.load(Ordering::Relaxed);
         if connects != self.connects {
             tracing::info!(after = self.last_seq, "NATS reconnected; reopening the feed");
-            self.messages = Self::consume(&self.stream, &self.client, self.last_seq).await?;
+            self.messages = Self::reopen(&self.stream, &self.client, self.last_seq).await?;
             self.connects = connects;
         }
         Ok(())
+    }
+
+    /// Reopens the consumer after the last delivered event if it has been idle for
+    /// [`STALL_CHECK`] while the stream holds more (its leader moved, say).
+    async fn reopen_if_stalled(&mut self) -> Result<(), ProjectionError> {
+        if self.checked.elapsed() < STALL_CHECK {
+            return Ok(());
+        }
+        self.checked = std::time::Instant::now();
+        let mut stream = self.stream.clone();
+        let info = tokio::time::timeout(REOPEN_TIMEOUT, stream.info())
+            .await
+            .map_err(|_| ProjectionError::Nats("asking the stream timed out".into()))?;
+        let last = info.map_err(nats)?.state.last_sequence;
+        if last > self.last_seq {
+            tracing::info!(after = self.last_seq, last, "the feed stalled behind the stream; reopening it");
+            self.messages = Self::reopen(&self.stream, &self.client, self.last_seq).await?;
+        }
+        Ok(())
+    }
+
+    /// A new consumer after the last delivered event, or a quick failure (retried at the next
+    /// idle check).
+    async fn reopen(stream: &Stream, client: &Client, after: u64) -> Result<Ordered, ProjectionError> {
+        tokio::time::timeout(REOPEN_TIMEOUT, Self::consume(stream, client, after))
+            .await
+            .map_err(|_| ProjectionError::Nats("reopening the consumer timed out".into()))?
     }
 
     /// Waits for at least one event, then takes whatever else is already buffered, up to `max`.
@@ -128,7 +168,11 @@ impl Reader {
                 Ok(next) => next,
                 Err(_idle) => {
                     // A failed reopen (server still starting) is retried at the next idle check.
-                    if let Err(e) = self.reopen_if_reconnected().await {
+                    let reopened = match self.reopen_if_reconnected().await {
+                        Ok(()) => self.reopen_if_stalled().await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = reopened {
                         tracing::warn!(error = %e, "reopening the feed");
                     }
                     continue;
@@ -141,6 +185,7 @@ impl Reader {
                 None => return Err(ProjectionError::Nats("ordered consumer ended".into())),
             }
         };
+        self.checked = std::time::Instant::now();
         let floor = self.last_seq;
         push(&mut events, &mut pending, floor, first)?;
         while events.len() < max {

@@ -102,7 +102,8 @@ async fn rss_probe() {
 /// command side, as the WebSocket handlers do) has its history and folded state.
 #[tokio::test]
 async fn every_aggregate_type_has_an_object_history() {
-    use fleetlog_events::connect::{Connection, ConnectionCommand, RemoteSession, SessionCommand};
+    use fleetlog_events::connect::{ConnectionCommand, SessionCommand};
+    use fleetlog_gateway::app::{Caller, connect};
     let server = Server::start().await;
     let (device, token) = server.accepted_device().await;
     let url = format!("{}/api/devices/v1/inventory/device/attributes", server.base);
@@ -126,17 +127,13 @@ async fn every_aggregate_type_has_an_object_history() {
     assert_eq!(server.http.post(&next).bearer_auth(&token).json(&asked).send().await.unwrap().status(), 200);
     let config = format!("/api/management/v1/deviceconfig/configurations/device/{device}");
     ok(server.send(Method::PUT, &config, Some(json!({ "timezone": "UTC" }))).await);
+    // As the deviceconnect relay records them, through the same application layer.
     let open = ConnectionCommand::Open { connection_id: "c1".into() };
-    fleetlog_commands::CommandService::new(server.state.store().clone())
-        .execute::<Connection>(&fleetlog_tests::meta(), &device, &open)
-        .await
-        .unwrap();
+    connect::record_connection(&server.state, &Caller::device("default", &device, "r"), &open).await.unwrap();
     let start =
         SessionCommand::Start { device_id: device.clone(), kind: "terminal".into(), detail: String::new() };
-    fleetlog_commands::CommandService::new(server.state.store().clone())
-        .execute::<RemoteSession>(&fleetlog_tests::meta(), "s1", &start)
-        .await
-        .unwrap();
+    let admin = Caller::user("default", "tester", "tester@example.com", "r");
+    connect::record_session(&server.state, &admin, "s1", &start).await.unwrap();
 
     // The first object of each type in the log, with how many events its subject has.
     let url = format!("{}/api/management/v1/fleetlog/events?from=1&format=ndjson&follow=false", server.base);
@@ -176,9 +173,8 @@ async fn every_aggregate_type_has_an_object_history() {
         (Some(1), Some(true))
     );
 
-    // The CLI, for two of the types that failed before.
-    for kind in ["artifact", "rsession"] {
-        let (_, id, count) = objects.iter().find(|o| o.0 == kind).unwrap();
+    // The CLI (`fleetlog history`), for every type as well.
+    for (kind, id, count) in &objects {
         let args = fleetlog_gateway::settings::HistoryArgs {
             conn: server.conn.clone(),
             kind: kind.into(),

@@ -2,6 +2,7 @@
 //! per test.
 
 mod audit;
+mod cluster;
 mod connect_env;
 mod connect_protocol;
 mod deployments;

@@ -3,6 +3,7 @@
 //! Tests isolate themselves by stream name and subject prefix, never by restarting the shared
 //! server. Tests that must restart a server start their own with [`own_nats_server`].
 
+pub mod cluster;
 mod seed;
 
 pub use seed::{MAX_SEED_BATCH, SeedDevice, append_accepted};
@@ -36,11 +37,13 @@ pub fn shared_nats_url() -> &'static str {
     SERVER.get_or_init(|| own_nats_server(None, None)).url()
 }
 
-/// Logs to stderr when `TEST_LOG` is set.
+/// Logs to stderr when `TEST_LOG` is set (its value, when not empty, is the filter).
 pub fn init_tracing() {
-    if std::env::var_os("TEST_LOG").is_some() {
-        let _ =
-            tracing_subscriber::fmt().with_env_filter("info,fleetlog=debug").with_test_writer().try_init();
+    if let Some(filter) = std::env::var_os("TEST_LOG") {
+        let filter = filter.to_string_lossy().into_owned();
+        let filter =
+            if filter.is_empty() || filter == "1" { "info,fleetlog=debug".to_owned() } else { filter };
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
     }
 }
 

@@ -7,7 +7,7 @@ use fleetlog_artifact::{ArtifactParser, Limits};
 use fleetlog_gateway::app::devices::canonical_identity;
 use fleetlog_gateway::auth::parse_public_key;
 use fleetlog_gateway::http::connect::protomsg::ProtoMsg;
-use fleetlog_projections::inventory::filter::{Filter, FilterTerm};
+use fleetlog_projections::inventory::predicate::{FilterTerm, Predicate};
 use fleetlog_projections::inventory::wire;
 use serde_json::Value;
 
@@ -106,7 +106,7 @@ fn filter(input: &[u8]) -> String {
     };
     let mut class = String::new();
     for term in &terms {
-        match Filter::parse(term) {
+        match Predicate::parse(term) {
             Ok(f) => {
                 let _ = f.ranges();
                 let _ = f.point_values();

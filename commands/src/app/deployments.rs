@@ -7,7 +7,7 @@ use fleetlog_events::deployment::DeviceDeploymentStatus;
 use fleetlog_events::deployment::device::{DeviceDeployment, DeviceDeploymentCommand};
 use fleetlog_events::deployment::next::{Candidate, NextChoice, choose};
 use fleetlog_projections::deployments::DeploymentsQueries;
-use fleetlog_projections::inventory::filter::Filter;
+use fleetlog_projections::inventory::predicate::Predicate;
 use fleetlog_projections::inventory::search::search;
 use fleetlog_projections::rfc3339;
 use serde_json::{Value, json};
@@ -28,8 +28,8 @@ pub fn deployments<T>(
 }
 
 /// The accepted devices matching `filters` (all accepted devices for none), by id.
-pub fn accepted_devices(app: &App, mut filters: Vec<Filter>) -> Result<Vec<String>, AppError> {
-    filters.push(Filter::equals("identity", "status", vec![Value::from("accepted")]));
+pub fn accepted_devices(app: &App, mut filters: Vec<Predicate>) -> Result<Vec<String>, AppError> {
+    filters.push(Predicate::equals("identity", "status", vec![Value::from("accepted")]));
     inventory(app, |q| {
         let found = search(q, DEFAULT_TENANT, &filters, &[], 0, usize::MAX)?;
         Ok(found.page.into_iter().map(|d| d.id).collect())

@@ -22,15 +22,10 @@ struct AuthRequest {
     tenant_token: String,
 }
 
-/// Identity attributes in canonical form (keys sorted, no spaces): the device's identity.
+/// A device's `id_data` in canonical form (`fleetlog_events::device::canonical_identity`).
 pub fn canonical_identity(id_data: &str) -> Result<String, AppError> {
-    match serde_json::from_str::<serde_json::Value>(id_data) {
-        // serde_json's maps are ordered by key, so re-serialising sorts them as Mender does.
-        Ok(v @ serde_json::Value::Object(_)) if v.as_object().is_some_and(|o| !o.is_empty()) => {
-            Ok(v.to_string())
-        }
-        _ => Err(AppError::Invalid("id_data must be a non-empty JSON object".into())),
-    }
+    fleetlog_events::device::canonical_identity(id_data)
+        .ok_or_else(|| AppError::Invalid("id_data must be a non-empty JSON object".into()))
 }
 
 /// Handles one device auth request: verify, record (the first request creates the device),
@@ -163,10 +158,8 @@ pub async fn preauthorize(
     identity_data: &serde_json::Value,
     pubkey: &str,
 ) -> Result<Preauthorized, AppError> {
-    if identity_data.as_object().is_none_or(|o| o.is_empty()) {
-        return Err(AppError::Invalid("identity_data must be a non-empty JSON object".into()));
-    }
-    let identity = identity_data.to_string();
+    let identity = fleetlog_events::device::canonical_identity(&identity_data.to_string())
+        .ok_or_else(|| AppError::Invalid("identity_data must be a non-empty JSON object".into()))?;
     let key = parse_public_key_with(pubkey, &app.key_policy).map_err(|e| AppError::Invalid(e.to_string()))?;
     let claim = super::claim_id("identity", &identity);
     let command = DeviceCommand::Preauthorize {

@@ -76,9 +76,16 @@ pub enum AppError {
 }
 
 impl AppError {
-    /// Whether the caller's request is at fault (as opposed to the server or a peer).
+    /// Whether the caller's request is at fault (as opposed to the server, the log or a
+    /// device).
     pub fn is_client_error(&self) -> bool {
-        !matches!(self, AppError::Unavailable(_) | AppError::OutcomeUnknown(_) | AppError::Internal(_))
+        !matches!(
+            self,
+            AppError::DeviceRefused(_)
+                | AppError::Unavailable(_)
+                | AppError::OutcomeUnknown(_)
+                | AppError::Internal(_)
+        )
     }
 
     /// An internal error from any cause.
@@ -161,6 +168,7 @@ impl From<UserError> for AppError {
             UserError::TooManyTokens | UserError::PasswordTooShort | UserError::PasswordLikeEmail => {
                 AppError::Refused(e.to_string())
             }
+            UserError::InvalidTokenName | UserError::InvalidTokenLifetime => AppError::Invalid(e.to_string()),
         }
     }
 }

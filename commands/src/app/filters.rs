@@ -3,7 +3,7 @@
 
 use fleetlog_events::filter::{FilterCommand, FilterTerm, SavedFilter};
 use fleetlog_projections::inventory::SavedFilterView;
-use fleetlog_projections::inventory::filter::Filter;
+use fleetlog_projections::inventory::predicate::Predicate;
 
 use super::inventory::inventory;
 use super::{App, AppError, Caller};
@@ -19,7 +19,7 @@ pub async fn create(
     idempotency_key: Option<&str>,
 ) -> Result<String, AppError> {
     for t in &terms {
-        Filter::parse(t)?;
+        Predicate::parse(t)?;
     }
     let (caller, id) = caller.creating("filter", idempotency_key);
     let claim = super::claim_id("filter-name", &name);
@@ -40,8 +40,8 @@ pub fn saved(app: &App, tenant: &str, id: &str) -> Result<SavedFilterView, AppEr
 }
 
 /// A saved filter's terms, checked for a search.
-pub fn filters_of(saved: &SavedFilterView) -> Result<Vec<Filter>, AppError> {
-    Ok(saved.terms.iter().map(Filter::parse).collect::<Result<Vec<_>, _>>()?)
+pub fn filters_of(saved: &SavedFilterView) -> Result<Vec<Predicate>, AppError> {
+    Ok(saved.terms.iter().map(Predicate::parse).collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Deletes a saved filter and frees its name.

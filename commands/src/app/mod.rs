@@ -118,7 +118,12 @@ impl App {
         if self.read_models.wait_for(seq, self.read_your_writes).await {
             Ok(())
         } else {
-            Err(AppError::Unavailable(anyhow::anyhow!("read models did not reach {seq} in time")))
+            let at: Vec<String> =
+                self.read_models.models().map(|m| format!("{}={}", m.name(), m.position())).collect();
+            Err(AppError::Unavailable(anyhow::anyhow!(
+                "read models did not reach {seq} in time (at {})",
+                at.join(", ")
+            )))
         }
     }
 

@@ -63,8 +63,20 @@ fn taken() -> AppError {
     AppError::Refused("user with the same email already exists".into())
 }
 
-/// Longest life of a personal access token (Mender: one year).
-pub const MAX_TOKEN_SECONDS: i64 = 365 * 24 * 3600;
+pub use fleetlog_events::user::MAX_TOKEN_SECONDS;
+
+/// Issues a personal access token named `name` (trimmed) for the calling user, valid `ttl`
+/// seconds (a year when not given); the signed token.
+pub async fn issue_personal_token(
+    app: &App,
+    caller: &Caller,
+    name: &str,
+    ttl: Option<i64>,
+) -> Result<String, AppError> {
+    let (name, ttl) = (name.trim(), ttl.unwrap_or(MAX_TOKEN_SECONDS));
+    fleetlog_events::user::check_personal_token(name, ttl)?;
+    issue_token(app, caller, &caller.actor.id, name, ttl).await
+}
 
 /// Records a new token for `user` and returns it signed: a login session (`name` empty) or a
 /// personal access token. Every token is an event, so revocation reaches every replica.

@@ -73,10 +73,13 @@ impl SigningKey {
     }
 }
 
-/// The one key fleetlog signs and verifies its tokens with, plus its `kid`.
+/// The key fleetlog signs and verifies its tokens with, plus its `kid`; and, while keys are
+/// rotated, the previous keys, which only verify (tokens they signed live until they expire).
 pub struct JwtKeys {
     key: SigningKey,
     kid: String,
+    /// Earlier keys, found by a token's `kid`.
+    previous: Vec<JwtKeys>,
     /// Our base64url header, precomputed: signing reuses it, and verification compares against
     /// it first so that our own tokens skip decoding and parsing the header.
     header_b64: String,
@@ -132,7 +135,7 @@ impl JwtKeys {
         let kid: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
         // kid is hex, so plain formatting yields valid JSON.
         let header = format!(r#"{{"alg":"{}","typ":"JWT","kid":"{kid}"}}"#, key.algorithm().as_str());
-        JwtKeys { key, kid, header_b64: URL_SAFE_NO_PAD.encode(header) }
+        JwtKeys { key, kid, previous: Vec::new(), header_b64: URL_SAFE_NO_PAD.encode(header) }
     }
 
     /// The algorithm of this key.
@@ -182,8 +185,10 @@ impl JwtKeys {
         if payload_b64.contains('.') {
             return Err(JwtError::Malformed);
         }
-        if header_b64 != self.header_b64 {
-            self.check_foreign_header(header_b64)?;
+        if header_b64 != self.header_b64
+            && let Some(older) = self.check_foreign_header(header_b64)?
+        {
+            return older.verify(token, now_unix);
         }
         match &self.key {
             SigningKey::EdDSA { secret } => {
@@ -210,17 +215,29 @@ impl JwtKeys {
     }
 
     /// The slow path for a header that is not byte-for-byte ours: decode it and say precisely why
-    /// it is refused, or accept an equivalent header (same `alg`, our `kid` or none).
-    fn check_foreign_header(&self, header_b64: &str) -> Result<(), JwtError> {
+    /// it is refused, accept an equivalent header (same `alg`, our `kid` or none), or name the
+    /// previous key whose `kid` it carries.
+    fn check_foreign_header(&self, header_b64: &str) -> Result<Option<&JwtKeys>, JwtError> {
         let bytes = URL_SAFE_NO_PAD.decode(header_b64).map_err(|_| JwtError::Malformed)?;
         let header: Header<'_> = serde_json::from_slice(&bytes).map_err(|_| JwtError::Malformed)?;
+        let foreign_kid = header.kid.filter(|kid| *kid != self.kid);
+        if let Some(older) = foreign_kid.and_then(|kid| self.previous.iter().find(|k| k.kid == kid)) {
+            return Ok(Some(older));
+        }
         if header.alg != self.algorithm().as_str() {
             return Err(JwtError::WrongAlgorithm);
         }
-        match header.kid {
-            Some(kid) if kid != self.kid => Err(JwtError::UnknownKey),
-            _ => Ok(()),
+        match foreign_kid {
+            Some(_) => Err(JwtError::UnknownKey),
+            None => Ok(None),
         }
+    }
+
+    /// Adds keys that verify but no longer sign (key rotation: the old key stays until the
+    /// tokens it signed have expired). Their own previous keys are not consulted.
+    pub fn with_previous(mut self, previous: Vec<JwtKeys>) -> JwtKeys {
+        self.previous = previous.into_iter().filter(|k| k.kid != self.kid).collect();
+        self
     }
 }
 

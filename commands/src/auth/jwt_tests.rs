@@ -117,6 +117,26 @@ fn signed_by_another_key() {
 }
 
 #[test]
+fn a_rotated_key_still_verifies_what_it_signed_and_signs_no_more() {
+    // The old key is RSA, the new one Ed25519: rotation may change the algorithm too.
+    let old = rs256_keys();
+    let old_token = old.sign(&claims());
+    let old_pem = old.to_pkcs8_pem().expect("pem");
+    let new = JwtKeys::generate(JwtAlgorithm::EdDSA)
+        .expect("keys")
+        .with_previous(vec![JwtKeys::from_pem(&old_pem).expect("old key")]);
+    assert_eq!(new.verify(&old_token, NOW).expect("old token").sub, claims().sub);
+    // New tokens are signed by the new key only.
+    let fresh = new.sign(&claims());
+    assert!(old.verify(&fresh, NOW).is_err());
+    assert!(new.verify(&fresh, NOW).is_ok());
+    // An old token still expires, and a key nobody configured is still unknown.
+    assert!(matches!(new.verify(&old_token, NOW + 7200), Err(JwtError::Expired)));
+    let stranger = JwtKeys::generate(JwtAlgorithm::EdDSA).expect("keys");
+    assert!(matches!(new.verify(&stranger.sign(&claims()), NOW), Err(JwtError::UnknownKey)));
+}
+
+#[test]
 fn forged_algorithms_are_rejected() {
     let keys = JwtKeys::generate(JwtAlgorithm::EdDSA).expect("keys");
     let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&claims()).expect("json"));

@@ -154,4 +154,10 @@ pub enum UserError {
     /// The password is the e-mail address.
     #[error("password too similar to the email")]
     PasswordLikeEmail,
+    /// A personal access token's name is empty or longer than 255 bytes.
+    #[error("name: must be 1 to 255 characters")]
+    InvalidTokenName,
+    /// A personal access token's lifetime is out of range.
+    #[error("expires_in: must be between 1 and 31536000 seconds")]
+    InvalidTokenLifetime,
 }

@@ -126,7 +126,7 @@ async fn build_and_store(
     .map_err(|e| ApiError::Internal(e.into()))?
     .map_err(|e| ApiError::Internal(e.into()))?;
     let id = uuid::Uuid::new_v4().to_string();
-    let key = artifacts::storage_key(crate::DEFAULT_TENANT, &id);
+    let key = artifacts::storage_key(&user.tenant, &id);
     let file = tokio::fs::File::open(artifact.path()).await.map_err(|e| ApiError::Internal(e.into()))?;
     let body = tokio_util::io::ReaderStream::new(file);
     state.storage.put_stream(&key, body, Some(len)).await.map_err(|e| ApiError::Unavailable(e.into()))?;

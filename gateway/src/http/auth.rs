@@ -27,6 +27,13 @@ pub struct UserAuth {
     pub caller: Caller,
 }
 
+impl UserAuth {
+    /// The user's tenant, from the token.
+    pub fn tenant(&self) -> &str {
+        &self.caller.tenant
+    }
+}
+
 /// An authenticated, accepted device: the verified claims of its token, shared with the token
 /// cache (no copy on the polling path).
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ use super::json::{AppJson, rfc3339};
 use super::{ApiError, UserAuth, deployment_devices};
 use crate::app::deployments::{accepted_devices, deployments};
 use crate::state::AppState;
-use fleetlog_projections::inventory::filter::Filter;
+use fleetlog_projections::inventory::predicate::Predicate;
 
 pub(super) const BASE: &str = "/api/management/v1/deployments/deployments";
 
@@ -160,8 +160,10 @@ async fn create_for_group(
     Path(group): Path<String>,
     AppJson(body): AppJson<NewGroupDeployment>,
 ) -> Result<Response, ApiError> {
-    let devices =
-        accepted_devices(&state, vec![Filter::equals("system", "group", vec![Value::from(group.as_str())])])?;
+    let devices = accepted_devices(
+        &state,
+        vec![Predicate::equals("system", "group", vec![Value::from(group.as_str())])],
+    )?;
     let spec = DeploymentSpec {
         name: body.name,
         artifact_name: body.artifact_name,
@@ -202,12 +204,12 @@ struct StatsListIn {
 
 async fn statistics_list(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     AppJson(body): AppJson<StatsListIn>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let mut out = Vec::new();
     for id in &body.deployment_ids {
-        if let Some(d) = deployments(&state, |q| q.deployment(crate::DEFAULT_TENANT, id))? {
+        if let Some(d) = deployments(&state, |q| q.deployment(user.tenant(), id))? {
             out.push(json!({ "id": d.id, "stats": stats_json(&d) }));
         }
     }

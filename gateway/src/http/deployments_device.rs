@@ -94,7 +94,7 @@ async fn status(
 ) -> Result<StatusCode, ApiError> {
     let reported = DeviceDeploymentStatus::parse(&body.status)
         .ok_or_else(|| ApiError::BadRequest(format!("invalid status {:?}", body.status)))?;
-    let t = crate::DEFAULT_TENANT;
+    let t = device.tenant();
     let (dep, part) =
         deployments(&state, |q| Ok((q.deployment(t, &id)?, q.part(t, &id, device.device_id())?)))?;
     let (Some(dep), Some(_)) = (dep, part) else {
@@ -137,7 +137,7 @@ async fn log(
     if body.messages.is_empty() {
         return Err(ApiError::BadRequest("messages must not be empty".into()));
     }
-    let t = crate::DEFAULT_TENANT;
+    let t = device.tenant();
     if deployments(&state, |q| q.part(t, &id, device.device_id()))?.is_none() {
         return Err(ApiError::NotFound("deployment not found for this device".into()));
     }

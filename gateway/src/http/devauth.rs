@@ -89,7 +89,7 @@ pub(super) fn device_json(d: &DeviceView) -> serde_json::Value {
 /// pairs.
 async fn list(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let value = |k: &str| super::json::first(&params, k);
@@ -100,7 +100,7 @@ async fn list(
     let ids: Vec<&str> = params.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.as_str()).collect();
     let mut found = if ids.is_empty() {
         // One more than a page tells whether there is a next one (deviceauth gives no total).
-        devices(&state, |d| d.list(crate::DEFAULT_TENANT, status, (page - 1) * per_page, per_page + 1))?
+        devices(&state, |d| d.list(user.tenant(), status, (page - 1) * per_page, per_page + 1))?
     } else {
         let wanted = ids.iter().filter_map(|id| find(&state, id).ok());
         wanted
@@ -126,11 +126,11 @@ struct CountQuery {
 
 async fn count(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(q): Query<CountQuery>,
 ) -> Result<Response, ApiError> {
     let status = parse_status(q.status.as_deref())?;
-    let n = devices(&state, |d| d.count(crate::DEFAULT_TENANT, status))?;
+    let n = devices(&state, |d| d.count(user.tenant(), status))?;
     Ok(Json(serde_json::json!({ "count": n })).into_response())
 }
 

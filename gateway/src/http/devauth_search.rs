@@ -44,7 +44,7 @@ impl OneOrMany {
 /// Searches devices; paged like the list, with `Link` headers.
 pub(super) async fn search(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(paging): Query<Paging>,
     AppJson(body): AppJson<SearchBody>,
 ) -> Result<Response, ApiError> {
@@ -60,7 +60,7 @@ pub(super) async fn search(
     let all: Vec<DeviceView> = if ids.is_empty() {
         let mut out = Vec::new();
         for s in if statuses.is_empty() { vec![None] } else { statuses.clone() } {
-            out.extend(devices(&state, |d| d.list(crate::DEFAULT_TENANT, s, 0, usize::MAX))?);
+            out.extend(devices(&state, |d| d.list(user.tenant(), s, 0, usize::MAX))?);
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out

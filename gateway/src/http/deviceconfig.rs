@@ -56,11 +56,11 @@ fn view_json(id: &str, v: &ConfigView) -> Value {
 
 async fn get_config(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     crate::app::inventory::device(&state, &id)?;
-    let view = remote(&state, |q| q.config(crate::DEFAULT_TENANT, &id))?.unwrap_or_default();
+    let view = remote(&state, |q| q.config(user.tenant(), &id))?.unwrap_or_default();
     Ok(Json(view_json(&id, &view)))
 }
 
@@ -88,7 +88,7 @@ async fn device_get(
     State(state): State<AppState>,
     device: DeviceAuth,
 ) -> Result<Json<Configuration>, ApiError> {
-    let view = remote(&state, |q| q.config(crate::DEFAULT_TENANT, device.device_id()))?.unwrap_or_default();
+    let view = remote(&state, |q| q.config(device.tenant(), device.device_id()))?.unwrap_or_default();
     Ok(Json(view.configured))
 }
 
@@ -116,7 +116,7 @@ async fn deploy(
     AppJson(body): AppJson<DeployIn>,
 ) -> Result<Json<Value>, ApiError> {
     crate::app::inventory::device(&state, &id)?;
-    let configured = remote(&state, |q| q.config(crate::DEFAULT_TENANT, &id))?.unwrap_or_default().configured;
+    let configured = remote(&state, |q| q.config(user.tenant(), &id))?.unwrap_or_default().configured;
     let deployment_id =
         crate::app::devconfig::deploy(&state, &user.caller, &id, configured, body.retries).await?;
     Ok(Json(json!({ "deployment_id": deployment_id })))

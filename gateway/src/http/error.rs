@@ -147,4 +147,42 @@ mod tests {
         let e: ApiError = StoreError::Unavailable("no responders".into()).into();
         assert_eq!(e.to_string(), "service unavailable");
     }
+
+    #[test]
+    fn each_application_error_kind_has_its_status() {
+        let cause = || anyhow::anyhow!("cause");
+        let cases: Vec<(AppError, StatusCode)> = vec![
+            (AppError::Invalid("x".into()), StatusCode::BAD_REQUEST),
+            (AppError::Unauthorized("x".into()), StatusCode::UNAUTHORIZED),
+            (AppError::Forbidden("x".into()), StatusCode::FORBIDDEN),
+            (AppError::NotFound("x".into()), StatusCode::NOT_FOUND),
+            (AppError::Refused("x".into()), StatusCode::UNPROCESSABLE_ENTITY),
+            (AppError::Conflict("x".into()), StatusCode::CONFLICT),
+            (AppError::Taken { holder: "h".into() }, StatusCode::CONFLICT),
+            (AppError::PreconditionFailed("x".into()), StatusCode::PRECONDITION_FAILED),
+            (AppError::TooLarge, StatusCode::PAYLOAD_TOO_LARGE),
+            (AppError::TooLargeToStore("x".into()), StatusCode::PAYLOAD_TOO_LARGE),
+            (AppError::Timeout("x".into()), StatusCode::REQUEST_TIMEOUT),
+            (AppError::DeviceRefused("x".into()), StatusCode::BAD_GATEWAY),
+            (AppError::Unavailable(cause()), StatusCode::SERVICE_UNAVAILABLE),
+            (AppError::OutcomeUnknown(cause()), StatusCode::SERVICE_UNAVAILABLE),
+            (AppError::Internal(cause()), StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        for (e, status) in cases {
+            let shown = e.to_string();
+            let client = e.is_client_error();
+            let api = ApiError::from(e);
+            assert_eq!(api.status(), status, "{shown}");
+            assert_eq!(client, status.is_client_error(), "{shown}");
+            if client {
+                assert_eq!(api.to_string(), shown, "the client sees the application's text");
+            }
+        }
+    }
+
+    #[test]
+    fn a_taken_holder_is_never_shown() {
+        let e: ApiError = AppError::Taken { holder: "secret-id".into() }.into();
+        assert!(!e.to_string().contains("secret-id"));
+    }
 }

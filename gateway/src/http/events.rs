@@ -60,7 +60,7 @@ struct StreamQuery {
 
 async fn stream(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
@@ -78,7 +78,7 @@ async fn stream(
     };
     let filter = TailFilter {
         // Operators see their own tenant only.
-        tenant: Some(crate::DEFAULT_TENANT.into()),
+        tenant: Some(user.tenant().into()),
         aggregate_type: q.aggregate_type,
         id: q.object_id,
         event_type: q.event_type,

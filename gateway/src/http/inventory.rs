@@ -16,7 +16,7 @@ use super::json::{AppJson, Paging, paged};
 use super::{ApiError, DeviceAuth, RequestId, UserAuth};
 use crate::app::inventory::{self, doc_json, inventory};
 use crate::state::AppState;
-use fleetlog_projections::inventory::filter::{Filter, SCOPES};
+use fleetlog_projections::inventory::predicate::{Predicate, SCOPES};
 use fleetlog_projections::inventory::search::{SortKey, search};
 
 /// The inventory routes.
@@ -150,7 +150,7 @@ fn parse_sort(s: &str) -> Result<Vec<SortKey>, ApiError> {
 
 async fn list(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let paging = Paging::new(params.get("page").cloned(), params.get("per_page").cloned());
@@ -165,9 +165,9 @@ async fn list(
                 let present = value
                     .parse::<bool>()
                     .map_err(|_| ApiError::BadRequest("has_group must be true or false".into()))?;
-                filters.push(Filter::exists("system", "group", present));
+                filters.push(Predicate::exists("system", "group", present));
             }
-            "group" => filters.push(Filter::equals("system", "group", vec![Value::from(value.as_str())])),
+            "group" => filters.push(Predicate::equals("system", "group", vec![Value::from(value.as_str())])),
             attr => {
                 let (scope, name) = scoped(attr)?;
                 // Query values are text; a numeric one also matches the number.
@@ -178,12 +178,12 @@ async fn list(
                 {
                     values.push(Value::Number(n));
                 }
-                filters.push(Filter::equals(&scope, &name, values));
+                filters.push(Predicate::equals(&scope, &name, values));
             }
         }
     }
     let found = inventory(&state, |q| {
-        Ok(search(q, crate::DEFAULT_TENANT, &filters, &sort, (page - 1) * per_page, per_page)?)
+        Ok(search(q, user.tenant(), &filters, &sort, (page - 1) * per_page, per_page)?)
     })?;
     let body: Vec<Value> = found.page.iter().map(doc_json).collect();
     let query: Vec<(&str, String)> = params

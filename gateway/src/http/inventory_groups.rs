@@ -16,7 +16,7 @@ use super::json::{AppJson, Paging, paged};
 use super::{ApiError, UserAuth};
 use crate::app::inventory::{self, inventory};
 use crate::state::AppState;
-use fleetlog_projections::inventory::filter::Filter;
+use fleetlog_projections::inventory::predicate::Predicate;
 use fleetlog_projections::inventory::search::search;
 
 /// The tags and groups routes.
@@ -127,17 +127,17 @@ struct GroupsQuery {
 
 async fn groups(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(q): Query<GroupsQuery>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let tenant = crate::DEFAULT_TENANT;
+    let tenant = user.tenant();
     let names = inventory(&state, |m| {
         let all = m.distinct_texts(tenant, "system", "group")?;
         let Some(status) = q.status.as_deref() else { return Ok(all) };
         // A group is listed when at least one of its devices has the status.
         let mut out = Vec::new();
         for g in all {
-            let filters = [group_filter(&g), Filter::equals("identity", "status", vec![status.into()])];
+            let filters = [group_filter(&g), Predicate::equals("identity", "status", vec![status.into()])];
             if search(m, tenant, &filters, &[], 0, 1)?.total > 0 {
                 out.push(g);
             }
@@ -147,8 +147,8 @@ async fn groups(
     Ok(Json(names))
 }
 
-fn group_filter(name: &str) -> Filter {
-    Filter::equals("system", "group", vec![Value::from(name)])
+fn group_filter(name: &str) -> Predicate {
+    Predicate::equals("system", "group", vec![Value::from(name)])
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
@@ -169,14 +169,14 @@ fn members(state: &AppState, name: &str) -> Result<Vec<String>, ApiError> {
 
 async fn group_devices(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Path(name): Path<String>,
     Query(paging): Query<Paging>,
 ) -> Result<Response, ApiError> {
     check_name(&name)?;
     let (page, per_page) = paging.validate()?;
     let found = inventory(&state, |m| {
-        Ok(search(m, crate::DEFAULT_TENANT, &[group_filter(&name)], &[], (page - 1) * per_page, per_page)?)
+        Ok(search(m, user.tenant(), &[group_filter(&name)], &[], (page - 1) * per_page, per_page)?)
     })?;
     if found.total == 0 {
         return Err(ApiError::NotFound("group not found".into()));

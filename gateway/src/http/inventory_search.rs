@@ -16,7 +16,7 @@ use super::json::AppJson;
 use super::{ApiError, UserAuth};
 use crate::app::inventory::{doc_json, inventory};
 use crate::state::AppState;
-use fleetlog_projections::inventory::filter::{Filter, FilterTerm, SCOPES};
+use fleetlog_projections::inventory::predicate::{FilterTerm, Predicate, SCOPES};
 use fleetlog_projections::inventory::search::{SortKey, search};
 use fleetlog_projections::inventory::wire;
 
@@ -76,7 +76,7 @@ fn run(state: &AppState, body: &SearchBody, terms: &[FilterTerm]) -> Result<Resp
     if page == 0 || per_page == 0 || per_page > 500 {
         return Err(ApiError::BadRequest("page must be ≥ 1 and per_page 1..500".into()));
     }
-    let filters = terms.iter().map(Filter::parse).collect::<Result<Vec<_>, _>>()?;
+    let filters = terms.iter().map(Predicate::parse).collect::<Result<Vec<_>, _>>()?;
     let sort = sort_keys(&body.sort)?;
     let found = inventory(state, |q| {
         Ok(search(q, crate::DEFAULT_TENANT, &filters, &sort, (page - 1) * per_page, per_page)?)
@@ -94,8 +94,8 @@ async fn search_devices(
 }
 
 /// `[{name, scope, count}]`: most common first, then by scope and name; at most 500.
-async fn attributes(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
-    let mut counts = inventory(&state, |q| Ok(q.attribute_counts(crate::DEFAULT_TENANT)?))?;
+async fn attributes(State(state): State<AppState>, user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
+    let mut counts = inventory(&state, |q| Ok(q.attribute_counts(user.tenant())?))?;
     counts.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
     counts.truncate(500);
     Ok(Json(
@@ -133,8 +133,8 @@ fn saved(state: &AppState, id: &str) -> Result<SavedFilterView, ApiError> {
     Ok(crate::app::filters::saved(state, crate::DEFAULT_TENANT, id)?)
 }
 
-async fn list_filters(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
-    let all = inventory(&state, |q| Ok(q.saved_filters(crate::DEFAULT_TENANT)?))?;
+async fn list_filters(State(state): State<AppState>, user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
+    let all = inventory(&state, |q| Ok(q.saved_filters(user.tenant())?))?;
     Ok(Json(all.iter().map(to_json).collect()))
 }
 

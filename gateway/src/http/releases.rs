@@ -261,10 +261,10 @@ async fn remove(
     }
 }
 
-async fn all_tags(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(releases(&state, |q| q.tags(crate::DEFAULT_TENANT))?))
+async fn all_tags(State(state): State<AppState>, user: UserAuth) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(releases(&state, |q| q.tags(user.tenant()))?))
 }
 
-async fn all_types(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(releases(&state, |q| q.update_types(crate::DEFAULT_TENANT))?))
+async fn all_types(State(state): State<AppState>, user: UserAuth) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(releases(&state, |q| q.update_types(user.tenant()))?))
 }

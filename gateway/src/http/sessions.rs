@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::json::{AppJson, rfc3339};
 use super::{ApiError, RequestId, UserAuth};
-use crate::app::users::{self, MAX_TOKEN_SECONDS};
+use crate::app::users;
 use crate::state::AppState;
 
 /// How long a login token lives (Mender's default: one week).
@@ -78,22 +78,12 @@ async fn create_pat(
     user: UserAuth,
     AppJson(body): AppJson<NewToken>,
 ) -> Result<Response, ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 255 {
-        return Err(ApiError::BadRequest("name: must be 1 to 255 characters".into()));
-    }
-    let ttl = body.expires_in.unwrap_or(MAX_TOKEN_SECONDS);
-    if !(1..=MAX_TOKEN_SECONDS).contains(&ttl) {
-        return Err(ApiError::BadRequest(format!(
-            "expires_in: must be between 1 and {MAX_TOKEN_SECONDS} seconds"
-        )));
-    }
-    Ok(jwt_response(users::issue_token(&state, &user.caller, &user.id, name, ttl).await?))
+    Ok(jwt_response(users::issue_personal_token(&state, &user.caller, &body.name, body.expires_in).await?))
 }
 
 async fn list_pats(State(state): State<AppState>, user: UserAuth) -> Result<Response, ApiError> {
     let model = super::useradm::users_model(&state)?;
-    let tokens = UsersQueries(&model).tokens(crate::DEFAULT_TENANT, &user.id)?;
+    let tokens = UsersQueries(&model).tokens(user.tenant(), &user.id)?;
     let body: Vec<_> = tokens
         .iter()
         .map(|t| {
@@ -115,7 +105,7 @@ async fn delete_pat(
 ) -> Result<StatusCode, ApiError> {
     let model = super::useradm::users_model(&state)?;
     // Only personal access tokens are listed and deleted here, and only one's own.
-    if !UsersQueries(&model).tokens(crate::DEFAULT_TENANT, &user.id)?.iter().any(|t| t.id == id) {
+    if !UsersQueries(&model).tokens(user.tenant(), &user.id)?.iter().any(|t| t.id == id) {
         return Err(ApiError::NotFound("token not found".into()));
     }
     users::revoke_token(&state, &user.caller, &user.id, &id).await?;

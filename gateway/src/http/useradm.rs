@@ -35,9 +35,7 @@ fn user_json(u: &UserView) -> serde_json::Value {
 fn find(state: &AppState, caller: &UserAuth, id: &str) -> Result<UserView, ApiError> {
     let id = if id == "me" { caller.id.as_str() } else { id };
     let model = users_model(state)?;
-    UsersQueries(&model)
-        .get(crate::DEFAULT_TENANT, id)?
-        .ok_or_else(|| ApiError::NotFound("user not found".into()))
+    UsersQueries(&model).get(caller.tenant(), id)?.ok_or_else(|| ApiError::NotFound("user not found".into()))
 }
 
 /// Body of a new user.
@@ -62,12 +60,12 @@ async fn create(
 /// `GET /users` with Mender's filters (`id` and `email` may repeat; times are Unix seconds).
 async fn list(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let filter = UserFilter::parse(&params)?;
     let model = users_model(&state)?;
-    let all = UsersQueries(&model).list(crate::DEFAULT_TENANT)?;
+    let all = UsersQueries(&model).list(user.tenant())?;
     let shown: Vec<_> = all.iter().filter(|u| filter.matches(u)).map(user_json).collect();
     Ok(Json(shown).into_response())
 }

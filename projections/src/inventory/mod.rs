@@ -4,8 +4,8 @@
 //! disappears; its index entries and counts go with it.
 
 mod doc;
-pub mod filter;
 pub mod index;
+pub mod predicate;
 mod query;
 pub mod search;
 #[cfg(test)]

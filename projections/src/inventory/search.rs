@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 use serde_json::Value;
 
-use super::filter::Filter;
+use super::predicate::Predicate;
 use super::{InventoryDoc, InventoryQueries};
 use crate::QueryError;
 
@@ -49,7 +49,7 @@ fn compare(a: Option<Value>, b: Option<Value>) -> Ordering {
 pub fn search(
     q: &InventoryQueries<'_>,
     tenant: &str,
-    filters: &[Filter],
+    filters: &[Predicate],
     sort: &[SortKey],
     skip: usize,
     take: usize,
@@ -95,8 +95,8 @@ fn load(q: &InventoryQueries<'_>, tenant: &str, ids: &[String]) -> Result<Vec<In
 fn candidates<'f>(
     q: &InventoryQueries<'_>,
     tenant: &str,
-    filters: &'f [Filter],
-) -> Result<(Vec<String>, Vec<&'f Filter>), QueryError> {
+    filters: &'f [Predicate],
+) -> Result<(Vec<String>, Vec<&'f Predicate>), QueryError> {
     // The driver: the positive filter with the fewest index entries, counted with a cap so
     // that a broad filter costs no more than the narrowest one found so far.
     let mut best: Option<(usize, usize)> = None;

@@ -1,10 +1,10 @@
-//! Filter terms in the JSON shape clients send and read (`{scope, attribute, type, value}`,
+//! Predicate terms in the JSON shape clients send and read (`{scope, attribute, type, value}`,
 //! the operand any JSON value), converted to and from the one [`FilterTerm`] type.
 
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-use super::filter::FilterTerm;
+use super::predicate::FilterTerm;
 
 /// A term as it travels; private so that the rest of the code knows one term type.
 #[derive(Deserialize)]

@@ -118,11 +118,11 @@ async fn route(state: &AppState, client: &async_nats::Client, device: &str, byte
 /// `{device_id, status, created_ts, updated_ts}`.
 pub(super) async fn status(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     crate::app::inventory::device(&state, &id)?;
-    let view = crate::app::connect::remote(&state, |q| q.connection(crate::DEFAULT_TENANT, &id))?;
+    let view = crate::app::connect::remote(&state, |q| q.connection(user.tenant(), &id))?;
     Ok(Json(match view {
         Some(v) => json!({
             "device_id": id,

@@ -21,14 +21,14 @@ pub const NOT_RECORDED: &str = "fleetlog does not record terminal output: no pla
 /// The playback route.
 pub(super) async fn playback(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Path(id): Path<String>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     if id.is_empty() || id.len() > MAX_SESSION_ID {
         return Err(ApiError::NotFound("session not found".into()));
     }
-    let known = crate::app::connect::remote(&state, |q| q.session(crate::DEFAULT_TENANT, &id))?;
+    let known = crate::app::connect::remote(&state, |q| q.session(user.tenant(), &id))?;
     if known.is_none() {
         return Err(ApiError::NotFound("session not found".into()));
     }

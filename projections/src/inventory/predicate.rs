@@ -1,6 +1,7 @@
-//! Mender's inventory filter language (v2 `filters/search`): `{scope, attribute, type, value}`
-//! with `$eq $ne $in $nin $exists $gt $gte $lt $lte $ltne $regex`, checked once, then
-//! evaluated against a device's attributes.
+//! Mender's inventory filter language (v2 `filters/search`): a term `{scope, attribute, type,
+//! value}` with `$eq $ne $in $nin $exists $gt $gte $lt $lte $ltne $regex` is checked once into
+//! a [`Predicate`], then evaluated against a device's attributes or planned on the index. (A
+//! *saved filter* is something else: the aggregate that stores a list of terms.)
 //!
 //! `$ltne` is mender-server main's "less than, or not there": a device matches when the
 //! attribute is below the operand or the device does not have the attribute at all (the GUI
@@ -20,7 +21,7 @@ use crate::QueryError;
 
 /// A checked filter term.
 #[derive(Debug)]
-pub struct Filter {
+pub struct Predicate {
     scope: String,
     attribute: String,
     op: Op,
@@ -50,16 +51,16 @@ enum Op {
 /// The scopes a filter or sort may name.
 pub const SCOPES: &[&str] = &["identity", "inventory", "system", "tags"];
 
-impl Filter {
+impl Predicate {
     /// Checks a term: known scope and operator, operand of the right type.
-    pub fn parse(t: &FilterTerm) -> Result<Filter, QueryError> {
+    pub fn parse(t: &FilterTerm) -> Result<Predicate, QueryError> {
         let value: Value = serde_json::from_str(&t.value_json)
             .map_err(|e| QueryError::Invalid(format!("{}: value is not JSON: {e}", t.op)))?;
-        Filter::check(&t.scope, &t.attribute, &t.op, value)
+        Predicate::check(&t.scope, &t.attribute, &t.op, value)
     }
 
     /// Checks the parts of a term.
-    fn check(scope: &str, attribute: &str, op: &str, value: Value) -> Result<Filter, QueryError> {
+    fn check(scope: &str, attribute: &str, op: &str, value: Value) -> Result<Predicate, QueryError> {
         let t = Parts { scope, attribute, op, value };
         if !SCOPES.contains(&t.scope) {
             return Err(QueryError::Invalid(format!("unknown scope {:?}", t.scope)));
@@ -89,7 +90,7 @@ impl Filter {
                     return Err(bad("value must be a number or a string"));
                 }
                 if t.op == "$ltne" {
-                    return Ok(Filter {
+                    return Ok(Predicate {
                         scope: t.scope.to_owned(),
                         attribute: t.attribute.to_owned(),
                         op: Op::LtOrAbsent(t.value.clone()),
@@ -111,7 +112,7 @@ impl Filter {
             }
             other => return Err(QueryError::Invalid(format!("unknown filter type {other:?}"))),
         };
-        Ok(Filter { scope: t.scope.to_owned(), attribute: t.attribute.to_owned(), op })
+        Ok(Predicate { scope: t.scope.to_owned(), attribute: t.attribute.to_owned(), op })
     }
 
     /// Whether a device whose attribute (in this filter's scope) is `value` matches. Lists match
@@ -148,7 +149,7 @@ fn scalar(v: &Value) -> Option<Scalar> {
     }
 }
 
-impl Filter {
+impl Predicate {
     /// The filter's scope.
     pub fn scope(&self) -> &str {
         &self.scope
@@ -204,13 +205,13 @@ impl Filter {
     }
 
     /// An equality filter built by the server (v1 list parameters, group listings).
-    pub fn equals(scope: &str, attribute: &str, values: Vec<Value>) -> Filter {
-        Filter { scope: scope.to_owned(), attribute: attribute.to_owned(), op: Op::In(values) }
+    pub fn equals(scope: &str, attribute: &str, values: Vec<Value>) -> Predicate {
+        Predicate { scope: scope.to_owned(), attribute: attribute.to_owned(), op: Op::In(values) }
     }
 
     /// An existence filter built by the server (`has_group`).
-    pub fn exists(scope: &str, attribute: &str, present: bool) -> Filter {
-        Filter { scope: scope.to_owned(), attribute: attribute.to_owned(), op: Op::Exists(present) }
+    pub fn exists(scope: &str, attribute: &str, present: bool) -> Predicate {
+        Predicate { scope: scope.to_owned(), attribute: attribute.to_owned(), op: Op::Exists(present) }
     }
 }
 
@@ -242,7 +243,7 @@ mod tests {
     }
 
     fn check(op: &str, operand: Value, attribute: Option<Value>) -> bool {
-        Filter::parse(&term(op, operand)).unwrap().matches(|_, _| attribute.clone())
+        Predicate::parse(&term(op, operand)).unwrap().matches(|_, _| attribute.clone())
     }
 
     #[test]
@@ -273,7 +274,7 @@ mod tests {
         assert!(!check("$ltne", cutoff, t("2026-12-02T00:00:00Z")), "newer");
         assert!(check("$ltne", 5.into(), Some(Value::from(4))));
         assert!(!check("$ltne", 5.into(), Some(Value::from("text"))), "another type is present");
-        assert!(Filter::parse(&term("$ltne", serde_json::json!([1]))).is_err());
+        assert!(Predicate::parse(&term("$ltne", serde_json::json!([1]))).is_err());
     }
 
     #[test]
@@ -286,9 +287,9 @@ mod tests {
             ("$eq", serde_json::json!({"a": 1})),
             ("$gt", serde_json::json!([1])),
         ] {
-            assert!(Filter::parse(&term(op, value)).is_err(), "{op}");
+            assert!(Predicate::parse(&term(op, value)).is_err(), "{op}");
         }
         let scope = FilterTerm { scope: "nope".into(), ..term("$eq", "x".into()) };
-        assert!(Filter::parse(&scope).is_err());
+        assert!(Predicate::parse(&scope).is_err());
     }
 }
