@@ -23,9 +23,9 @@ use crate::simulator::{Seed, Sim, SimDevice};
 /// Devices onboarded through HTTP; they poll in (n) and (o) and are the targets in (p).
 pub const ONBOARDED: u32 = 10_000;
 /// Requests in flight in the closed-loop runs and during onboarding.
-const IN_FLIGHT: usize = 64;
+pub(crate) const IN_FLIGHT: usize = 64;
 /// One closed-loop run.
-const RUN: Duration = Duration::from_secs(3);
+pub(crate) const RUN: Duration = Duration::from_secs(3);
 /// The fixed offered rate of the open-loop run, and its length.
 const PACED_RATE: f64 = 5_000.0;
 const PACED_RUN: Duration = Duration::from_secs(10);
@@ -162,7 +162,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
 
 /// `IN_FLIGHT` loops calling `f` (with a running count, to pick a device) for `RUN`: requests
 /// per second and the latency histogram (µs).
-async fn closed_loop<F, Fut>(f: F) -> anyhow::Result<(f64, Histogram<u64>)>
+pub(crate) async fn closed_loop<F, Fut>(f: F) -> anyhow::Result<(f64, Histogram<u64>)>
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = anyhow::Result<()>> + Send,

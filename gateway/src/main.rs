@@ -42,6 +42,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Admin { command: AdminCommand::GenCert(args) } => {
+            let written = fleetlog_gateway::tls::gencert::generate(&args)?;
+            // The paths are the command's output.
+            #[allow(clippy::print_stdout)]
+            for path in written {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
     }
 }
 

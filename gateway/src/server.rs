@@ -84,7 +84,8 @@ async fn open_storage(
         }
     };
     cfg.link_secret = Some(secret.clone());
-    let base = args.public_url.clone().unwrap_or_else(|| format!("http://{local}"));
+    let scheme = if args.tls.enabled() { "https" } else { "http" };
+    let base = args.public_url.clone().unwrap_or_else(|| format!("{scheme}://{local}"));
     let prefix = format!("{}{}", base.trim_end_matches('/'), crate::http::DOWNLOAD_ROUTE);
     let store = fleetlog_storage::Store::open(&cfg, &prefix).await.context("opening the artifact storage")?;
     // Configuration artifacts are made on request, whatever the storage: their links are
@@ -101,11 +102,15 @@ pub struct Application {
     state: AppState,
     nats: Nats,
     args: ServeArgs,
+    tls: Option<crate::tls::ServerTls>,
+    redirect: Option<TcpListener>,
 }
 
 impl Application {
     /// Starts everything but the HTTP loop. `--listen` with port 0 picks a free port.
     pub async fn build(args: ServeArgs) -> anyhow::Result<Application> {
+        // First, so that a wrong certificate or key stops the start before anything runs.
+        let tls = crate::tls::ServerTls::from_args(&args.tls)?;
         let nats = Nats::connect(&args.conn).await?;
         let store_cfg = args.conn.store_config();
         let store = crate::nats_client::open_store(&nats.client, store_cfg).await?;
@@ -119,6 +124,10 @@ impl Application {
             (None, Some(url)) => record_nats_url(&args.conn.data_dir, url, true)?,
             (None, None) => {}
         }
+        let redirect = match args.tls.http_redirect {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?),
+            None => None,
+        };
         let jwt = Arc::new(load_jwt_keys(&args)?);
         let (storage, config_links) = open_storage(&args, listener.local_addr()?).await?;
         let settings = AppSettings {
@@ -134,12 +143,23 @@ impl Application {
             metrics: crate::http::metrics_handle(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
-        Ok(Application { listener, state, nats, args })
+        Ok(Application { listener, state, nats, args, tls, redirect })
     }
 
     /// The address it listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("bound listener")
+    }
+
+    /// `https://ADDR` with TLS, else `http://ADDR`.
+    pub fn local_url(&self) -> String {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr())
+    }
+
+    /// The address of the `--http-redirect` listener.
+    pub fn redirect_addr(&self) -> Option<SocketAddr> {
+        self.redirect.as_ref().and_then(|l| l.local_addr().ok())
     }
 
     /// The shared state (for tests and tools in the same process).
@@ -153,8 +173,9 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, state, nats, args } = self;
-        tracing::info!(addr = %listener.local_addr()?, "fleetlog serving");
+        let Application { listener, state, nats, args, tls, redirect } = self;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        tracing::info!(addr = %listener.local_addr()?, scheme, "fleetlog serving");
         // `fleetlog replay` on this data dir reaches this process through its id.
         let serve_id = uuid::Uuid::new_v4().simple().to_string();
         let id_file = args.conn.data_dir.join(crate::rebuild_rpc::SERVE_ID_FILE);
@@ -187,8 +208,24 @@ impl Application {
         let limits = crate::http::serve::ConnLimits {
             header_read_timeout: Duration::from_secs(args.header_read_timeout),
         };
-        crate::http::serve::serve(listener, router, limits, shutdown).await?;
+        let reloads = tls.as_ref().map(|tls| {
+            let interval = Duration::from_secs(args.tls.reload_interval);
+            tokio::spawn(crate::tls::watch(tls.clone(), interval, state.shutdown.clone()))
+        });
+        let https_port = listener.local_addr()?.port();
+        let redirects = redirect.map(|redirect| {
+            let target = crate::http::redirect::Target::new(args.public_url.as_deref(), https_port);
+            tokio::spawn(crate::http::redirect::serve(redirect, target, limits, state.shutdown.clone()))
+        });
+        let acceptor = tls.as_ref().map(crate::tls::ServerTls::acceptor);
+        crate::http::serve::serve(listener, router, limits, acceptor, shutdown).await?;
         tracing::info!("HTTP drained; stopping");
+        if let Some(task) = redirects {
+            let _ = task.await;
+        }
+        if let Some(task) = reloads {
+            task.abort();
+        }
         rebuilds.abort();
         waits.abort();
         sweeper.abort();

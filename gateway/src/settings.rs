@@ -48,6 +48,27 @@ pub enum AdminCommand {
         #[arg(long, env = "FLEETLOG_ADMIN_PASSWORD")]
         password: String,
     },
+    /// Write a self-signed CA and a server certificate signed by it, for trying TLS locally:
+    /// `ca.crt` (give it to devices as `ServerCertificate`), `server.crt` and `server.key`
+    /// (for `serve --tls-cert/--tls-key`), `ca.key` (to sign more).
+    GenCert(GenCertArgs),
+}
+
+/// Flags of `fleetlog admin gen-cert`.
+#[derive(Debug, Clone, Args)]
+pub struct GenCertArgs {
+    /// A name the server is reached by: a DNS name or an IP address (repeatable).
+    #[arg(long = "host", required = true)]
+    pub hosts: Vec<String>,
+    /// Directory to write the files into (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The server key's type: `ecdsa-p256` or `rsa-2048` (the CA's is ECDSA P-256).
+    #[arg(long, default_value = "ecdsa-p256")]
+    pub key_type: String,
+    /// Days the server certificate is valid.
+    #[arg(long, default_value_t = 365)]
+    pub days: u32,
 }
 
 /// Where the log and the local state are; every subcommand takes these.
@@ -96,9 +117,13 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "FLEETLOG_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// Public base URL of this server (used in links handed to devices).
+    /// Public base URL of this server (used in links handed to devices). Without it links
+    /// point at `--listen`, with `https://` when TLS is on.
     #[arg(long, env = "FLEETLOG_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Serve HTTPS (and WSS) with this certificate chain (PEM, the server's certificate first).
+    #[command(flatten)]
+    pub tls: TlsArgs,
     /// Largest request body of the JSON APIs, in bytes (below NATS's default 1 MiB message
     /// limit, so that what a body changes can be stored as one event).
     #[arg(long, env = "FLEETLOG_MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
@@ -161,6 +186,7 @@ impl ServeArgs {
             conn,
             listen,
             public_url: None,
+            tls: TlsArgs::default(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             header_read_timeout: 30,
             read_your_writes_ms: 5000,
@@ -174,6 +200,40 @@ impl ServeArgs {
             min_rsa_bits: 2048,
             allow_ecdsa_p224: false,
         }
+    }
+}
+
+/// TLS flags of `fleetlog serve`: without `--tls-cert` fleetlog serves plain HTTP.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// Certificate chain (PEM, the server's certificate first, then intermediates): serve
+    /// HTTPS and WSS on `--listen` (HTTP/1.1 and HTTP/2, TLS 1.2 and 1.3).
+    #[arg(id = "tls_cert", long = "tls-cert", env = "FLEETLOG_TLS_CERT", requires = "tls_key")]
+    pub cert: Option<PathBuf>,
+    /// The certificate's private key (PEM: PKCS#8, PKCS#1 RSA or SEC1 EC).
+    #[arg(id = "tls_key", long = "tls-key", env = "FLEETLOG_TLS_KEY", requires = "tls_cert")]
+    pub key: Option<PathBuf>,
+    /// How often the certificate and key files are checked for changes, in seconds (a new
+    /// pair is used for new connections; SIGHUP checks at once). 0: only on SIGHUP.
+    #[arg(long = "tls-reload-interval", env = "FLEETLOG_TLS_RELOAD_INTERVAL", default_value_t = 10)]
+    pub reload_interval: u64,
+    /// Also listen on this address with plain HTTP, answering every request with a redirect to
+    /// the HTTPS address. For browsers only: devices do not follow redirects of their POSTs.
+    #[arg(long = "http-redirect", env = "FLEETLOG_HTTP_REDIRECT", requires = "tls_cert")]
+    pub http_redirect: Option<SocketAddr>,
+    /// Device mutual TLS: a device presenting a client certificate signed by a CA in this PEM
+    /// file is admitted without an operator (its pending auth set of the identity and key of
+    /// its signed auth request is accepted), as Mender Enterprise's mTLS ambassador does.
+    /// Devices without a certificate go the usual way; a certificate of another CA fails the
+    /// handshake. Read at start.
+    #[arg(long = "device-client-ca", env = "FLEETLOG_DEVICE_CLIENT_CA", requires = "tls_cert")]
+    pub device_client_ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// Whether TLS is on.
+    pub fn enabled(&self) -> bool {
+        self.cert.is_some()
     }
 }
 
@@ -259,5 +319,18 @@ mod tests {
         assert_eq!((relaxed.min_rsa_bits, relaxed.allow_p224), (1024, true));
         assert!(serve(&["--min-rsa-bits", "512"]).is_err(), "below Mender's own smallest key");
         assert!(serve(&["--min-rsa-bits", "9000"]).is_err(), "above the largest key accepted");
+    }
+
+    #[test]
+    fn tls_flags_come_in_pairs_and_the_redirect_needs_tls() {
+        let parse = |args: &[&str]| Cli::try_parse_from([&["fleetlog", "serve"], args].concat());
+        assert!(parse(&["--tls-cert", "c.pem"]).is_err(), "a certificate without its key");
+        assert!(parse(&["--tls-key", "k.pem"]).is_err(), "a key without its certificate");
+        assert!(parse(&["--http-redirect", "127.0.0.1:80"]).is_err(), "a redirect to no https");
+        assert!(parse(&["--device-client-ca", "ca.pem"]).is_err(), "mTLS without TLS");
+        match parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).unwrap().command {
+            Command::Serve(s) => assert!(s.tls.enabled() && s.tls.reload_interval == 10),
+            _ => unreachable!("serve parses as serve"),
+        }
     }
 }

@@ -41,7 +41,8 @@ fn spawn(cmd: &mut Command, log: std::path::PathBuf) -> Child {
 /// Admits a real client on `base` (the server its proxy dials; a replica's URL works too) and
 /// starts mender-connect for it; returns once fleetlog (`server`) sees it connected.
 pub async fn connect_real_device(server: &Server, base: &str, mac: &str) -> Connected {
-    let device = Device::new(base, mac);
+    // On https the device trusts the server's CA (a replica serves the same certificate).
+    let device = Device::with_ca(base, mac, server.ca.as_deref());
     let key = device.path("mender-agent.pem");
     let ok = std::process::Command::new("openssl")
         .args(["genpkey", "-algorithm", "ed25519", "-out"])

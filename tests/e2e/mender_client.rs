@@ -64,8 +64,13 @@ pub(super) struct Device {
 
 impl Device {
     pub(super) fn new(server: &str, mac: &str) -> Device {
+        Self::with_ca(server, mac, None)
+    }
+
+    /// A device whose `ServerCertificate` is `ca` (for a server on https with a private CA).
+    pub(super) fn with_ca(server: &str, mac: &str, ca: Option<&Path>) -> Device {
         let dir = tempfile::tempdir().unwrap();
-        let conf = serde_json::json!({
+        let mut conf = serde_json::json!({
             "ServerURL": server,
             "TenantToken": "",
             "UpdatePollIntervalSeconds": 5,
@@ -74,6 +79,9 @@ impl Device {
             "DeviceTypeFile": dir.path().join("device_type"),
             "DBus": { "Enabled": false },
         });
+        if let Some(ca) = ca {
+            conf["ServerCertificate"] = ca.to_str().unwrap().into();
+        }
         std::fs::write(dir.path().join("mender.conf"), conf.to_string()).unwrap();
         std::fs::write(dir.path().join("device_type"), "device_type=test-device\n").unwrap();
         Device { dir, mac: mac.into() }
@@ -84,7 +92,7 @@ impl Device {
     }
 
     /// `mender bootstrap`: one auth request; true when the server issued a token.
-    async fn bootstrap(&self) -> bool {
+    pub(super) async fn bootstrap(&self) -> bool {
         let out = Command::new("mender")
             .args(["--no-syslog", "--config"])
             .arg(self.path("mender.conf"))

@@ -25,11 +25,14 @@ pub(super) async fn sh(line: &str, dir: &Path) {
 pub(super) struct Cli {
     pub(super) base: String,
     pub(super) home: tempfile::TempDir,
+    /// The CA of the server's certificate, trusted through `SSL_CERT_FILE` (Go reads it).
+    pub(super) ca: Option<std::path::PathBuf>,
 }
 
 impl Cli {
     pub(super) async fn new(server: &Server) -> Cli {
-        let cli = Cli { base: server.base.clone(), home: tempfile::tempdir().unwrap() };
+        let home = tempfile::tempdir().unwrap();
+        let cli = Cli { base: server.base.clone(), home, ca: server.ca.clone() };
         cli.run(&["login", "--username", "admin@example.com", "--password", "secret-password"]).await;
         cli
     }
@@ -39,13 +42,22 @@ impl Cli {
             .arg("--server")
             .arg(&self.base)
             .args(args)
-            .env("HOME", self.home.path())
+            .envs(self.env())
             .output()
             .await
             .unwrap();
         log(&format!("mender-cli {args:?}"), &out);
         assert!(out.status.success(), "mender-cli {args:?}");
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    }
+
+    /// The environment mender-cli runs with: its home, and the server's CA if any.
+    pub(super) fn env(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        let mut env = vec![("HOME", self.home.path().as_os_str().to_owned())];
+        if let Some(ca) = &self.ca {
+            env.push(("SSL_CERT_FILE", ca.as_os_str().to_owned()));
+        }
+        env
     }
 }
 
@@ -67,7 +79,7 @@ pub(super) async fn deploy_and_wait(server: &Server, name: &str, artifact_name: 
     panic!("deployment {name} did not finish: {d}");
 }
 
-async fn update_end_to_end(server: &Server, mac: &str) {
+pub(super) async fn update_end_to_end(server: &Server, mac: &str) {
     let work = tempfile::tempdir().unwrap();
     let target = work.path().join("target");
     std::fs::create_dir_all(&target).unwrap();
@@ -92,7 +104,7 @@ async fn update_end_to_end(server: &Server, mac: &str) {
     let listed = cli.run(&["artifacts", "list"]).await;
     assert!(listed.contains("release-3") && listed.contains("fail-1"), "{listed}");
 
-    let device = Device::new(&server.base, mac);
+    let device = Device::with_ca(&server.base, mac, server.ca.as_deref());
     let key = device.path("mender-agent.pem");
     sh(&format!("openssl genpkey -algorithm ed25519 -out {}", key.display()), work.path()).await;
     let id = admit_real_client(server, &device).await;
@@ -148,7 +160,7 @@ async fn update_end_to_end(server: &Server, mac: &str) {
     assert_eq!(res.status(), 201);
     let location = res.headers()["location"].to_str().unwrap().to_owned();
     let (_, _, link) = server.send(Method::GET, &format!("{location}/download"), None).await;
-    let bytes = reqwest::get(link["uri"].as_str().unwrap()).await.unwrap().bytes().await.unwrap();
+    let bytes = server.http.get(link["uri"].as_str().unwrap()).send().await.unwrap().bytes().await.unwrap();
     std::fs::write(work.path().join("generated.mender"), &bytes).unwrap();
     sh("mender-artifact read generated.mender | grep -q release-4", work.path()).await;
     let generated = deploy_and_wait(server, "e2e-generated", "release-4", &id).await;

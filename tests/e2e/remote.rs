@@ -110,8 +110,8 @@ async fn the_real_mender_connect_connects_and_its_state_shows_in_inventory() {
 }
 
 /// Runs a shell line with mender-cli's home; returns (success, stdout + stderr).
-async fn shell(cli: &crate::mender_update::Cli, line: &str) -> (bool, String) {
-    let run = tokio::process::Command::new("sh").arg("-c").arg(line).env("HOME", cli.home.path()).output();
+pub(super) async fn shell(cli: &crate::mender_update::Cli, line: &str) -> (bool, String) {
+    let run = tokio::process::Command::new("sh").arg("-c").arg(line).envs(cli.env()).output();
     let out = tokio::time::timeout(std::time::Duration::from_secs(90), run)
         .await
         .expect("command finished")

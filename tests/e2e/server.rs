@@ -14,6 +14,10 @@ pub struct Server {
     pub conn: ConnectionArgs,
     pub http: reqwest::Client,
     pub token: String,
+    /// The `--http-redirect` listener's address, when the test asked for one.
+    pub redirect: Option<std::net::SocketAddr>,
+    /// The CA the server's TLS certificate is signed by (`None`: plain HTTP).
+    pub ca: Option<std::path::PathBuf>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
     dir: Option<tempfile::TempDir>,
@@ -26,11 +30,29 @@ impl Server {
 
     /// A server whose settings `tune` adjusts first (e.g. another storage backend).
     pub async fn start_with(tune: impl FnOnce(&mut ServeArgs)) -> Server {
+        Self::launch(tune, None).await
+    }
+
+    /// A server on HTTPS with the certificate `fleetlog admin gen-cert` wrote into `certs`;
+    /// its client trusts that CA.
+    pub async fn start_tls(certs: &std::path::Path, tune: impl FnOnce(&mut ServeArgs)) -> Server {
+        use fleetlog_gateway::tls::gencert::{CA_CERT, SERVER_CERT, SERVER_KEY};
+        let certs = certs.to_owned();
+        let ca = certs.join(CA_CERT);
+        let with_tls = move |args: &mut ServeArgs| {
+            args.tls.cert = Some(certs.join(SERVER_CERT));
+            args.tls.key = Some(certs.join(SERVER_KEY));
+            tune(args);
+        };
+        Self::launch(with_tls, Some(ca)).await
+    }
+
+    async fn launch(tune: impl FnOnce(&mut ServeArgs), ca: Option<std::path::PathBuf>) -> Server {
         let (dir, conn) = fresh_conn("I");
         Box::pin(fleetlog_gateway::admin::create_user(&conn, "Admin@Example.com", "secret-password"))
             .await
             .unwrap();
-        Self::start_on(dir, conn, tune).await
+        Self::start_on_trusting(dir, conn, tune, ca).await
     }
 
     /// A server on `conn` (a log where the admin exists already), with its data in `dir`.
@@ -39,16 +61,29 @@ impl Server {
         conn: ConnectionArgs,
         tune: impl FnOnce(&mut ServeArgs),
     ) -> Server {
+        Self::start_on_trusting(dir, conn, tune, None).await
+    }
+
+    async fn start_on_trusting(
+        dir: tempfile::TempDir,
+        conn: ConnectionArgs,
+        tune: impl FnOnce(&mut ServeArgs),
+        ca: Option<std::path::PathBuf>,
+    ) -> Server {
         let mut args = ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap());
         tune(&mut args);
         let app = Box::pin(Application::build(args)).await.unwrap();
-        let base = format!("http://{}", app.local_addr());
+        let base = app.local_url();
+        let redirect = app.redirect_addr();
         let state = app.state().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
         }));
-        let http = reqwest::Client::new();
+        let http = match &ca {
+            Some(ca) => client_trusting(ca, reqwest::Client::builder()),
+            None => reqwest::Client::new(),
+        };
         // The CLI wrote the user before serve started: the read models catch up from the log.
         let mut token = String::new();
         for _ in 0..100 {
@@ -66,7 +101,18 @@ impl Server {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(!token.is_empty() && !token.ends_with('\n'), "login works");
-        Server { base, state, conn, http, token, stop: Some(tx), task: Some(task), dir: Some(dir) }
+        Server {
+            base,
+            state,
+            conn,
+            http,
+            token,
+            redirect,
+            ca,
+            stop: Some(tx),
+            task: Some(task),
+            dir: Some(dir),
+        }
     }
 
     /// A second replica as a [`Server`] (logged in as the admin there): its own data dir, the
@@ -93,7 +139,7 @@ impl Server {
             ..ServeArgs::with_defaults(conn, "127.0.0.1:0".parse().unwrap())
         };
         let app = Box::pin(Application::build(args)).await.unwrap();
-        let base = format!("http://{}", app.local_addr());
+        let base = app.local_url();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = rx.await;
@@ -189,6 +235,17 @@ impl Drop for Server {
             let _ = tx.send(());
         }
     }
+}
+
+/// An HTTP client (from `builder`) that trusts the CA in the PEM file `ca`, and no other.
+pub fn client_trusting(ca: &std::path::Path, builder: reqwest::ClientBuilder) -> reqwest::Client {
+    let pem = std::fs::read(ca).unwrap();
+    builder
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap()
 }
 
 /// The captured auth requests: (body, signature).

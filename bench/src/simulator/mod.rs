@@ -149,9 +149,14 @@ pub struct Sim {
 impl Sim {
     /// A simulator talking to `base`.
     pub fn new(base: &str, in_flight: usize) -> anyhow::Result<Sim> {
+        let http = reqwest::Client::builder().pool_max_idle_per_host(in_flight).build()?;
+        Self::with_client(base, in_flight, http)
+    }
+
+    /// A simulator talking to `base` through `http` (e.g. a client trusting a private CA).
+    pub fn with_client(base: &str, in_flight: usize, http: reqwest::Client) -> anyhow::Result<Sim> {
         let base = base.trim_end_matches('/').to_owned();
         let next_url = format!("{base}/api/devices/v1/deployments/device/deployments/next").parse()?;
-        let http = reqwest::Client::builder().pool_max_idle_per_host(in_flight).build()?;
         Ok(Sim { http, base, in_flight, next_url })
     }
 

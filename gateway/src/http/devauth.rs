@@ -30,14 +30,24 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Answers a device's auth request with a bare JWT (`application/jwt`) once it is accepted.
+/// Over a connection with a verified device certificate a pending device is admitted at once.
 async fn auth_request(
     State(state): State<AppState>,
     axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    cert: Option<axum::Extension<crate::tls::ClientCertificate>>,
     headers: HeaderMap,
     super::json_body::TimedBytes(body): super::json_body::TimedBytes,
 ) -> Result<Response, ApiError> {
     let signature = headers.get("x-men-signature").and_then(|v| v.to_str().ok());
-    let token = svc::auth_request(&state, &body, signature, &request_id).await?;
+    let token = match (svc::auth_request(&state, &body, signature, &request_id).await, cert) {
+        (Err(crate::app::AppError::Unauthorized(e)), Some(axum::Extension(cert))) => {
+            if !super::device_mtls::admit(&state, &body, signature, &cert).await? {
+                return Err(crate::app::AppError::Unauthorized(e).into());
+            }
+            svc::auth_request(&state, &body, signature, &request_id).await?
+        }
+        (result, _) => result?,
+    };
     Ok(([(header::CONTENT_TYPE, "application/jwt")], token).into_response())
 }
 
