@@ -9,6 +9,7 @@
 #![allow(clippy::print_stdout)]
 
 mod append;
+mod cluster;
 mod connect;
 mod deployments;
 mod fuzz;
@@ -69,6 +70,9 @@ fn main() -> anyhow::Result<()> {
         }
         if which == "tls" || which == "all" {
             Box::pin(tls::run(server.url())).await?;
+        }
+        if which == "cluster" || which == "all" {
+            Box::pin(cluster::run(server.url())).await?;
         }
         if which == "deployments" || which == "all" {
             Box::pin(deployments::run(server.url())).await?;
