@@ -28,6 +28,7 @@ pub mod json;
 mod json_body;
 mod metrics;
 mod releases;
+pub mod reporting;
 mod request_id;
 mod sessions;
 mod settings;
@@ -75,6 +76,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(download::router())
         .merge(deviceconfig::router())
         .merge(crate::connect::router())
+        .merge(reporting::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }

@@ -76,3 +76,55 @@ pub fn attributes_usage(mut counts: Vec<AttributeCount>) -> serde_json::Value {
         counts.iter().map(|c| serde_json::json!({"name": c.name, "scope": c.scope})).collect();
     serde_json::json!({"attributes": attributes, "count": counts.len(), "limit": ATTRIBUTE_LIMIT})
 }
+
+/// The backend a request is answered by.
+#[derive(Clone)]
+pub enum Backend {
+    /// The local sled models.
+    Embedded(Embedded),
+}
+
+impl Backend {
+    /// `devices/search`.
+    pub async fn search_devices(&self, tenant: &str, s: &query::Search) -> Result<Page, ReportingError> {
+        match self {
+            Backend::Embedded(e) => e.search_devices(tenant, s),
+        }
+    }
+
+    /// `devices/aggregate`.
+    pub async fn aggregate_devices(
+        &self,
+        tenant: &str,
+        a: &query::Aggregate,
+    ) -> Result<Vec<AggregationResult>, ReportingError> {
+        match self {
+            Backend::Embedded(e) => e.aggregate_devices(tenant, a),
+        }
+    }
+
+    /// `deployments/devices/search`.
+    pub async fn search_deployments(&self, tenant: &str, s: &query::Search) -> Result<Page, ReportingError> {
+        match self {
+            Backend::Embedded(e) => e.search_deployments(tenant, s),
+        }
+    }
+
+    /// `deployments/devices/aggregate`.
+    pub async fn aggregate_deployments(
+        &self,
+        tenant: &str,
+        a: &query::Aggregate,
+    ) -> Result<Vec<AggregationResult>, ReportingError> {
+        match self {
+            Backend::Embedded(e) => e.aggregate_deployments(tenant, a),
+        }
+    }
+
+    /// Every device attribute with the number of devices having it.
+    pub async fn attribute_counts(&self, tenant: &str) -> Result<Vec<AttributeCount>, ReportingError> {
+        match self {
+            Backend::Embedded(e) => e.attribute_counts(tenant),
+        }
+    }
+}
