@@ -14,6 +14,8 @@ use fleetlog_projections::{
 };
 use tokio::net::TcpListener;
 
+use fleetlog_projections::reporting::opensearch::{OpenSearchBackend, SearchClient, SearchIndexer};
+
 use crate::auth::jwt::{JwtAlgorithm, JwtKeys};
 use crate::nats_server::{NatsServer, NatsServerConfig};
 use crate::settings::{ConnectionArgs, ServeArgs};
@@ -195,6 +197,24 @@ pub struct Application {
     state: AppState,
     nats: Nats,
     args: ServeArgs,
+    search: Option<Search>,
+}
+
+/// Reporting on OpenSearch (`--opensearch-url`): the indexer and the backend it feeds.
+struct Search {
+    indexer: SearchIndexer,
+    backend: OpenSearchBackend,
+}
+
+impl Search {
+    /// Starts indexing into OpenSearch. OpenSearch need not be up: the indexer retries, and
+    /// reporting answers 503 until it can.
+    fn start(args: &ServeArgs, read_models: &Arc<ProjectionHost>) -> anyhow::Result<Option<Search>> {
+        let Some(url) = &args.opensearch_url else { return Ok(None) };
+        let client = SearchClient::new(url, &args.opensearch_index_prefix)?;
+        let indexer = SearchIndexer::start(read_models.clone(), client.clone())?;
+        Ok(Some(Search { indexer, backend: OpenSearchBackend::new(client) }))
+    }
 }
 
 impl Application {
@@ -230,7 +250,8 @@ impl Application {
             direct_upload_expiry: std::time::Duration::from_secs(args.direct_upload_expiry.max(1)),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
-        Ok(Application { listener, state, nats, args })
+        let search = Search::start(&args, &state.read_models)?;
+        Ok(Application { listener, state, nats, args, search })
     }
 
     /// The address it listens on.
@@ -249,7 +270,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, state, nats, args } = self;
+        let Application { listener, state, nats, args, search } = self;
         tracing::info!(addr = %listener.local_addr()?, "fleetlog serving");
         // `fleetlog replay` on this data dir reaches this process through its id.
         let serve_id = uuid::Uuid::new_v4().simple().to_string();
@@ -268,7 +289,11 @@ impl Application {
             state.read_models.clone(),
         ));
         let sweeper = tokio::spawn(crate::services::direct_upload::sweeper(state.clone()));
-        let router = crate::http::app(state.clone(), args.max_body_bytes);
+        let mut router = crate::http::app(state.clone(), args.max_body_bytes);
+        if let Some(search) = &search {
+            router =
+                crate::http::reporting::with_backend(router, search.backend.clone(), search.indexer.status());
+        }
         let token = state.shutdown.clone();
         let shutdown = async move {
             shutdown.await;
@@ -281,6 +306,9 @@ impl Application {
         rebuilds.abort();
         waits.abort();
         sweeper.abort();
+        if let Some(search) = search {
+            search.indexer.stop().await;
+        }
         let _ = std::fs::remove_file(&id_file);
         state.read_models.stop().await;
         if let Err(e) = nats.client.drain().await {

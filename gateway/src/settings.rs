@@ -138,6 +138,14 @@ pub struct ServeArgs {
     /// Accept ECDSA P-224 device keys (Mender does; off by default: 112-bit security).
     #[arg(long, env = "FLEETLOG_ALLOW_ECDSA_P224")]
     pub allow_ecdsa_p224: bool,
+    /// OpenSearch for the reporting API (e.g. `http://127.0.0.1:9200`): the log is indexed
+    /// there and reporting answers from it. Without it, reporting answers from the local read
+    /// models.
+    #[arg(long, env = "FLEETLOG_OPENSEARCH_URL")]
+    pub opensearch_url: Option<String>,
+    /// Prefix of fleetlog's OpenSearch index names (one installation per prefix).
+    #[arg(long, env = "FLEETLOG_OPENSEARCH_INDEX_PREFIX", default_value = "fleetlog-")]
+    pub opensearch_index_prefix: String,
 }
 
 impl ServeArgs {
@@ -167,6 +175,8 @@ impl ServeArgs {
             storage: fleetlog_storage::StorageConfig::default(),
             min_rsa_bits: 2048,
             allow_ecdsa_p224: false,
+            opensearch_url: None,
+            opensearch_index_prefix: "fleetlog-".into(),
         }
     }
 }

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use fleetlog_projections::Model;
+use fleetlog_projections::reporting::opensearch::{IndexerStatus, OpenSearchBackend};
 use fleetlog_projections::reporting::query::{AggregateBody, Kind, SearchBody};
 use fleetlog_projections::reporting::{
     AggregationResult, Backend, Embedded, Page, ReportingError, attributes_usage, sort_attribute_counts,
@@ -38,6 +39,17 @@ pub fn router() -> Router<AppState> {
 /// The OpenSearch backend, when configured: added to the router as an extension at start.
 #[derive(Clone)]
 pub struct ExternalBackend(pub Arc<Backend>);
+
+/// The OpenSearch indexer's progress, for `/readyz`.
+#[derive(Clone)]
+pub struct SearchStatus(pub Arc<IndexerStatus>);
+
+/// `router` answering reporting from OpenSearch, and showing the indexer in `/readyz`.
+pub fn with_backend(router: Router, backend: OpenSearchBackend, status: Arc<IndexerStatus>) -> Router {
+    router
+        .layer(Extension(ExternalBackend(Arc::new(Backend::OpenSearch(backend)))))
+        .layer(Extension(SearchStatus(status)))
+}
 
 /// The backend of this request.
 struct Reporting(Backend);

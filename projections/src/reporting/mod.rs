@@ -11,6 +11,7 @@
 mod aggregate;
 mod embedded;
 pub mod filter;
+pub mod opensearch;
 pub mod query;
 pub mod record;
 
@@ -82,6 +83,8 @@ pub fn attributes_usage(mut counts: Vec<AttributeCount>) -> serde_json::Value {
 pub enum Backend {
     /// The local sled models.
     Embedded(Embedded),
+    /// OpenSearch.
+    OpenSearch(opensearch::OpenSearchBackend),
 }
 
 impl Backend {
@@ -89,6 +92,7 @@ impl Backend {
     pub async fn search_devices(&self, tenant: &str, s: &query::Search) -> Result<Page, ReportingError> {
         match self {
             Backend::Embedded(e) => e.search_devices(tenant, s),
+            Backend::OpenSearch(o) => o.search_devices(tenant, s).await,
         }
     }
 
@@ -100,6 +104,7 @@ impl Backend {
     ) -> Result<Vec<AggregationResult>, ReportingError> {
         match self {
             Backend::Embedded(e) => e.aggregate_devices(tenant, a),
+            Backend::OpenSearch(o) => o.aggregate_devices(tenant, a).await,
         }
     }
 
@@ -107,6 +112,7 @@ impl Backend {
     pub async fn search_deployments(&self, tenant: &str, s: &query::Search) -> Result<Page, ReportingError> {
         match self {
             Backend::Embedded(e) => e.search_deployments(tenant, s),
+            Backend::OpenSearch(o) => o.search_deployments(tenant, s).await,
         }
     }
 
@@ -118,6 +124,7 @@ impl Backend {
     ) -> Result<Vec<AggregationResult>, ReportingError> {
         match self {
             Backend::Embedded(e) => e.aggregate_deployments(tenant, a),
+            Backend::OpenSearch(o) => o.aggregate_deployments(tenant, a).await,
         }
     }
 
@@ -125,6 +132,7 @@ impl Backend {
     pub async fn attribute_counts(&self, tenant: &str) -> Result<Vec<AttributeCount>, ReportingError> {
         match self {
             Backend::Embedded(e) => e.attribute_counts(tenant),
+            Backend::OpenSearch(o) => o.attribute_counts(tenant).await,
         }
     }
 }

@@ -108,19 +108,25 @@ impl Record {
 
     /// The record as shown, keeping only `selected` fields when the request names some.
     pub fn shown(&self, selected: Option<&[Field]>) -> Value {
-        let Some(selected) = selected else { return self.out.clone() };
-        let mut out = self.out.clone();
-        if let Some(Value::Array(attributes)) = out.get_mut("attributes") {
-            attributes.retain(|a| {
-                let scope = a["scope"].as_str().unwrap_or_default();
-                let name = a["name"].as_str().unwrap_or_default();
-                selected.iter().any(|f| f.scope == scope && f.name == name)
-            });
-        } else if let Value::Object(map) = &mut out {
-            map.retain(|k, _| k == "id" || selected.iter().any(|f| f.name == *k));
-        }
-        out
+        show(&self.out, selected)
     }
+}
+
+/// A record's JSON as shown, keeping only `selected` fields (device attributes, or the
+/// deployment fields and `id`) when the request names some.
+pub fn show(out: &Value, selected: Option<&[Field]>) -> Value {
+    let Some(selected) = selected else { return out.clone() };
+    let mut out = out.clone();
+    if let Some(Value::Array(attributes)) = out.get_mut("attributes") {
+        attributes.retain(|a| {
+            let scope = a["scope"].as_str().unwrap_or_default();
+            let name = a["name"].as_str().unwrap_or_default();
+            selected.iter().any(|f| f.scope == scope && f.name == name)
+        });
+    } else if let Value::Object(map) = &mut out {
+        map.retain(|k, _| k == "id" || selected.iter().any(|f| f.name == *k));
+    }
+    out
 }
 
 /// Device deployment fields a query may name.
