@@ -28,6 +28,8 @@ mod playback;
 mod projections;
 mod python_consumer;
 mod remote;
+mod reporting;
+mod reporting_cases;
 mod restart;
 mod server;
 mod spec_sweep;
