@@ -227,10 +227,10 @@ async fn reporting_answers_the_same_from_sled_and_from_opensearch() {
                 cut(&searched.2)
             ));
         }
-        if let Some(check) = case.check {
-            if let Err(e) = check(&embedded.1, &embedded.2) {
-                failures.push(format!("{}: {e}: {}", case.name, cut(&embedded.2)));
-            }
+        if let Some(check) = case.check
+            && let Err(e) = check(&embedded.1, &embedded.2)
+        {
+            failures.push(format!("{}: {e}: {}", case.name, cut(&embedded.2)));
         }
     }
     assert!(

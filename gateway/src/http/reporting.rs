@@ -47,7 +47,7 @@ pub struct SearchStatus(pub Arc<IndexerStatus>);
 /// `router` answering reporting from OpenSearch, and showing the indexer in `/readyz`.
 pub fn with_backend(router: Router, backend: OpenSearchBackend, status: Arc<IndexerStatus>) -> Router {
     router
-        .layer(Extension(ExternalBackend(Arc::new(Backend::OpenSearch(backend)))))
+        .layer(Extension(ExternalBackend(Arc::new(Backend::OpenSearch(Box::new(backend))))))
         .layer(Extension(SearchStatus(status)))
 }
 

@@ -128,7 +128,7 @@ impl Filter {
             Op::Ne(v) => !any(&|e| same(e, v)),
             Op::In(list) => any(&|e| list.iter().any(|v| same(e, v))),
             Op::Nin(list) => !any(&|e| list.iter().any(|v| same(e, v))),
-            Op::Exists(want) => !values.is_empty() == *want,
+            Op::Exists(want) => values.is_empty() != *want,
             Op::Cmp(ord, or_equal, v) => {
                 any(&|e| compare(e, v).is_some_and(|o| o == *ord || (*or_equal && o.is_eq())))
             }

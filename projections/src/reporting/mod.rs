@@ -84,7 +84,7 @@ pub enum Backend {
     /// The local sled models.
     Embedded(Embedded),
     /// OpenSearch.
-    OpenSearch(opensearch::OpenSearchBackend),
+    OpenSearch(Box<opensearch::OpenSearchBackend>),
 }
 
 impl Backend {
