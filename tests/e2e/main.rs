@@ -30,6 +30,7 @@ mod python_consumer;
 mod remote;
 mod reporting;
 mod reporting_cases;
+mod reporting_faults;
 mod restart;
 mod server;
 mod spec_sweep;
