@@ -202,7 +202,7 @@ pub struct Application {
 
 /// Reporting on OpenSearch (`--opensearch-url`): the indexer and the backend it feeds.
 struct Search {
-    indexer: SearchIndexer,
+    indexer: Arc<SearchIndexer>,
     backend: OpenSearchBackend,
 }
 
@@ -281,6 +281,7 @@ impl Application {
             nats.client.clone(),
             subject,
             state.read_models.clone(),
+            search.as_ref().map(|s| s.indexer.clone()),
         ));
         // `fleetlog admin` waits here until this server shows what it wrote.
         let waits = tokio::spawn(crate::remote::serve_waits(

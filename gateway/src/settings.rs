@@ -213,7 +213,8 @@ pub struct ReplayArgs {
     /// Connection settings.
     #[command(flatten)]
     pub conn: ConnectionArgs,
-    /// Only this read model (default: all).
+    /// Only this read model (default: all sled models); `search` rebuilds the OpenSearch
+    /// index of a running `serve --opensearch-url` and swaps it in when caught up.
     #[arg(long)]
     pub model: Option<String>,
     /// Build a point-in-time copy up to this position, or this instant (RFC 3339), into `--out`

@@ -12,7 +12,7 @@ use fleetlog_events::deployment::{
 };
 use fleetlog_events::inventory::{AttrValue, Inventory, InventoryCommand, Scalar, Tag};
 use fleetlog_gateway::app::Application;
-use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
+use fleetlog_gateway::settings::{ConnectionArgs, ReplayArgs, ServeArgs};
 use fleetlog_tests::{SeedDevice, append_accepted, meta, shared_opensearch_url};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -24,6 +24,7 @@ use crate::server::Server;
 pub struct OpenSearchReplica {
     pub base: String,
     pub prefix: String,
+    pub conn: ConnectionArgs,
     _stop: tokio::sync::oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
@@ -36,7 +37,7 @@ pub async fn opensearch_replica(main: &Server, url: &str) -> OpenSearchReplica {
         jwt_key: Some(main.conn.data_dir.join("keys").join("jwt-ed25519.pem")),
         opensearch_url: Some(url.to_owned()),
         opensearch_index_prefix: prefix.clone(),
-        ..ServeArgs::with_defaults(conn, "127.0.0.1:0".parse().unwrap())
+        ..ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap())
     };
     let app = Box::pin(Application::build(args)).await.unwrap();
     let base = format!("http://{}", app.local_addr());
@@ -44,7 +45,7 @@ pub async fn opensearch_replica(main: &Server, url: &str) -> OpenSearchReplica {
     tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
-    OpenSearchReplica { base, prefix, _stop: tx, _dir: dir }
+    OpenSearchReplica { base, prefix, conn, _stop: tx, _dir: dir }
 }
 
 /// Makes everything indexed under `prefix` searchable now (OpenSearch refreshes every second).
@@ -291,4 +292,38 @@ async fn reporting_answers_503_while_opensearch_is_unreachable_and_the_rest_keep
     }
     assert_eq!(readyz["read_models"]["search"]["failed"], true, "{readyz}");
     assert_eq!(readyz["status"], "ok", "OpenSearch down does not make the server unready: {readyz}");
+}
+
+#[tokio::test]
+async fn replay_model_search_rebuilds_into_a_new_index_and_swaps_it_in() {
+    let url = shared_opensearch_url();
+    let main = Server::start().await;
+    let replica = opensearch_replica(&main, url).await;
+    let last = seed(&main).await;
+    search_reaches(&main.http, &replica.base, last).await;
+    let alias = format!("{url}/_alias/{}devices", replica.prefix);
+    let before: Value = main.http.get(&alias).send().await.unwrap().json().await.unwrap();
+    assert!(before.get(format!("{}devices-1", replica.prefix)).is_some(), "{before}");
+
+    let args = ReplayArgs { conn: replica.conn.clone(), model: Some("search".into()), to: None, out: None };
+    Box::pin(fleetlog_gateway::logtools::replay(&args)).await.unwrap();
+    let after: Value = main.http.get(&alias).send().await.unwrap().json().await.unwrap();
+    assert!(after.get(format!("{}devices-2", replica.prefix)).is_some(), "swapped: {after}");
+    let old = main.http.head(format!("{url}/{}devices-1", replica.prefix)).send().await.unwrap();
+    assert_eq!(old.status(), 404, "the old generation is dropped");
+
+    // Live indexing goes on in the new generation.
+    let report = InventoryCommand::Report {
+        attributes: [("after_replay".to_owned(), text("yes"))].into(),
+        replace: false,
+    };
+    let seq = main.state.commands.execute::<Inventory>(&meta(), "dev-07", &report).await.unwrap().position;
+    assert!(main.state.read_models.wait_for(seq, Duration::from_secs(30)).await);
+    search_reaches(&main.http, &replica.base, seq).await;
+    refresh(&main.http, url, &replica.prefix).await;
+    for case in good().iter().chain(bad().iter()) {
+        let embedded = ask(&main.http, &main.base, &main.token, case).await;
+        let searched = ask(&main.http, &replica.base, &main.token, case).await;
+        assert_eq!(embedded, searched, "{}", case.name);
+    }
 }

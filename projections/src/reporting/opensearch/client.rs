@@ -1,6 +1,7 @@
 //! The connection to OpenSearch and the indices fleetlog keeps there: one for devices, one for
-//! device deployments, one for the indexer's checkpoint, all named after a prefix so that
-//! several installations (or tests) share a node.
+//! device deployments (each an alias over the index of the current generation, so that a
+//! rebuild can fill a new one and swap it in), one for the indexer's checkpoints, all named
+//! after a prefix so that several installations (or tests) share a node.
 
 use std::time::Duration;
 
@@ -102,29 +103,90 @@ impl SearchClient {
         Ok((status, value))
     }
 
-    /// Creates the indices that are missing, and waits until their shards can serve.
-    pub async fn ensure_indices(&self) -> Result<(), ReportingError> {
-        for index in [Index::Devices, Index::Deployments, Index::Meta] {
-            let name = self.index(index);
-            let (status, _) = self.call(Method::Head, &format!("/{name}"), None).await?;
-            if status == 200 {
-                continue;
-            }
-            let (status, body) =
-                self.call(Method::Put, &format!("/{name}"), Some(index_body(index).to_string())).await?;
-            let exists = body["error"]["type"] == "resource_already_exists_exception";
-            if !(200..300).contains(&status) && !exists {
-                return Err(ReportingError::Unexpected(format!("creating index {name}: {}", short(&body))));
-            }
+    /// The concrete index of generation `g` behind the alias [`SearchClient::index`] names
+    /// (a rebuild fills the next generation, then moves the alias).
+    pub fn generation(&self, index: Index, g: u64) -> String {
+        format!("{}-{g}", self.index(index))
+    }
+
+    async fn create(&self, name: &str, index: Index) -> Result<(), ReportingError> {
+        let (status, body) =
+            self.call(Method::Put, &format!("/{name}"), Some(index_body(index).to_string())).await?;
+        let exists = body["error"]["type"] == "resource_already_exists_exception";
+        if !(200..300).contains(&status) && !exists {
+            return Err(ReportingError::Unexpected(format!("creating index {name}: {}", short(&body))));
         }
         // A single node: replicas are never assigned, so yellow is as good as it gets.
-        let path = format!(
-            "/_cluster/health/{},{},{}?wait_for_status=yellow&timeout=30s",
-            self.index(Index::Devices),
-            self.index(Index::Deployments),
-            self.index(Index::Meta)
-        );
-        self.call(Method::Get, &path, None).await?;
+        self.call(Method::Get, &format!("/_cluster/health/{name}?wait_for_status=yellow&timeout=30s"), None)
+            .await?;
+        Ok(())
+    }
+
+    /// The generation the aliases point at, after creating the meta index and generation 1
+    /// with its aliases when there are none yet.
+    pub async fn ensure_indices(&self) -> Result<u64, ReportingError> {
+        let meta = self.index(Index::Meta);
+        if self.call(Method::Head, &format!("/{meta}"), None).await?.0 != 200 {
+            self.create(&meta, Index::Meta).await?;
+        }
+        if let Some(g) = self.current_generation().await? {
+            return Ok(g);
+        }
+        self.create_generation(1).await?;
+        let actions: Vec<Value> = [Index::Devices, Index::Deployments]
+            .iter()
+            .map(|i| json!({"add": {"index": self.generation(*i, 1), "alias": self.index(*i)}}))
+            .collect();
+        self.aliases(actions).await?;
+        Ok(1)
+    }
+
+    /// The generation the devices alias points at, if it exists.
+    pub async fn current_generation(&self) -> Result<Option<u64>, ReportingError> {
+        let alias = self.index(Index::Devices);
+        let (status, body) = self.call(Method::Get, &format!("/_alias/{alias}"), None).await?;
+        if status == 404 {
+            return Ok(None);
+        }
+        let g = body
+            .as_object()
+            .and_then(|o| o.keys().find_map(|k| k.strip_prefix(&format!("{alias}-"))?.parse().ok()));
+        g.map(Some).ok_or_else(|| ReportingError::Unexpected(format!("alias {alias}: {}", short(&body))))
+    }
+
+    /// Creates (afresh) the indices of generation `g`.
+    pub async fn create_generation(&self, g: u64) -> Result<(), ReportingError> {
+        for index in [Index::Devices, Index::Deployments] {
+            let name = self.generation(index, g);
+            self.call(Method::Delete, &format!("/{name}"), None).await?;
+            self.create(&name, index).await?;
+        }
+        Ok(())
+    }
+
+    /// Points both aliases from generation `old` to `new` in one step, then drops `old`.
+    pub async fn swap(&self, old: u64, new: u64) -> Result<(), ReportingError> {
+        let mut actions = Vec::new();
+        for index in [Index::Devices, Index::Deployments] {
+            actions
+                .push(json!({"remove": {"index": self.generation(index, old), "alias": self.index(index)}}));
+            actions.push(json!({"add": {"index": self.generation(index, new), "alias": self.index(index)}}));
+        }
+        self.aliases(actions).await?;
+        for index in [Index::Devices, Index::Deployments] {
+            self.call(Method::Delete, &format!("/{}", self.generation(index, old)), None).await?;
+        }
+        let checkpoint = format!("/{}/_doc/checkpoint-{old}", self.index(Index::Meta));
+        self.call(Method::Delete, &checkpoint, None).await?;
+        Ok(())
+    }
+
+    async fn aliases(&self, actions: Vec<Value>) -> Result<(), ReportingError> {
+        let body = json!({ "actions": actions }).to_string();
+        let (status, answer) = self.call(Method::Post, "/_aliases", Some(body)).await?;
+        if status != 200 {
+            return Err(ReportingError::Unexpected(format!("moving aliases: {}", short(&answer))));
+        }
         Ok(())
     }
 }

@@ -61,25 +61,64 @@ impl IndexerStatus {
     }
 }
 
-/// A running indexer; dropping it does not stop it, [`SearchIndexer::stop`] does.
+/// Which indices a worker writes.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// Through the aliases, into whatever generation they point at (the live indexer).
+    Live,
+    /// Generation `n` directly (a rebuild filling it before it is swapped in).
+    Generation(u64),
+}
+
+/// The live indexer of a server, which `fleetlog replay --model search` can rebuild.
 pub struct SearchIndexer {
+    host: Arc<ProjectionHost>,
+    client: SearchClient,
+    inventory: Arc<ReadModel>,
+    deployments: Arc<ReadModel>,
     status: Arc<IndexerStatus>,
-    cancel: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
+    live: tokio::sync::Mutex<Option<(CancellationToken, tokio::task::JoinHandle<u64>)>>,
 }
 
 impl SearchIndexer {
     /// Starts indexing the log of `host` into the indices of `client`.
-    pub fn start(host: Arc<ProjectionHost>, client: SearchClient) -> Result<SearchIndexer, ReportingError> {
+    pub fn start(
+        host: Arc<ProjectionHost>,
+        client: SearchClient,
+    ) -> Result<Arc<SearchIndexer>, ReportingError> {
         let model = |m: Model| {
             host.model(m.name()).ok_or_else(|| ReportingError::Unexpected(format!("no {} model", m.name())))
         };
         let (inventory, deployments) = (model(Model::Inventory)?, model(Model::Deployments)?);
-        let status = Arc::new(IndexerStatus::default());
+        let indexer = Arc::new(SearchIndexer {
+            host,
+            client,
+            inventory,
+            deployments,
+            status: Arc::default(),
+            live: tokio::sync::Mutex::new(None),
+        });
+        let live = indexer.spawn(Target::Live, indexer.status.clone(), None);
+        *indexer.live.try_lock().expect("new indexer") = Some(live);
+        Ok(indexer)
+    }
+
+    fn spawn(
+        &self,
+        target: Target,
+        status: Arc<IndexerStatus>,
+        until: Option<u64>,
+    ) -> (CancellationToken, tokio::task::JoinHandle<u64>) {
+        let worker = Worker {
+            host: self.host.clone(),
+            client: self.client.clone(),
+            inventory: self.inventory.clone(),
+            deployments: self.deployments.clone(),
+            status,
+            target,
+        };
         let cancel = CancellationToken::new();
-        let worker = Worker { host, client, inventory, deployments, status: status.clone() };
-        let task = tokio::spawn(worker.run(cancel.clone()));
-        Ok(SearchIndexer { status, cancel, task })
+        (cancel.clone(), tokio::spawn(worker.run(cancel, until)))
     }
 
     /// Its progress.
@@ -87,10 +126,60 @@ impl SearchIndexer {
         self.status.clone()
     }
 
-    /// Stops after the batch in hand.
-    pub async fn stop(self) {
-        self.cancel.cancel();
-        let _ = self.task.await;
+    /// Stops the live indexer after the batch in hand.
+    pub async fn stop(&self) {
+        if let Some((cancel, task)) = self.live.lock().await.take() {
+            cancel.cancel();
+            let _ = task.await;
+        }
+    }
+
+    /// Rebuilds the index from position 1 into a new generation while the live indexer goes
+    /// on, then stops the live one, lets the new generation catch up with the last events,
+    /// swaps the aliases (queries see the new index from then on) and resumes live indexing
+    /// on it. `progress` gets (position, target).
+    pub async fn rebuild(&self, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<(), ReportingError> {
+        let old = self.client.ensure_indices().await?;
+        let new = old + 1;
+        self.client.create_generation(new).await?;
+        let stale = format!("/{}/_doc/checkpoint-{new}", self.client.index(Index::Meta));
+        self.client.call(Method::Delete, &stale, None).await?;
+        let status = Arc::new(IndexerStatus::default());
+        let target = self.last_seq().await?;
+        self.catch_up(new, status.clone(), target, progress).await?;
+        self.stop().await;
+        let result = async {
+            let target = self.last_seq().await?;
+            self.catch_up(new, status, target, progress).await?;
+            self.client.swap(old, new).await
+        }
+        .await;
+        let live = self.spawn(Target::Live, self.status.clone(), None);
+        *self.live.lock().await = Some(live);
+        result
+    }
+
+    async fn catch_up(
+        &self,
+        g: u64,
+        status: Arc<IndexerStatus>,
+        target: u64,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<(), ReportingError> {
+        let (_cancel, task) = self.spawn(Target::Generation(g), status.clone(), Some(target));
+        while !task.is_finished() {
+            progress(status.position(), target);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let reached = task.await.map_err(|e| ReportingError::Unexpected(e.to_string()))?;
+        progress(reached, target);
+        Ok(())
+    }
+
+    async fn last_seq(&self) -> Result<u64, ReportingError> {
+        let mut stream = self.host.stream.clone();
+        let info = stream.info().await.map_err(|e| ReportingError::Unexpected(format!("the log: {e}")))?;
+        Ok(info.state.last_sequence)
     }
 }
 
@@ -100,6 +189,7 @@ struct Worker {
     inventory: Arc<ReadModel>,
     deployments: Arc<ReadModel>,
     status: Arc<IndexerStatus>,
+    target: Target,
 }
 
 /// What a batch touched, each with the sequence of the last event that did.
@@ -152,31 +242,42 @@ fn backoff(current: Duration) -> Duration {
 }
 
 impl Worker {
-    async fn run(self, cancel: CancellationToken) {
+    /// Indexes until cancelled, or until it has reached `until`; returns where it is.
+    async fn run(self, cancel: CancellationToken, until: Option<u64>) -> u64 {
         let mut pause = Duration::from_millis(100);
+        let mut position = 0;
         'connect: while !cancel.is_cancelled() {
             let start = async {
-                self.client.ensure_indices().await?;
-                let position = self.checkpoint().await?;
+                let g = match self.target {
+                    Target::Live => self.client.ensure_indices().await?,
+                    Target::Generation(g) => g,
+                };
+                let position = self.checkpoint(g).await?;
                 let feed = Feed::open(&self.host.stream, &self.host.client, position, BATCH_EVENTS)
                     .await
                     .map_err(|e| ReportingError::Unexpected(e.to_string()))?;
-                Ok::<_, ReportingError>((position, feed))
+                Ok::<_, ReportingError>((g, position, feed))
             };
-            let (mut position, mut feed) = match start.await {
-                Ok(started) => started,
+            let (g, mut feed) = match start.await {
+                Ok((g, at, feed)) => {
+                    position = at;
+                    (g, feed)
+                }
                 Err(e) => {
                     self.failing(&e, pause);
-                    tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(pause) => {} }
+                    tokio::select! { _ = cancel.cancelled() => break, _ = tokio::time::sleep(pause) => {} }
                     pause = backoff(pause);
                     continue;
                 }
             };
             self.status.position.store(position, Ordering::Relaxed);
             loop {
+                if until.is_some_and(|u| position >= u) {
+                    return position;
+                }
                 let batch = tokio::select! {
                     biased;
-                    _ = cancel.cancelled() => return,
+                    _ = cancel.cancelled() => break 'connect,
                     b = feed.next_batch() => b,
                 };
                 let batch = match batch {
@@ -188,11 +289,11 @@ impl Worker {
                 };
                 let Some(last) = batch.events.last().map(|e| e.seq) else { continue };
                 loop {
-                    match self.apply(&batch.events, last).await {
+                    match self.apply(&batch.events, g, last).await {
                         Ok(()) => break,
                         Err(e) => {
                             self.failing(&e, pause);
-                            tokio::select! { _ = cancel.cancelled() => return, _ = tokio::time::sleep(pause) => {} }
+                            tokio::select! { _ = cancel.cancelled() => break 'connect, _ = tokio::time::sleep(pause) => {} }
                             pause = backoff(pause);
                         }
                     }
@@ -202,6 +303,7 @@ impl Worker {
                 self.status.advance(position, batch.pending);
             }
         }
+        position
     }
 
     fn failing(&self, e: &ReportingError, retry_in: Duration) {
@@ -212,9 +314,9 @@ impl Worker {
         }
     }
 
-    /// The position the index has, from its checkpoint document (0 without one).
-    async fn checkpoint(&self) -> Result<u64, ReportingError> {
-        let path = format!("/{}/_doc/checkpoint", self.client.index(Index::Meta));
+    /// The position generation `g` has, from its checkpoint document (0 without one).
+    async fn checkpoint(&self, g: u64) -> Result<u64, ReportingError> {
+        let path = format!("/{}/_doc/checkpoint-{g}", self.client.index(Index::Meta));
         let (status, body) = self.client.call(Method::Get, &path, None).await?;
         match status {
             200 => Ok(body["_version"].as_u64().unwrap_or(0)),
@@ -224,7 +326,7 @@ impl Worker {
     }
 
     /// Writes what `events` touched as the read models show it at `last` or later.
-    async fn apply(&self, events: &[RecordedEvent], last: u64) -> Result<(), ReportingError> {
+    async fn apply(&self, events: &[RecordedEvent], g: u64, last: u64) -> Result<(), ReportingError> {
         let wait = Duration::from_secs(30);
         if !(self.inventory.wait_for(last, wait).await && self.deployments.wait_for(last, wait).await) {
             return Err(ReportingError::Unexpected(format!("the read models did not reach {last}")));
@@ -234,14 +336,16 @@ impl Worker {
             touched.add(e);
         }
         let (inventory, deployments) = (self.inventory.clone(), self.deployments.clone());
-        let client = self.client.clone();
-        let ops = tokio::task::spawn_blocking(move || operations(&client, &inventory, &deployments, touched))
-            .await
-            .map_err(|e| ReportingError::Unexpected(e.to_string()))??;
+        let (client, target) = (self.client.clone(), self.target);
+        let ops = tokio::task::spawn_blocking(move || {
+            operations(&client, target, &inventory, &deployments, touched)
+        })
+        .await
+        .map_err(|e| ReportingError::Unexpected(e.to_string()))??;
         for chunk in ops.chunks(BULK_OPS) {
             self.bulk(chunk).await?;
         }
-        let checkpoint = json!({"index": {"_index": self.client.index(Index::Meta), "_id": "checkpoint", "version": last, "version_type": "external"}});
+        let checkpoint = json!({"index": {"_index": self.client.index(Index::Meta), "_id": format!("checkpoint-{g}"), "version": last, "version_type": "external"}});
         self.bulk(&[(checkpoint, Some(json!({})))]).await
     }
 
@@ -280,6 +384,7 @@ impl Worker {
 /// The bulk operations for what a batch touched: action and document (none for a delete).
 fn operations(
     client: &SearchClient,
+    target: Target,
     inventory: &ReadModel,
     deployments: &ReadModel,
     mut touched: Touched,
@@ -298,9 +403,20 @@ fn operations(
         }
     }
     let op = |index: Index, tenant: &str, id: &str, seq: u64, record: Option<Record>| {
-        let meta = json!({"_index": client.index(index), "_id": format!("{tenant}/{id}"), "version": seq, "version_type": "external"});
+        let mut meta = json!({"_id": format!("{tenant}/{id}"), "version": seq, "version_type": "external"});
+        match target {
+            // Whatever generation the alias points at; never an index made up by a write.
+            Target::Live => meta["_index"] = json!(client.index(index)),
+            Target::Generation(g) => meta["_index"] = json!(client.generation(index, g)),
+        }
         match record {
-            Some(r) => (json!({ "index": meta }), Some(document(tenant, &r))),
+            Some(r) => {
+                // Through the alias only: a write must never create an index of its own.
+                if matches!(target, Target::Live) {
+                    meta["require_alias"] = json!(true);
+                }
+                (json!({ "index": meta }), Some(document(tenant, &r)))
+            }
             None => (json!({ "delete": meta }), None),
         }
     };
