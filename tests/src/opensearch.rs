@@ -57,8 +57,16 @@ impl OpenSearchNode {
     /// Starts a node on `dir` (kept when given; a fresh temp dir removed at exit otherwise),
     /// on `port` (a free one otherwise), and waits until it answers and its cluster is yellow.
     pub fn start(dir: Option<PathBuf>, port: Option<u16>) -> Result<OpenSearchNode, String> {
-        let home = opensearch_home();
-        let java = opensearch_java();
+        Self::start_from(&opensearch_home(), &opensearch_java(), dir, port)
+    }
+
+    /// [`OpenSearchNode::start`] with the install at `home` run by the JDK at `java`.
+    pub fn start_from(
+        home: &Path,
+        java: &Path,
+        dir: Option<PathBuf>,
+        port: Option<u16>,
+    ) -> Result<OpenSearchNode, String> {
         if !home.join("bin/opensearch").is_file() {
             return Err(format!(
                 "no OpenSearch at {} (FLEETLOG_OPENSEARCH_HOME): run `make setup` (scripts/setup.sh installs 3.8.0)",
@@ -243,4 +251,20 @@ pub fn http_status(port: u16, method: &str, path: &str) -> Option<u16> {
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_install_is_an_error_that_says_what_to_run() {
+        let missing = Path::new("/nonexistent/opensearch");
+        let e = OpenSearchNode::start_from(missing, &opensearch_java(), None, None).err().unwrap();
+        assert!(e.contains("/nonexistent/opensearch") && e.contains("make setup"), "{e}");
+        let e = OpenSearchNode::start_from(&opensearch_home(), missing, None, None).err();
+        if opensearch_home().join("bin/opensearch").is_file() {
+            assert!(e.unwrap().contains("Java 21+"));
+        }
+    }
 }
