@@ -61,7 +61,7 @@ fn cut(v: &Value) -> String {
 
 /// Waits until `base` is ready (its read models have caught up with the log).
 pub async fn ready(http: &reqwest::Client, base: &str) {
-    for _ in 0..300 {
+    for _ in 0..1200 {
         let res = http.get(format!("{base}/readyz")).send().await.unwrap();
         if res.status() == 200 {
             return;
@@ -74,7 +74,7 @@ pub async fn ready(http: &reqwest::Client, base: &str) {
 /// Waits until `base`'s OpenSearch indexer has reached `seq` (its `/readyz` shows it).
 pub async fn search_reaches(http: &reqwest::Client, base: &str, seq: u64) {
     let mut last = Value::Null;
-    for _ in 0..600 {
+    for _ in 0..1200 {
         let res = http.get(format!("{base}/readyz")).send().await.unwrap();
         last = res.json().await.unwrap_or(Value::Null);
         if last["read_models"]["search"]["position"].as_u64().is_some_and(|p| p >= seq) {
