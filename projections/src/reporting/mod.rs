@@ -14,6 +14,8 @@ pub mod filter;
 pub mod opensearch;
 pub mod query;
 pub mod record;
+#[cfg(test)]
+mod tests;
 
 pub use aggregate::{AggregationItem, AggregationResult, aggregate};
 pub use embedded::Embedded;
