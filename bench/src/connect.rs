@@ -8,7 +8,7 @@ use fleetlog_commands::{EventStore, StoreConfig, SubjectAppend};
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::{Actor, AggregateRef, DomainEvent, EventEnvelope};
 use fleetlog_gateway::auth::jwt::Claims;
-use fleetlog_gateway::connect::protomsg::{PROTO_SHELL, ProtoMsg};
+use fleetlog_gateway::http::connect::protomsg::{PROTO_SHELL, ProtoMsg};
 use futures::{SinkExt, StreamExt};
 use hdrhistogram::Histogram;
 use tokio_tungstenite::tungstenite::Message;

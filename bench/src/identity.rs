@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use base64::Engine;
 use ed25519_dalek::pkcs8::EncodePublicKey;
-use fleetlog_events::device::{Device, DeviceCommand};
 use fleetlog_gateway::http::{DeviceAuth, with_layers};
 use sha2::{Digest, Sha256};
 
@@ -121,10 +120,16 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         let pending = queries.list("default", Some(fleetlog_events::device::DeviceStatus::Pending), 0, 10)?;
         let device = pending.into_iter().next().expect("device recorded");
         let device_id = device.id.clone();
-        let meta =
-            fleetlog_commands::CommandMeta::new("default", fleetlog_events::Actor::system("bench"), "");
-        let accept = DeviceCommand::AcceptAuthSet { auth_set_id: device.auth_sets[0].id.clone() };
-        let out = state.commands.execute::<Device>(&meta, &device_id, &accept).await?;
+        let caller = fleetlog_gateway::app::Caller::system("default", "bench");
+        // As the management API does: the accept returns once the read models show it.
+        let out = fleetlog_gateway::app::devices::set_auth_status(
+            &state,
+            &caller,
+            &device_id,
+            &device.auth_sets[0].id,
+            "accepted",
+        )
+        .await?;
         anyhow::ensure!(
             state.read_models.wait_for(out.position, Duration::from_secs(10)).await,
             "accept applied"

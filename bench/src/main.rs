@@ -138,18 +138,11 @@ pub fn cpu_seconds() -> (f64, f64) {
 /// token for it, once the read models know both.
 pub async fn user_token(state: &fleetlog_gateway::state::AppState, email: &str) -> anyhow::Result<String> {
     use std::time::Duration;
-    let meta = || fleetlog_commands::CommandMeta::new("default", fleetlog_events::Actor::system("bench"), "");
+    let caller = fleetlog_gateway::app::Caller::system("default", "bench");
     let user = uuid::Uuid::new_v4().to_string();
-    fleetlog_gateway::services::users::create_user(
-        &state.commands,
-        &meta(),
-        &user,
-        email,
-        "bench-password-1",
-    )
-    .await?;
-    let token = fleetlog_gateway::services::users::issue_token(state, &meta(), &user, "", 3600).await?;
-    let last = state.commands.store().last_seq().await?;
+    fleetlog_gateway::app::users::create(state, &caller, &user, email, "bench-password-1").await?;
+    let token = fleetlog_gateway::app::users::issue_token(state, &caller, &user, "", 3600).await?;
+    let last = state.store().last_seq().await?;
     anyhow::ensure!(state.read_models.wait_for(last, Duration::from_secs(30)).await, "user known");
     Ok(token)
 }

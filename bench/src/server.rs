@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use fleetlog_gateway::app::Application;
+use fleetlog_gateway::server::Application;
 use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
 use fleetlog_gateway::state::AppState;
 

@@ -10,6 +10,39 @@ use crate::store::{EventStore, SubjectAppend};
 /// How often a command is decided again after losing a race, before answering 409.
 const MAX_ATTEMPTS: usize = 5;
 
+/// How long a command rides out a log that cannot answer (a JetStream leader election after a
+/// node died, a reconnect) before the failure reaches the caller.
+const RIDE_OUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Waits out transient failures of the log, within [`RIDE_OUT`], with a growing pause.
+struct RideOut {
+    started: std::time::Instant,
+    pause: std::time::Duration,
+}
+
+impl RideOut {
+    fn new() -> RideOut {
+        RideOut { started: std::time::Instant::now(), pause: std::time::Duration::from_millis(50) }
+    }
+
+    /// True (after a pause) when `e` may pass and there is time left to try again. Safe for an
+    /// append whose outcome is unknown: the retry reloads the subject first, and a command id
+    /// already in it answers as a repeat (the store's message id also de-duplicates).
+    async fn retry(&mut self, e: &StoreError) -> bool {
+        let transient = matches!(
+            e,
+            StoreError::Unavailable(_) | StoreError::OutcomeUnknown(_) | StoreError::Server { code: 503, .. }
+        );
+        if !transient || self.started.elapsed() + self.pause > RIDE_OUT {
+            return false;
+        }
+        tracing::warn!(error = %e, pause_ms = self.pause.as_millis() as u64, "the log did not answer; retrying");
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(std::time::Duration::from_secs(1));
+        true
+    }
+}
+
 /// A uniqueness claim to take or release together with a command.
 #[derive(Debug, Clone, Copy)]
 pub enum ClaimOp<'a> {
@@ -156,14 +189,25 @@ impl CommandService {
                 self.store.subject(&agg).map(|s| (agg, s, command))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        for attempt in 1..=MAX_ATTEMPTS {
+        let mut ride = RideOut::new();
+        let mut attempt = 0;
+        'attempts: while attempt < MAX_ATTEMPTS {
+            attempt += 1;
             // The first attempt decides on the cached state when there is one; a conflict
             // means it was stale, and the next attempt reads the log.
             let cached = if attempt == 1 { self.cache.get::<A::State>(&subject) } else { None };
             let (state, expected, mut commands) = match cached {
                 Some(c) => (c.state, c.last_seq, c.commands),
                 None => {
-                    let history = self.store.load(&subject).await?;
+                    let history = match self.store.load(&subject).await {
+                        Ok(h) => h,
+                        // Not a lost race: this attempt does not count.
+                        Err(e) if ride.retry(&e).await => {
+                            attempt -= 1;
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
+                    };
                     let (state, last) = fold::<A>(&history)?;
                     let ids = history.iter().map(|r| r.envelope.command_id.clone()).collect();
                     (state, last, ids)
@@ -179,7 +223,14 @@ impl CommandService {
                 vec![events.into_iter().map(|e| envelope(meta, &agg, e.into())).collect::<Vec<_>>()];
             let mut appends_meta = vec![(subject.clone(), expected)];
             for (claim_agg, claim_subject, op) in &claims {
-                let claim_history = self.store.load(claim_subject).await?;
+                let claim_history = match self.store.load(claim_subject).await {
+                    Ok(h) => h,
+                    Err(e) if ride.retry(&e).await => {
+                        attempt -= 1;
+                        continue 'attempts;
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 let (claim_state, claim_expected) = fold::<Claim>(&claim_history)?;
                 let taken = Claim::decide(&claim_state, op)
                     .map_err(|ClaimError::Taken(holder)| CommandError::Taken { holder })?;
@@ -214,6 +265,11 @@ impl CommandService {
                 Err(StoreError::Conflict { .. } | StoreError::Duplicate) => {
                     self.cache.forget(&subject);
                     tracing::debug!(%subject, attempt, "append lost a race; deciding again");
+                }
+                // Nothing stored, or not known: decide again on what the log says once it answers.
+                Err(e) if ride.retry(&e).await => {
+                    self.cache.forget(&subject);
+                    attempt -= 1;
                 }
                 Err(e) => return Err(e.into()),
             }

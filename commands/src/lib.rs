@@ -1,6 +1,11 @@
-//! Command handlers: load an aggregate from JetStream, decide with its pure rules, append the
-//! resulting events under optimistic concurrency. Queries never come here.
+//! Command handlers. [`app`] is the application layer every caller goes through (the
+//! gateway's handlers, the CLI, process managers): one module per aggregate area with its
+//! commands and queries, transport-neutral. Below it, the command loop loads an aggregate from
+//! JetStream, decides with its pure rules and appends the resulting events under optimistic
+//! concurrency; [`auth`] holds the keys tokens are signed with and device keys' checks.
 
+pub mod app;
+pub mod auth;
 mod cache;
 mod error;
 mod handler;

@@ -25,6 +25,17 @@ impl Timestamp {
     pub fn unix_seconds(self) -> i64 {
         self.0.div_euclid(1_000_000)
     }
+
+    /// The first microsecond of a Unix second; saturates (times beyond the range mean "ever").
+    pub fn start_of_second(seconds: i64) -> Timestamp {
+        Timestamp(seconds.saturating_mul(1_000_000))
+    }
+
+    /// The last microsecond of a Unix second (a time "at" a second includes all of it);
+    /// saturates.
+    pub fn end_of_second(seconds: i64) -> Timestamp {
+        Timestamp(seconds.saturating_mul(1_000_000).saturating_add(999_999))
+    }
 }
 
 /// What kind of principal caused an event.

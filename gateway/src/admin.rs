@@ -2,11 +2,11 @@
 //! running on the same data dir, or start the embedded one for their own duration.
 
 use anyhow::Context;
-use fleetlog_commands::{CommandMeta, CommandService, EventStore};
-use fleetlog_events::Actor;
+use fleetlog_commands::app::Caller;
+use fleetlog_commands::{CommandService, EventStore};
 
-use crate::app::Nats;
-use crate::services::users;
+use crate::app::users;
+use crate::server::Nats;
 use crate::settings::ConnectionArgs;
 
 /// Creates a user; returns its id.
@@ -16,13 +16,13 @@ pub async fn create_user(conn: &ConnectionArgs, email: &str, password: &str) -> 
         let store = EventStore::open(nats.client.clone(), conn.store_config())
             .await
             .context("opening the event stream")?;
-        let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::system("fleetlog admin"), "");
+        let caller = Caller::system(crate::DEFAULT_TENANT, "fleetlog admin");
         let id = uuid::Uuid::new_v4().to_string();
-        let outcome = users::create_user(&CommandService::new(store), &meta, &id, email, password)
+        let outcome = users::create_user(&CommandService::new(store), &caller, &id, email, password)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         // Return only once a running server can log the user in.
-        crate::remote::wait_until_served(&nats.client, &conn.data_dir, &conn.stream, outcome.position)
+        crate::rebuild_rpc::wait_until_served(&nats.client, &conn.data_dir, &conn.stream, outcome.position)
             .await?;
         anyhow::Ok(id)
     }

@@ -1,20 +1,21 @@
 //! The fleetlog server: the axum gateway over the command side and the read models, the CLI,
-//! and the embedded nats-server. `main.rs` only parses flags and calls [`app::Application`].
+//! and the embedded nats-server. `main.rs` only parses flags and calls [`server::Application`].
 
 pub mod admin;
-pub mod app;
-#[cfg(test)]
-mod app_tests;
-pub mod auth;
-pub mod connect;
 pub mod http;
 pub mod logtools;
+pub mod nats_client;
 pub mod nats_server;
-pub mod remote;
-pub mod serve;
-pub mod services;
+pub mod rebuild_rpc;
+pub mod server;
+#[cfg(test)]
+mod server_tests;
 pub mod settings;
 pub mod state;
 
+/// The application layer and the keys it signs with live in `fleetlog-commands`; named here
+/// so that the gateway reads `app::…` and `auth::…`.
+pub use fleetlog_commands::{app, auth};
+
 /// The tenant of a single-tenant installation (Mender OSS has no tenants).
-pub const DEFAULT_TENANT: &str = "default";
+pub use fleetlog_commands::app::DEFAULT_TENANT;

@@ -8,7 +8,7 @@ use fleetlog_projections::snapshot::{Until, build_copy};
 use fleetlog_projections::tail::{Tail, TailFilter};
 use fleetlog_projections::{HostConfig, ProjectionHost};
 
-use crate::app::{Nats, projections};
+use crate::server::{Nats, projections};
 use crate::settings::{HistoryArgs, ReplayArgs, TailArgs};
 
 /// Writes matching events to `out` as JSON lines until the log is caught up (`--no-follow`),
@@ -91,10 +91,14 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
         let db = match sled::open(&path) {
             Ok(db) => db,
             // Locked: a `serve` runs on this data dir. Ask it to rebuild its own models.
-            Err(e) => match std::fs::read_to_string(args.conn.data_dir.join(crate::remote::SERVE_ID_FILE)) {
-                Ok(id) => return replay_remote(args, &nats, id.trim()).await,
-                Err(_) => return Err(anyhow::Error::new(e).context(format!("opening {}", path.display()))),
-            },
+            Err(e) => {
+                match std::fs::read_to_string(args.conn.data_dir.join(crate::rebuild_rpc::SERVE_ID_FILE)) {
+                    Ok(id) => return replay_remote(args, &nats, id.trim()).await,
+                    Err(_) => {
+                        return Err(anyhow::Error::new(e).context(format!("opening {}", path.display())));
+                    }
+                }
+            }
         };
         if args.model.as_deref() == Some(fleetlog_projections::reporting::opensearch::SEARCH_MODEL) {
             anyhow::bail!(
@@ -129,7 +133,7 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
 /// Asks the running `serve` with id `id` to rebuild, printing its progress.
 async fn replay_remote(args: &ReplayArgs, nats: &Nats, id: &str) -> anyhow::Result<()> {
     use futures::StreamExt;
-    let subject = crate::remote::rebuild_subject(&args.conn.stream, id);
+    let subject = crate::rebuild_rpc::rebuild_subject(&args.conn.stream, id);
     let inbox = nats.client.new_inbox();
     let mut replies = nats.client.subscribe(inbox.clone()).await?;
     let model = args.model.clone().unwrap_or_default();
@@ -141,7 +145,7 @@ async fn replay_remote(args: &ReplayArgs, nats: &Nats, id: &str) -> anyhow::Resu
             .await
             .map_err(|_| anyhow::anyhow!("the running serve did not answer (is it still running?)"))?
             .ok_or_else(|| anyhow::anyhow!("connection closed"))?;
-        let report: crate::remote::Report = serde_json::from_slice(&msg.payload)?;
+        let report: crate::rebuild_rpc::Report = serde_json::from_slice(&msg.payload)?;
         if let Some(e) = report.error {
             eprintln!();
             anyhow::bail!("rebuilding {}: {e}", report.model);
@@ -173,7 +177,7 @@ pub async fn history(args: &HistoryArgs, out: &mut (dyn Write + Send)) -> anyhow
     let at = match args.at.as_deref() {
         None => None,
         Some(at) => Some(match at.parse::<i64>() {
-            Ok(seconds) => crate::http::json::end_of_second(seconds),
+            Ok(seconds) => fleetlog_events::Timestamp::end_of_second(seconds).0,
             Err(_) => match parse_until(at)? {
                 Until::Time(us) => us,
                 Until::Position(_) => unreachable!("numbers parse as seconds above"),
@@ -184,7 +188,7 @@ pub async fn history(args: &HistoryArgs, out: &mut (dyn Write + Send)) -> anyhow
     let result = async {
         let store =
             fleetlog_commands::EventStore::open(nats.client.clone(), args.conn.store_config()).await?;
-        let h = crate::services::history::history(&store, &args.kind, &args.id, at)
+        let h = crate::app::history::history(&store, crate::DEFAULT_TENANT, &args.kind, &args.id, at)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let events: Vec<_> = h.events.iter().map(|e| fleetlog_schemas::to_json(e.seq, &e.envelope)).collect();

@@ -1,7 +1,7 @@
 //! The `fleetlog` binary: parse flags, set up logging, run the subcommand.
 
 use clap::Parser;
-use fleetlog_gateway::app::Application;
+use fleetlog_gateway::server::Application;
 use fleetlog_gateway::settings::{AdminCommand, Cli, Command};
 use tracing_subscriber::EnvFilter;
 

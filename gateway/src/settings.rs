@@ -114,6 +114,11 @@ pub struct ServeArgs {
     /// file. Without it a key is generated on first start into `<data-dir>/keys/`.
     #[arg(long, env = "FLEETLOG_JWT_KEY")]
     pub jwt_key: Option<PathBuf>,
+    /// Earlier token keys (PEM files, comma-separated in the environment) that still verify the
+    /// tokens they signed but sign no more: rotate by making the new key `--jwt-key` and the
+    /// old one a previous key until its tokens have expired (a week for devices).
+    #[arg(long = "jwt-previous-key", env = "FLEETLOG_JWT_PREVIOUS_KEYS", value_delimiter = ',')]
+    pub jwt_previous_keys: Vec<PathBuf>,
     /// Algorithm of a generated token key: `eddsa` (Ed25519) or `rs256`.
     #[arg(long, env = "FLEETLOG_JWT_ALGORITHM", default_value = "eddsa")]
     pub jwt_algorithm: String,
@@ -168,6 +173,7 @@ impl ServeArgs {
             header_read_timeout: 30,
             read_your_writes_ms: 5000,
             jwt_key: None,
+            jwt_previous_keys: Vec::new(),
             jwt_algorithm: "eddsa".into(),
             log_json: false,
             max_artifact_bytes: 10 << 30,

@@ -1,6 +1,9 @@
 //! The devices read model (deviceauth): one record per device, plus indexes by status and by
 //! identity, so that listing, counting and the auth lookup need no full scan.
 
+#[cfg(test)]
+mod tests;
+
 use fleetlog_events::device::{AuthSetStatus, DeviceEvent, DeviceStatus, token_current};
 use fleetlog_events::{DomainEvent, RecordedEvent};
 use serde::{Deserialize, Serialize};

@@ -16,6 +16,8 @@ pub mod remote;
 pub mod reporting;
 pub mod snapshot;
 pub mod tail;
+#[cfg(test)]
+mod testing;
 pub mod users;
 mod view;
 mod writer;
@@ -69,6 +71,24 @@ pub enum ProjectionError {
     /// No read model has that name.
     #[error("no read model named {0}")]
     UnknownModel(String),
+}
+
+/// Why a query could not be answered: the client's question was wrong, or the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// The query is invalid (an unknown operator, an operand of the wrong type…); the text
+    /// says what, for the client.
+    #[error("{0}")]
+    Invalid(String),
+    /// The read model failed.
+    #[error(transparent)]
+    Store(#[from] ProjectionError),
+}
+
+impl From<sled::Error> for QueryError {
+    fn from(e: sled::Error) -> Self {
+        QueryError::Store(e.into())
+    }
 }
 
 /// Encodes a stored value (MessagePack: compact, schema-less, fast).

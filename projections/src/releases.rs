@@ -3,6 +3,9 @@
 //! `releases/all/tags`, the tenant's storage usage (the sum of its artifacts' sizes), and the
 //! pending direct uploads (for their completion and for the sweeper that expires them).
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use fleetlog_events::artifact::ArtifactEvent;

@@ -1,6 +1,9 @@
 //! The remote-access read model: each device's configuration (wanted and reported), its
 //! connection state, and operators' sessions with devices.
 
+#[cfg(test)]
+mod tests;
+
 use fleetlog_events::connect::ConnectEvent;
 use fleetlog_events::devconfig::{Configuration, DeviceConfigEvent};
 use fleetlog_events::{DomainEvent, RecordedEvent};

@@ -1,5 +1,8 @@
 //! The users read model (useradm): one record per user and an index by e-mail for login.
 
+#[cfg(test)]
+mod tests;
+
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 use fleetlog_events::{DomainEvent, RecordedEvent};

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use fleetlog_gateway::connect::protomsg::{PROTO_CONTROL, PROTO_SHELL, ProtoMsg};
+use fleetlog_gateway::http::connect::protomsg::{PROTO_CONTROL, PROTO_SHELL, ProtoMsg};
 use futures::{SinkExt, StreamExt};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

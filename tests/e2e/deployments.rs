@@ -76,7 +76,7 @@ async fn an_artifact_is_uploaded_deployed_downloaded_and_reported_to_success() {
     assert_eq!(artifact["updates"][0]["type_info"]["type"], "single-file");
 
     // Same name and depends: 409. Broken files: 400 with the reason; nothing stored.
-    let before = server.state.commands.store().last_seq().await.unwrap();
+    let before = server.state.store().last_seq().await.unwrap();
     assert_eq!(upload(&server, ARTIFACT.to_vec(), "again").await.0, 409);
     let (status, message) = upload(&server, ARTIFACT[..3000].to_vec(), "cut").await;
     assert_eq!(status, 400);
@@ -85,11 +85,7 @@ async fn an_artifact_is_uploaded_deployed_downloaded_and_reported_to_success() {
     flipped[2600] ^= 0x55;
     assert_eq!(upload(&server, flipped, "flipped").await.0, 400);
     assert_eq!(upload(&server, b"not an artifact at all".repeat(40), "junk").await.0, 400);
-    assert_eq!(
-        server.state.commands.store().last_seq().await.unwrap(),
-        before,
-        "refused uploads store nothing"
-    );
+    assert_eq!(server.state.store().last_seq().await.unwrap(), before, "refused uploads store nothing");
     let files = walk(&server.conn.data_dir.join("artifacts"));
     assert_eq!(files, 1, "one stored artifact file");
     let (_, _, list) = server.send(Method::GET, "/api/management/v1/deployments/artifacts", None).await;
@@ -125,13 +121,9 @@ async fn an_artifact_is_uploaded_deployed_downloaded_and_reported_to_success() {
     assert_eq!(next["artifact"]["device_types_compatible"], json!(["raspberrypi4"]));
     let uri = next["artifact"]["source"]["uri"].as_str().unwrap().to_owned();
     // Polling again records nothing.
-    let seq = server.state.commands.store().last_seq().await.unwrap();
+    let seq = server.state.store().last_seq().await.unwrap();
     assert_eq!(dev.next("factory-image").await.0, 200);
-    assert_eq!(
-        server.state.commands.store().last_seq().await.unwrap(),
-        seq,
-        "a repeated poll is not an event"
-    );
+    assert_eq!(server.state.store().last_seq().await.unwrap(), seq, "a repeated poll is not an event");
 
     // The download: no token, Content-Length, ranges.
     let plain = reqwest::Client::new();

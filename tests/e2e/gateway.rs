@@ -8,8 +8,8 @@ use axum::body::{Body, Bytes};
 use axum::http::{Request, StatusCode};
 use axum::routing::post;
 use fleetlog_events::device::Device;
-use fleetlog_gateway::app::Application;
 use fleetlog_gateway::http::with_layers;
+use fleetlog_gateway::server::Application;
 use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
 use fleetlog_tests::{meta, nats_server_bin, shared_nats_url};
 use tower::ServiceExt;
@@ -37,7 +37,7 @@ async fn health_readiness_metrics_and_request_ids() {
     let app =
         Application::build(serve_args(dir.path().into(), Some(shared_nats_url().into()))).await.unwrap();
     let base = format!("http://{}", app.local_addr());
-    let commands = app.state().commands.clone();
+    let commands = fleetlog_commands::CommandService::new(app.state().store().clone());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;

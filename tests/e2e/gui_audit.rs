@@ -49,11 +49,17 @@ async fn entries_carry_menders_object_details_and_sessions_sit_on_the_device() {
         let start =
             SessionCommand::Start { device_id: device.clone(), kind: kind.into(), detail: detail.into() };
         let meta = fleetlog_tests::meta();
-        server.state.commands.execute::<RemoteSession>(&meta, session, &start).await.unwrap();
+        fleetlog_commands::CommandService::new(server.state.store().clone())
+            .execute::<RemoteSession>(&meta, session, &start)
+            .await
+            .unwrap();
     }
     let end = SessionCommand::End { bytes: 0, error: String::new() };
     let meta = fleetlog_tests::meta();
-    let out = server.state.commands.execute::<RemoteSession>(&meta, "s-term", &end).await.unwrap();
+    let out = fleetlog_commands::CommandService::new(server.state.store().clone())
+        .execute::<RemoteSession>(&meta, "s-term", &end)
+        .await
+        .unwrap();
     server.state.seen(out.position).await.unwrap();
 
     let entries = gui_page(&server).await;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use fleetlog_commands::{CommandError, StoreError};
 use fleetlog_events::settings::{Settings, SettingsCommand};
-use fleetlog_gateway::connect::protomsg::{PROTO_CONTROL, PROTO_SHELL, ProtoMsg};
+use fleetlog_gateway::http::connect::protomsg::{PROTO_CONTROL, PROTO_SHELL, ProtoMsg};
 use fleetlog_tests::{TestLog, meta};
 use reqwest::Method;
 use serde_json::json;
@@ -18,7 +18,7 @@ pub mod validation;
 use crate::server::Server;
 
 fn connects(server: &Server) -> u64 {
-    server.state.commands.store().client().statistics().connects.load(Ordering::Relaxed)
+    server.state.store().client().statistics().connects.load(Ordering::Relaxed)
 }
 
 /// A cheap write through the API (no password hashing), timed: it must not wait for a
@@ -94,7 +94,7 @@ async fn refused_or_stored(server: &Server, what: &str, res: reqwest::Response, 
     if status.is_client_error() {
         assert_eq!(status, 413, "{what}: {body}");
         assert!(body["error"].is_string() && body["request_id"].is_string(), "{what}: {body}");
-        assert_eq!(server.state.commands.store().last_seq().await.unwrap(), last, "{what}: nothing stored");
+        assert_eq!(server.state.store().last_seq().await.unwrap(), last, "{what}: nothing stored");
         return false;
     }
     true
@@ -103,7 +103,7 @@ async fn refused_or_stored(server: &Server, what: &str, res: reqwest::Response, 
 #[tokio::test]
 async fn what_the_log_cannot_take_is_a_413_in_menders_format() {
     let server = Server::start().await;
-    let store = server.state.commands.store().clone();
+    let store = server.state.store().clone();
     let http = &server.http;
 
     // A settings body under the old 1 MiB body limit whose event is over NATS's 1 MiB.

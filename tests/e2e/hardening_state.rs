@@ -84,7 +84,7 @@ async fn rss_probe() {
     let server = Server::start_with(|a| a.read_your_writes_ms = 120_000).await;
     let (status, body) = crate::deployments::upload(&server, ARTIFACT.to_vec(), "probe").await;
     assert_eq!(status, 201, "{body}");
-    let (ids, last) = append_accepted_devices(server.state.commands.store(), PROBE_DEVICES).await;
+    let (ids, last) = append_accepted_devices(server.state.store(), PROBE_DEVICES).await;
     assert!(server.state.read_models.wait_for(last, Duration::from_secs(300)).await);
     for round in 0..PROBE_ROUNDS {
         let body = json!({ "name": format!("probe-{round}"), "artifact_name": "release-1", "devices": ids });
@@ -102,7 +102,8 @@ async fn rss_probe() {
 /// command side, as the WebSocket handlers do) has its history and folded state.
 #[tokio::test]
 async fn every_aggregate_type_has_an_object_history() {
-    use fleetlog_events::connect::{Connection, ConnectionCommand, RemoteSession, SessionCommand};
+    use fleetlog_events::connect::{ConnectionCommand, SessionCommand};
+    use fleetlog_gateway::app::{Caller, connect};
     let server = Server::start().await;
     let (device, token) = server.accepted_device().await;
     let url = format!("{}/api/devices/v1/inventory/device/attributes", server.base);
@@ -126,11 +127,13 @@ async fn every_aggregate_type_has_an_object_history() {
     assert_eq!(server.http.post(&next).bearer_auth(&token).json(&asked).send().await.unwrap().status(), 200);
     let config = format!("/api/management/v1/deviceconfig/configurations/device/{device}");
     ok(server.send(Method::PUT, &config, Some(json!({ "timezone": "UTC" }))).await);
+    // As the deviceconnect relay records them, through the same application layer.
     let open = ConnectionCommand::Open { connection_id: "c1".into() };
-    server.state.commands.execute::<Connection>(&fleetlog_tests::meta(), &device, &open).await.unwrap();
+    connect::record_connection(&server.state, &Caller::device("default", &device, "r"), &open).await.unwrap();
     let start =
         SessionCommand::Start { device_id: device.clone(), kind: "terminal".into(), detail: String::new() };
-    server.state.commands.execute::<RemoteSession>(&fleetlog_tests::meta(), "s1", &start).await.unwrap();
+    let admin = Caller::user("default", "tester", "tester@example.com", "r");
+    connect::record_session(&server.state, &admin, "s1", &start).await.unwrap();
 
     // The first object of each type in the log, with how many events its subject has.
     let url = format!("{}/api/management/v1/fleetlog/events?from=1&format=ndjson&follow=false", server.base);
@@ -170,9 +173,8 @@ async fn every_aggregate_type_has_an_object_history() {
         (Some(1), Some(true))
     );
 
-    // The CLI, for two of the types that failed before.
-    for kind in ["artifact", "rsession"] {
-        let (_, id, count) = objects.iter().find(|o| o.0 == kind).unwrap();
+    // The CLI (`fleetlog history`), for every type as well.
+    for (kind, id, count) in &objects {
         let args = fleetlog_gateway::settings::HistoryArgs {
             conn: server.conn.clone(),
             kind: kind.into(),
@@ -197,8 +199,8 @@ async fn an_inventory_report_stores_only_what_changed() {
     let patch = |attrs: serde_json::Value| server.http.patch(&url).bearer_auth(&token).json(&attrs).send();
     let large = "x".repeat(900 * 1024);
     assert_eq!(patch(json!([{ "name": "blob", "value": large }])).await.unwrap().status(), 200);
-    let stream = server.state.commands.store().config().stream.clone();
-    let js = async_nats::jetstream::new(server.state.commands.store().client().clone());
+    let stream = server.state.store().config().stream.clone();
+    let js = async_nats::jetstream::new(server.state.store().client().clone());
     let bytes = || {
         let js = js.clone();
         let stream = stream.clone();
@@ -211,7 +213,7 @@ async fn an_inventory_report_stores_only_what_changed() {
     let grown = bytes().await - before;
     assert!(grown < 100 * 1024, "50 small reports grew the stream by {grown} bytes");
     // The read model and the object's history still show the whole inventory.
-    let last = server.state.commands.store().last_seq().await.unwrap();
+    let last = server.state.store().last_seq().await.unwrap();
     assert!(server.state.read_models.wait_for(last, Duration::from_secs(30)).await);
     let (_, dev) = server.get(&format!("/api/management/v1/inventory/devices/{device}")).await;
     let attrs = dev["attributes"].as_array().unwrap();

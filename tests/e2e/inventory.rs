@@ -31,7 +31,7 @@ async fn a_device_reports_its_inventory_and_only_changes_are_recorded() {
         server.http.put(&url).bearer_auth(&token).header("Content-Type", "application/json").body(body).send()
     };
     assert_eq!(put(report.clone()).await.unwrap().status(), 200);
-    let store = server.state.commands.store();
+    let store = server.state.store();
     let after_first = store.last_seq().await.unwrap();
     // The client reports the same values again, in another order: nothing is appended.
     let mut reordered: Vec<Value> = serde_json::from_str(&report).unwrap();

@@ -137,7 +137,7 @@ async fn static_groups_hold_each_device_at_most_once() {
     assert_eq!(groups, json!(["test"]));
 
     // Bad names: nothing stored.
-    let before = server.state.commands.store().last_seq().await.unwrap();
+    let before = server.state.store().last_seq().await.unwrap();
     for bad in ["x".repeat(300), "with space".into(), String::new()] {
         assert_eq!(server.send(Method::PUT, &group_of(&ids[4]), Some(json!({ "group": bad }))).await.0, 400);
     }
@@ -147,7 +147,7 @@ async fn static_groups_hold_each_device_at_most_once() {
         server.send(Method::GET, "/api/management/v1/inventory/devices?sort=mac:sideways", None).await.0,
         400
     );
-    assert_eq!(server.state.commands.store().last_seq().await.unwrap(), before);
+    assert_eq!(server.state.store().last_seq().await.unwrap(), before);
 }
 
 #[tokio::test]

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use fleetlog_gateway::app::Application;
 use fleetlog_gateway::logtools;
+use fleetlog_gateway::server::Application;
 use fleetlog_gateway::settings::{ConnectionArgs, ReplayArgs, ServeArgs, TailArgs};
 use fleetlog_tests::fresh_conn;
 use serde_json::Value;
@@ -129,7 +129,7 @@ async fn replay_rebuilds_read_models_identical_to_the_live_ones() {
             .await
             .unwrap();
     let state = app.state().clone();
-    let last = state.commands.store().last_seq().await.unwrap();
+    let last = state.store().last_seq().await.unwrap();
     assert!(state.read_models.wait_for(last, Duration::from_secs(10)).await);
     let live: Vec<String> = state.read_models.models().map(|m| m.content_hash().unwrap()).collect();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -230,7 +230,7 @@ async fn replay_while_serve_runs_rebuilds_in_the_running_server() {
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = rx.await;
     }));
-    let last = state.commands.store().last_seq().await.unwrap();
+    let last = state.store().last_seq().await.unwrap();
     assert!(state.read_models.wait_for(last, Duration::from_secs(10)).await);
     let before = state.read_models.model("users").unwrap().content_hash().unwrap();
     while !dir.path().join("serve.id").exists() {

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fleetlog_gateway::connect::protomsg::{PROTO_CONTROL, PROTO_SHELL, ProtoMsg};
+use fleetlog_gateway::http::connect::protomsg::{PROTO_CONTROL, PROTO_SHELL, ProtoMsg};
 
 use crate::connect_protocol::{connected_device, next, send, ws};
 use crate::server::Server;

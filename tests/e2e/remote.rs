@@ -29,14 +29,14 @@ async fn a_configuration_set_by_an_operator_is_read_by_the_device() {
     assert!(config["reported_ts"].is_string() && config["updated_ts"].is_string());
 
     // Setting the same again records nothing; bad values record nothing either.
-    let before = server.state.commands.store().last_seq().await.unwrap();
+    let before = server.state.store().last_seq().await.unwrap();
     assert_eq!(server.send(Method::PUT, &path, Some(wanted.clone())).await.0, 204);
     assert_eq!(server.send(Method::PUT, &path, Some(json!({ "n": 1 }))).await.0, 400);
     assert_eq!(server.send(Method::PUT, &path, Some(json!(["x"]))).await.0, 400);
     let many: serde_json::Map<String, serde_json::Value> =
         (0..101).map(|i| (format!("k{i}"), json!("v"))).collect();
     assert_eq!(server.send(Method::PUT, &path, Some(serde_json::Value::Object(many))).await.0, 400);
-    assert_eq!(server.state.commands.store().last_seq().await.unwrap(), before);
+    assert_eq!(server.state.store().last_seq().await.unwrap(), before);
     // Deployed: the device gets a generated mender-configure artifact carrying it.
     let (status, _, deployed) = server.send(Method::POST, &format!("{path}/deploy"), Some(json!({}))).await;
     assert_eq!(status, 200, "{deployed}");
@@ -228,7 +228,9 @@ async fn mender_cli_reaches_the_real_device_across_two_replicas() {
         remote_port: u16,
         protocol: &'a str,
     }
-    use fleetlog_gateway::connect::protomsg::{PROTO_CONTROL, PROTO_PORT_FORWARD, ProtoMsg, encode_body};
+    use fleetlog_gateway::http::connect::protomsg::{
+        PROTO_CONTROL, PROTO_PORT_FORWARD, ProtoMsg, encode_body,
+    };
     let open = ProtoMsg::new(PROTO_CONTROL, "open", "").body(encode_body(&Open { versions: vec![1] }));
     crate::connect_protocol::send(&mut op, &open).await;
     let accept =

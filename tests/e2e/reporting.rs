@@ -11,7 +11,7 @@ use fleetlog_events::deployment::{
     Deployment, DeploymentCommand, DeploymentSpec, DeviceDeploymentStatus as S,
 };
 use fleetlog_events::inventory::{AttrValue, Inventory, InventoryCommand, Scalar, Tag};
-use fleetlog_gateway::app::Application;
+use fleetlog_gateway::server::Application;
 use fleetlog_gateway::settings::{ConnectionArgs, ReplayArgs, ServeArgs};
 use fleetlog_tests::{SeedDevice, append_accepted, meta, shared_opensearch_url};
 use reqwest::{Method, StatusCode};
@@ -93,7 +93,7 @@ fn text(s: &str) -> AttrValue {
 /// mixed types and one with a dot in its name, groups and tags; two deployments with devices
 /// in every state, one aborted. Returns the log position after the last write.
 pub async fn seed(server: &Server) -> u64 {
-    let store = server.state.commands.store();
+    let store = server.state.store();
     let devices: Vec<SeedDevice> = (0..30)
         .map(|i| SeedDevice {
             id: format!("dev-{i:02}"),
@@ -103,7 +103,7 @@ pub async fn seed(server: &Server) -> u64 {
         })
         .collect();
     append_accepted(store, "default", "seed", &devices).await.unwrap();
-    let commands = &server.state.commands;
+    let commands = &fleetlog_commands::CommandService::new(server.state.store().clone());
     let mut last = 0;
     for i in 0..30u32 {
         let id = format!("dev-{i:02}");
@@ -317,7 +317,8 @@ async fn replay_model_search_rebuilds_into_a_new_index_and_swaps_it_in() {
         attributes: [("after_replay".to_owned(), text("yes"))].into(),
         replace: false,
     };
-    let seq = main.state.commands.execute::<Inventory>(&meta(), "dev-07", &report).await.unwrap().position;
+    let commands = fleetlog_commands::CommandService::new(main.state.store().clone());
+    let seq = commands.execute::<Inventory>(&meta(), "dev-07", &report).await.unwrap().position;
     assert!(main.state.read_models.wait_for(seq, Duration::from_secs(30)).await);
     search_reaches(&main.http, &replica.base, seq).await;
     refresh(&main.http, url, &replica.prefix).await;

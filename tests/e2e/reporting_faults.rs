@@ -48,7 +48,7 @@ async fn an_opensearch_restart_under_writes_loses_nothing_and_applies_nothing_tw
             pubkey: String::new(),
         })
         .collect();
-    append_accepted(main.state.commands.store(), "default", "seed", &devices).await.unwrap();
+    append_accepted(main.state.store(), "default", "seed", &devices).await.unwrap();
     let replica = opensearch_replica(&main, &url).await;
     ready(&main.http, &replica.base).await;
 
@@ -56,7 +56,8 @@ async fn an_opensearch_restart_under_writes_loses_nothing_and_applies_nothing_tw
     // position of each device's reports is what its document's version must be.
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
-        let (commands, stop) = (main.state.commands.clone(), stop.clone());
+        let (commands, stop) =
+            (fleetlog_commands::CommandService::new(main.state.store().clone()), stop.clone());
         tokio::spawn(async move {
             let mut last = BTreeMap::new();
             let mut i = 0usize;

@@ -1,7 +1,7 @@
 //! A fleetlog server for the HTTP tests: on the shared nats-server with a stream of its own,
 //! with an admin user logged in.
 
-use fleetlog_gateway::app::Application;
+use fleetlog_gateway::server::Application;
 use fleetlog_gateway::settings::{ConnectionArgs, ServeArgs};
 use fleetlog_tests::fresh_conn;
 use reqwest::StatusCode;

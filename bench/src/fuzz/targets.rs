@@ -4,10 +4,11 @@
 //! frame survives re-encoding) are asserted, so breaking one is a crash.
 
 use fleetlog_artifact::{ArtifactParser, Limits};
+use fleetlog_gateway::app::devices::canonical_identity;
 use fleetlog_gateway::auth::parse_public_key;
-use fleetlog_gateway::connect::protomsg::ProtoMsg;
-use fleetlog_gateway::services::devices::canonical_identity;
-use fleetlog_gateway::services::filters::{Filter, FilterTerm};
+use fleetlog_gateway::http::connect::protomsg::ProtoMsg;
+use fleetlog_projections::inventory::predicate::{FilterTerm, Predicate};
+use fleetlog_projections::inventory::wire;
 use serde_json::Value;
 
 use super::{Target, class_of};
@@ -89,7 +90,7 @@ fn filter(input: &[u8]) -> String {
     let Ok(body) = serde_json::from_slice::<Value>(input) else {
         return "json".into();
     };
-    let terms = match body.get("filters").cloned().map(serde_json::from_value::<Vec<FilterTerm>>) {
+    let terms: Vec<FilterTerm> = match body.get("filters").cloned().map(wire::terms) {
         Some(Ok(terms)) => terms,
         Some(Err(_)) => return "terms".into(),
         None => return "nofilters".into(),
@@ -105,7 +106,7 @@ fn filter(input: &[u8]) -> String {
     };
     let mut class = String::new();
     for term in &terms {
-        match Filter::parse(term) {
+        match Predicate::parse(term) {
             Ok(f) => {
                 let _ = f.ranges();
                 let _ = f.point_values();

@@ -99,6 +99,25 @@ pub enum DeploymentError {
     /// Aborting a finished deployment.
     #[error("deployment already finished")]
     Finished,
+    /// More retries than Mender allows ([`MAX_RETRIES`]).
+    #[error("retries must be at most 100")]
+    TooManyRetries,
+    /// No artifact has the deployment's artifact name.
+    #[error("No artifact for the deployment")]
+    NoArtifact,
+}
+
+/// The most retries a deployment may give each device (Mender's limit).
+pub const MAX_RETRIES: u32 = 100;
+
+/// What a software deployment needs beyond its own fields, checked by the caller that knows
+/// the artifacts (`decide` sees one deployment only): retries within the limit (which `decide`
+/// checks too), then at least one artifact of its name.
+pub fn check_deployable(spec: &DeploymentSpec, artifacts_named: usize) -> Result<(), DeploymentError> {
+    if spec.retries > MAX_RETRIES {
+        return Err(DeploymentError::TooManyRetries);
+    }
+    if artifacts_named == 0 { Err(DeploymentError::NoArtifact) } else { Ok(()) }
 }
 
 impl Aggregate for Deployment {
@@ -122,6 +141,9 @@ impl Aggregate for Deployment {
                 }
                 if spec.devices.is_empty() {
                     return Err(DeploymentError::NoDevices);
+                }
+                if spec.retries > MAX_RETRIES {
+                    return Err(DeploymentError::TooManyRetries);
                 }
                 Ok(vec![DeploymentEvent::DeploymentCreated { spec: spec.clone() }])
             }
@@ -184,6 +206,21 @@ mod tests {
         Given::<Deployment>::nothing()
             .when(DeploymentCommand::Create(unnamed))
             .then_err(DeploymentError::MissingField);
+    }
+
+    #[test]
+    fn retries_are_capped_and_an_artifact_is_needed() {
+        let at_most = DeploymentSpec { retries: MAX_RETRIES, ..spec(&["d1"]) };
+        let created = DeploymentEvent::DeploymentCreated { spec: at_most.clone() };
+        Given::<Deployment>::nothing().when(DeploymentCommand::Create(at_most)).then([created]);
+        let too_many = DeploymentSpec { retries: MAX_RETRIES + 1, ..spec(&["d1"]) };
+        Given::<Deployment>::nothing()
+            .when(DeploymentCommand::Create(too_many))
+            .then_err(DeploymentError::TooManyRetries);
+        let many = DeploymentSpec { retries: MAX_RETRIES + 1, ..spec(&["d1"]) };
+        assert_eq!(check_deployable(&many, 0), Err(DeploymentError::TooManyRetries));
+        assert_eq!(check_deployable(&spec(&["d1"]), 0), Err(DeploymentError::NoArtifact));
+        assert_eq!(check_deployable(&spec(&["d1"]), 2), Ok(()));
     }
 
     #[test]

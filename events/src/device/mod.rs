@@ -13,6 +13,20 @@ mod types;
 
 pub use types::*;
 
+/// A device's identity attributes in canonical form — a non-empty JSON object, keys sorted,
+/// no spaces — which is what makes two requests the same identity (the claim on it, the
+/// device it joins). `None` for anything else. Both the device's auth request and an
+/// operator's preauthorization go through here.
+pub fn canonical_identity(id_data: &str) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(id_data) {
+        // serde_json's maps are ordered by key, so re-serialising sorts them as Mender does.
+        Ok(v @ serde_json::Value::Object(_)) if v.as_object().is_some_and(|o| !o.is_empty()) => {
+            Some(v.to_string())
+        }
+        _ => None,
+    }
+}
+
 impl Aggregate for Device {
     const TYPE: &'static str = "device";
     type State = DeviceState;

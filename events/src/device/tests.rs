@@ -170,3 +170,14 @@ fn a_token_is_good_only_for_the_admission_it_was_issued_under() {
     // Re-accepted or revoked at 9: the token from position 7 is over.
     assert!(!token_current(7, 9));
 }
+
+#[test]
+fn an_identity_has_one_canonical_form() {
+    let a = canonical_identity(r#"{ "mac": "00:11", "sku": "x" }"#).unwrap();
+    let b = canonical_identity(r#"{"sku":"x","mac":"00:11"}"#).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a, r#"{"mac":"00:11","sku":"x"}"#);
+    for bad in ["{}", "[]", "\"mac\"", "not json", ""] {
+        assert_eq!(canonical_identity(bad), None, "{bad:?}");
+    }
+}

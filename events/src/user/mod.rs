@@ -29,6 +29,36 @@ pub fn valid_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
+/// Longest life of a personal access token (Mender: one year).
+pub const MAX_TOKEN_SECONDS: i64 = 365 * 24 * 3600;
+
+/// Mender's rules for a new personal access token: a name of 1 to 255 bytes (after trimming)
+/// and a lifetime of 1 s to [`MAX_TOKEN_SECONDS`].
+pub fn check_personal_token(name: &str, ttl_seconds: i64) -> Result<(), UserError> {
+    if name.is_empty() || name.len() > 255 {
+        return Err(UserError::InvalidTokenName);
+    }
+    if !(1..=MAX_TOKEN_SECONDS).contains(&ttl_seconds) {
+        return Err(UserError::InvalidTokenLifetime);
+    }
+    Ok(())
+}
+
+/// Mender's minimum password length.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// Mender's password policy, checked before a password is hashed (the event holds only the
+/// hash): at least [`MIN_PASSWORD_LEN`] characters, and not the e-mail itself.
+pub fn check_password(email: &str, password: &str) -> Result<(), UserError> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(UserError::PasswordTooShort);
+    }
+    if password.eq_ignore_ascii_case(email) {
+        return Err(UserError::PasswordLikeEmail);
+    }
+    Ok(())
+}
+
 impl Aggregate for User {
     const TYPE: &'static str = "user";
     type State = UserState;

@@ -127,3 +127,26 @@ fn changing_the_password_ends_every_other_live_token() {
         revoked("s2"),
     ]);
 }
+
+#[test]
+fn personal_tokens_need_a_name_and_a_lifetime_within_a_year() {
+    assert_eq!(check_personal_token("ci", 3600), Ok(()));
+    assert_eq!(check_personal_token("ci", MAX_TOKEN_SECONDS), Ok(()));
+    assert_eq!(check_personal_token("", 3600), Err(UserError::InvalidTokenName));
+    assert_eq!(check_personal_token(&"n".repeat(256), 3600), Err(UserError::InvalidTokenName));
+    assert_eq!(check_personal_token("ci", 0), Err(UserError::InvalidTokenLifetime));
+    assert_eq!(check_personal_token("ci", MAX_TOKEN_SECONDS + 1), Err(UserError::InvalidTokenLifetime));
+    assert_eq!(
+        UserError::InvalidTokenLifetime.to_string(),
+        format!("expires_in: must be between 1 and {MAX_TOKEN_SECONDS} seconds")
+    );
+}
+
+#[test]
+fn the_password_policy_is_mender_s() {
+    assert_eq!(check_password("a@b.co", "short"), Err(UserError::PasswordTooShort));
+    assert_eq!(check_password("abcdefgh@b.co", "ABCDEFGH@B.CO"), Err(UserError::PasswordLikeEmail));
+    assert_eq!(check_password("a@b.co", "correct horse"), Ok(()));
+    // Characters, not bytes: eight accented letters are long enough.
+    assert_eq!(check_password("a@b.co", "éééééééé"), Ok(()));
+}

@@ -148,4 +148,16 @@ pub enum UserError {
     /// The user has the most live personal access tokens allowed.
     #[error("maximum number of personal access tokens reached")]
     TooManyTokens,
+    /// The password is shorter than Mender allows.
+    #[error("password too short")]
+    PasswordTooShort,
+    /// The password is the e-mail address.
+    #[error("password too similar to the email")]
+    PasswordLikeEmail,
+    /// A personal access token's name is empty or longer than 255 bytes.
+    #[error("name: must be 1 to 255 characters")]
+    InvalidTokenName,
+    /// A personal access token's lifetime is out of range.
+    #[error("expires_in: must be between 1 and 31536000 seconds")]
+    InvalidTokenLifetime,
 }

@@ -7,15 +7,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fleetlog_events::artifact::{Artifact, ArtifactCommand};
 use fleetlog_projections::deployments::ArtifactView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{AppJson, Paging, paged, rfc3339};
 use super::{ApiError, UserAuth};
-use crate::services::artifacts;
-use crate::services::deployments::deployments;
+use crate::app::artifacts;
+use crate::app::deployments::deployments;
 use crate::state::AppState;
 
 const BASE: &str = "/api/management/v1/deployments/artifacts";
@@ -71,7 +70,7 @@ async fn upload(
             "description" => description = field.text().await.map_err(bad)?,
             // The artifact is the last part: Mender stops reading there.
             "artifact" => {
-                let id = artifacts::upload(&state, &user, description, size, field).await?;
+                let id = artifacts::upload(&state, &user.caller, description, size, field).await?;
                 let location = format!("{BASE}/{id}");
                 return Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response());
             }
@@ -154,9 +153,7 @@ async fn edit(
     AppJson(body): AppJson<EditIn>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, &id)?;
-    let command = ArtifactCommand::EditDescription { description: body.description };
-    let out = state.commands.execute::<Artifact>(&user.meta(), &id, &command).await?;
-    state.seen(out.position).await?;
+    artifacts::edit(&state, &user.caller, &id, body.description).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -165,7 +162,7 @@ async fn remove(
     user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    artifacts::delete(&state, &user, &id).await?;
+    artifacts::delete(&state, &user.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -2,6 +2,7 @@
 //! a file and a target directory become a `single-file` artifact built on the server, then
 //! stored and recorded like an upload.
 
+use fleetlog_commands::app::Caller;
 use std::io::Write;
 
 use axum::extract::{Multipart, State};
@@ -12,7 +13,7 @@ use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
 use super::{ApiError, UserAuth};
-use crate::services::artifacts;
+use crate::app::artifacts;
 use crate::state::AppState;
 
 /// What the form gave, before the file.
@@ -68,7 +69,7 @@ pub(super) async fn generate(
                 }
                 out.flush().map_err(|e| ApiError::Internal(e.into()))?;
                 let digest: [u8; 32] = hash.finalize().into();
-                return build_and_store(&state, &user, f, file_name, size, digest, tmp).await;
+                return build_and_store(&state, &user.caller, f, file_name, size, digest, tmp).await;
             }
             _ => {
                 field.bytes().await.map_err(bad)?;
@@ -96,7 +97,7 @@ fn check(f: &Form) -> Result<(), ApiError> {
 
 async fn build_and_store(
     state: &AppState,
-    user: &UserAuth,
+    user: &Caller,
     f: Form,
     file_name: String,
     size: u64,
@@ -125,13 +126,13 @@ async fn build_and_store(
     .map_err(|e| ApiError::Internal(e.into()))?
     .map_err(|e| ApiError::Internal(e.into()))?;
     let id = uuid::Uuid::new_v4().to_string();
-    let key = artifacts::storage_key(crate::DEFAULT_TENANT, &id);
+    let key = artifacts::storage_key(&user.tenant, &id);
     let file = tokio::fs::File::open(artifact.path()).await.map_err(|e| ApiError::Internal(e.into()))?;
     let body = tokio_util::io::ReaderStream::new(file);
     state.storage.put_stream(&key, body, Some(len)).await.map_err(|e| ApiError::Unavailable(e.into()))?;
     if let Err(e) = artifacts::record(state, user, &id, &key, f.description, meta).await {
         let _ = state.storage.delete(&key).await;
-        return Err(e);
+        return Err(e.into());
     }
     let location = format!("/api/management/v1/deployments/artifacts/{id}");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())

@@ -78,19 +78,19 @@ fn entry_json(e: &AuditEntry) -> serde_json::Value {
 }
 
 fn model(state: &AppState) -> Result<std::sync::Arc<fleetlog_projections::ReadModel>, ApiError> {
-    state.model(fleetlog_projections::Model::Audit)
+    Ok(state.model(fleetlog_projections::Model::Audit)?)
 }
 
 async fn logs(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = q.filter()?;
     let (page, per_page) = Paging::new(q.page.clone(), q.per_page.clone()).validate()?;
     let model = model(&state)?;
     let (entries, total) =
-        AuditQueries(&model).search(crate::DEFAULT_TENANT, &filter, (page - 1) * per_page, per_page)?;
+        AuditQueries(&model).search(user.tenant(), &filter, (page - 1) * per_page, per_page)?;
     let body: Vec<_> = entries.iter().map(entry_json).collect();
     Ok(paged("/api/management/v1/auditlogs/logs", &[], (page, per_page), total, body))
 }
@@ -101,12 +101,12 @@ fn csv_field(s: &str) -> String {
 
 async fn export(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, ApiError> {
     let filter = q.filter()?;
     let model = model(&state)?;
-    let (entries, _) = AuditQueries(&model).search(crate::DEFAULT_TENANT, &filter, 0, EXPORT_LIMIT)?;
+    let (entries, _) = AuditQueries(&model).search(user.tenant(), &filter, 0, EXPORT_LIMIT)?;
     let mut csv =
         String::from("time,actor_type,actor_id,actor_email,action,object_type,object_id,change,request_id\n");
     for e in &entries {

@@ -6,13 +6,12 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use fleetlog_commands::CommandMeta;
-use fleetlog_events::Actor;
+use fleetlog_commands::app::{Caller, DEFAULT_TENANT, DeviceCaller};
 use fleetlog_projections::users::UsersQueries;
 
 use super::{ApiError, RequestId};
+use crate::app::devices::devices;
 use crate::auth::jwt::Claims;
-use crate::services::devices::devices;
 use crate::state::AppState;
 
 /// An authenticated management user.
@@ -24,14 +23,14 @@ pub struct UserAuth {
     pub email: String,
     /// The id of the presented token (for logout).
     pub jti: String,
-    /// The request id, for the commands this request runs.
-    pub request_id: String,
+    /// The caller the application layer sees: tenant, the user as actor, the request id.
+    pub caller: Caller,
 }
 
 impl UserAuth {
-    /// Metadata for a command run on this user's behalf.
-    pub fn meta(&self) -> CommandMeta {
-        CommandMeta::new(crate::DEFAULT_TENANT, Actor::user(&self.id, &self.email), &self.request_id)
+    /// The user's tenant, from the token.
+    pub fn tenant(&self) -> &str {
+        &self.caller.tenant
     }
 }
 
@@ -50,6 +49,27 @@ impl DeviceAuth {
     pub fn auth_set_id(&self) -> &str {
         &self.0.jti
     }
+
+    /// The device's tenant, from its token.
+    pub fn tenant(&self) -> &str {
+        tenant_of(&self.0)
+    }
+
+    /// The caller for a command this device's request runs; built only then, so the polling
+    /// path allocates nothing for it.
+    pub fn caller(&self, request_id: &str) -> Caller {
+        self.borrowed(request_id).caller()
+    }
+
+    /// The caller, borrowed from the token (the polling path).
+    pub fn borrowed<'a>(&'a self, request_id: &'a str) -> DeviceCaller<'a> {
+        DeviceCaller { tenant: self.tenant(), device: self.device_id(), request_id }
+    }
+}
+
+/// A token's tenant: single-tenant installations sign tokens without one.
+fn tenant_of(claims: &Claims) -> &str {
+    if claims.tenant.is_empty() { DEFAULT_TENANT } else { &claims.tenant }
 }
 
 fn bearer(parts: &Parts) -> Result<&str, ApiError> {
@@ -78,14 +98,15 @@ impl FromRequestParts<AppState> for UserAuth {
         }
         let model = state.model(fleetlog_projections::Model::Users)?;
         let users = UsersQueries(&model);
-        let user = users
-            .get(crate::DEFAULT_TENANT, &claims.sub)?
-            .ok_or_else(|| ApiError::Unauthorized("user not found".into()))?;
-        if users.is_revoked(crate::DEFAULT_TENANT, &claims.jti)? {
+        let tenant = tenant_of(&claims);
+        let user =
+            users.get(tenant, &claims.sub)?.ok_or_else(|| ApiError::Unauthorized("user not found".into()))?;
+        if users.is_revoked(tenant, &claims.jti)? {
             return Err(ApiError::Unauthorized("token revoked".into()));
         }
-        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
-        Ok(UserAuth { id: user.id, email: user.email, jti: claims.jti, request_id })
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.as_str()).unwrap_or_default();
+        let caller = Caller::user(tenant, &user.id, &user.email, request_id);
+        Ok(UserAuth { id: user.id, email: user.email, jti: claims.jti, caller })
     }
 }
 
@@ -113,7 +134,7 @@ impl FromRequestParts<AppState> for DeviceAuth {
         // Admission is read on every request, so rejecting or decommissioning a device takes
         // effect as soon as the change is applied here.
         let valid = devices(state, |q| {
-            q.token_valid(crate::DEFAULT_TENANT, &claims.sub, &claims.jti, claims.epoch, claims.iat)
+            q.token_valid(tenant_of(&claims), &claims.sub, &claims.jti, claims.epoch, claims.iat)
         })?;
         if !valid {
             return Err(ApiError::Unauthorized("device not accepted".into()));

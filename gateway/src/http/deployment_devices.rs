@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::deployments::{BASE, find};
 use super::json::{Paging, paged, rfc3339};
 use super::{ApiError, UserAuth};
-use crate::services::deployments::deployments;
+use crate::app::deployments::deployments;
 use crate::state::AppState;
 
 /// One device's part, as Mender's DeviceDeployment.
@@ -41,7 +41,7 @@ fn part_json(p: &DeviceDeploymentView) -> Value {
 
 fn parts(state: &AppState, id: &str) -> Result<Vec<DeviceDeploymentView>, ApiError> {
     find(state, id)?;
-    deployments(state, |q| q.parts(crate::DEFAULT_TENANT, id))
+    Ok(deployments(state, |q| q.parts(crate::DEFAULT_TENANT, id))?)
 }
 
 pub(super) async fn devices(
@@ -95,10 +95,10 @@ pub(super) async fn device_list(
 /// The log as Mender serves it: `<time> <level>: <message>` per line, time as Go prints it.
 pub(super) async fn device_log(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Path((id, device)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let text = deployments(&state, |q| q.log(crate::DEFAULT_TENANT, &id, &device))?
+    let text = deployments(&state, |q| q.log(user.tenant(), &id, &device))?
         .ok_or_else(|| ApiError::NotFound("no log for this device in this deployment".into()))?;
     let messages: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
     let mut out = String::new();
@@ -124,12 +124,12 @@ pub(super) async fn device_log(
 
 pub(super) async fn device_history(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Path(device): Path<String>,
     Query(q): Query<DevicesQuery>,
 ) -> Result<Response, ApiError> {
     let (page, per_page) = Paging::new(q.page, q.per_page).validate()?;
-    let mut all = deployments(&state, |m| m.history(crate::DEFAULT_TENANT, &device))?;
+    let mut all = deployments(&state, |m| m.history(user.tenant(), &device))?;
     if let Some(s) = q.status.as_deref() {
         let wanted = DeviceDeploymentStatus::parse(s)
             .ok_or_else(|| ApiError::BadRequest(format!("invalid status {s:?}")))?;
@@ -137,7 +137,7 @@ pub(super) async fn device_history(
     }
     let mut body = Vec::new();
     for p in all.iter().skip((page - 1) * per_page).take(per_page) {
-        let dep = deployments(&state, |m| m.deployment(crate::DEFAULT_TENANT, &p.deployment_id))?;
+        let dep = deployments(&state, |m| m.deployment(user.tenant(), &p.deployment_id))?;
         let mut v = json!({ "id": format!("{}:{}", p.deployment_id, p.device_id), "device": part_json(p) });
         if let Some(d) = dep {
             v["deployment"] = json!({ "id": d.id, "name": d.name, "artifact_name": d.artifact_name, "status": d.status(), "created": rfc3339(d.created_ts) });

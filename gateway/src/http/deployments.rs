@@ -7,7 +7,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use fleetlog_events::deployment::{ALL_STATUSES, Deployment, DeploymentCommand, DeploymentSpec};
+use fleetlog_commands::app::Caller;
+use fleetlog_events::deployment::{ALL_STATUSES, DeploymentSpec};
 use fleetlog_projections::deployments::DeploymentView;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,9 +16,9 @@ use serde_json::{Value, json};
 use super::idempotency::IdempotencyKey;
 use super::json::{AppJson, rfc3339};
 use super::{ApiError, UserAuth, deployment_devices};
-use crate::services::deployments::{accepted_devices, deployments};
-use crate::services::filters::{Filter, FilterTerm};
+use crate::app::deployments::{accepted_devices, deployments};
 use crate::state::AppState;
+use fleetlog_projections::inventory::predicate::Predicate;
 
 pub(super) const BASE: &str = "/api/management/v1/deployments/deployments";
 
@@ -90,21 +91,11 @@ struct NewDeployment {
 
 async fn store(
     state: &AppState,
-    user: &UserAuth,
+    user: &Caller,
     key: &IdempotencyKey,
     spec: DeploymentSpec,
 ) -> Result<Response, ApiError> {
-    if spec.retries > 100 {
-        return Err(ApiError::BadRequest("retries must be at most 100".into()));
-    }
-    let artifacts = deployments(state, |q| q.artifacts_named(crate::DEFAULT_TENANT, &spec.artifact_name))?;
-    if artifacts.is_empty() {
-        return Err(ApiError::Unprocessable("No artifact for the deployment".into()));
-    }
-    // A retry with the same key finds its command stored and answers with the same deployment.
-    let (meta, id) = key.ids(user, "deployment");
-    let out = state.commands.execute::<Deployment>(&meta, &id, &DeploymentCommand::Create(spec)).await?;
-    state.seen(out.position).await?;
+    let id = crate::app::deployments::create(state, user, spec, key.value()).await?;
     let location = format!("{BASE}/{id}");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
@@ -125,25 +116,17 @@ async fn create(
         let mut devices = devices;
         devices.sort();
         devices.dedup();
-        crate::services::deployments::known_devices(&state, &devices)?;
+        crate::app::deployments::known_devices(&state, &devices)?;
         (devices, "devices".to_owned())
     } else if let Some(filter_id) = body.filter_id {
-        let saved = crate::services::inventory::inventory(&state, |q| {
-            Ok(q.saved_filter(crate::DEFAULT_TENANT, &filter_id)?)
-        })?
-        .ok_or_else(|| ApiError::BadRequest("filter not found".into()))?;
-        let filters = saved
-            .terms
-            .iter()
-            .map(|t| {
-                Filter::parse(&FilterTerm {
-                    scope: t.scope.clone(),
-                    attribute: t.attribute.clone(),
-                    op: t.op.clone(),
-                    value: serde_json::from_str(&t.value_json).unwrap_or(Value::Null),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // A deployment to a filter that is not there is a bad request, not a missing resource.
+        let saved = match crate::app::filters::saved(&state, &user.caller.tenant, &filter_id) {
+            Err(fleetlog_commands::app::AppError::NotFound(_)) => {
+                return Err(ApiError::BadRequest("filter not found".into()));
+            }
+            other => other?,
+        };
+        let filters = crate::app::filters::filters_of(&saved)?;
         (accepted_devices(&state, filters)?, format!("filter:{filter_id}"))
     } else {
         (accepted_devices(&state, Vec::new())?, "all".to_owned())
@@ -157,7 +140,7 @@ async fn create(
         target,
         configuration: None,
     };
-    store(&state, &user, &key, spec).await
+    store(&state, &user.caller, &key, spec).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -177,8 +160,10 @@ async fn create_for_group(
     Path(group): Path<String>,
     AppJson(body): AppJson<NewGroupDeployment>,
 ) -> Result<Response, ApiError> {
-    let devices =
-        accepted_devices(&state, vec![Filter::equals("system", "group", vec![Value::from(group.as_str())])])?;
+    let devices = accepted_devices(
+        &state,
+        vec![Predicate::equals("system", "group", vec![Value::from(group.as_str())])],
+    )?;
     let spec = DeploymentSpec {
         name: body.name,
         artifact_name: body.artifact_name,
@@ -188,7 +173,7 @@ async fn create_for_group(
         target: format!("group:{group}"),
         configuration: None,
     };
-    store(&state, &user, &key, spec).await
+    store(&state, &user.caller, &key, spec).await
 }
 
 pub(super) fn find(state: &AppState, id: &str) -> Result<DeploymentView, ApiError> {
@@ -219,12 +204,12 @@ struct StatsListIn {
 
 async fn statistics_list(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     AppJson(body): AppJson<StatsListIn>,
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let mut out = Vec::new();
     for id in &body.deployment_ids {
-        if let Some(d) = deployments(&state, |q| q.deployment(crate::DEFAULT_TENANT, id))? {
+        if let Some(d) = deployments(&state, |q| q.deployment(user.tenant(), id))? {
             out.push(json!({ "id": d.id, "stats": stats_json(&d) }));
         }
     }
@@ -245,9 +230,6 @@ async fn abort(
     if body.status != "aborted" {
         return Err(ApiError::BadRequest("status must be \"aborted\"".into()));
     }
-    let dep = find(&state, &id)?;
-    let command = DeploymentCommand::Abort { finished: dep.finished_ts.is_some() };
-    let out = state.commands.execute::<Deployment>(&user.meta(), &id, &command).await?;
-    state.seen(out.position).await?;
+    crate::app::deployments::abort(&state, &user.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

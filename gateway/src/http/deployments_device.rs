@@ -13,7 +13,7 @@ use serde::Deserialize;
 
 use super::json::AppJson;
 use super::{ApiError, DeviceAuth, RequestId};
-use crate::services::deployments::{NextQuery, deployments, device_command, next};
+use crate::app::deployments::{NextQuery, deployments, device_command, next};
 use crate::state::AppState;
 
 /// Largest deployment log kept (JSON bytes).
@@ -54,7 +54,7 @@ async fn answer(
 ) -> Result<Response, ApiError> {
     check(p)?;
     let asked = NextQuery { artifact_name: &p.artifact_name, device_type: &p.device_type };
-    Ok(match next(state, device.device_id(), request_id, asked).await? {
+    Ok(match next(state, device.borrowed(request_id), asked).await? {
         Some(instructions) => Json(instructions).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })
@@ -94,7 +94,7 @@ async fn status(
 ) -> Result<StatusCode, ApiError> {
     let reported = DeviceDeploymentStatus::parse(&body.status)
         .ok_or_else(|| ApiError::BadRequest(format!("invalid status {:?}", body.status)))?;
-    let t = crate::DEFAULT_TENANT;
+    let t = device.tenant();
     let (dep, part) =
         deployments(&state, |q| Ok((q.deployment(t, &id)?, q.part(t, &id, device.device_id())?)))?;
     let (Some(dep), Some(_)) = (dep, part) else {
@@ -106,9 +106,9 @@ async fn status(
         aborted: dep.aborted,
         retries: dep.retries,
     };
-    let at = device_command(&state, device.device_id(), &id, &request_id, &command).await?;
-    // The next poll must see this report (a finished deployment is not served again).
-    state.seen(at).await?;
+    // Waits until the read models show it: the next poll must see this report (a finished
+    // deployment is not served again).
+    device_command(&state, &device.caller(&request_id), &id, &command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -137,7 +137,7 @@ async fn log(
     if body.messages.is_empty() {
         return Err(ApiError::BadRequest("messages must not be empty".into()));
     }
-    let t = crate::DEFAULT_TENANT;
+    let t = device.tenant();
     if deployments(&state, |q| q.part(t, &id, device.device_id()))?.is_none() {
         return Err(ApiError::NotFound("deployment not found for this device".into()));
     }
@@ -149,7 +149,6 @@ async fn log(
         )));
     }
     let command = DeviceDeploymentCommand::SaveLog { messages_json };
-    let at = device_command(&state, device.device_id(), &id, &request_id, &command).await?;
-    state.seen(at).await?;
+    device_command(&state, &device.caller(&request_id), &id, &command).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,7 @@ use fleetlog_events::deployment::device::DeviceDeploymentCommand;
 
 use super::deployments::BASE;
 use super::{ApiError, UserAuth};
-use crate::services::deployments::on_device_parts;
+use crate::app::deployments::on_device_parts;
 use crate::state::AppState;
 
 /// The routes (the device's history list, `GET` on the first path, is in `deployments`).
@@ -26,7 +26,7 @@ async fn abort_all(
     user: UserAuth,
     Path(device): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    on_device_parts(&state, &user.meta(), &device, |finished| !finished, &DeviceDeploymentCommand::Abort)
+    on_device_parts(&state, &user.caller, &device, |finished| !finished, &DeviceDeploymentCommand::Abort)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -37,6 +37,6 @@ async fn reset_history(
     Path(device): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let command = DeviceDeploymentCommand::DeleteFromHistory { finished: true };
-    on_device_parts(&state, &user.meta(), &device, |finished| finished, &command).await?;
+    on_device_parts(&state, &user.caller, &device, |finished| finished, &command).await?;
     Ok(StatusCode::NO_CONTENT)
 }

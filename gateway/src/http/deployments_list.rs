@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::deployments::{BASE, deployment_json};
 use super::json::{Paging, paged};
 use super::{ApiError, UserAuth};
-use crate::services::deployments::deployments;
+use crate::app::deployments::deployments;
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -46,7 +46,7 @@ fn bound(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiError> {
 /// nothing has yet: fleetlog starts every deployment at once.
 pub(super) async fn list(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(q): Query<ListQuery>,
 ) -> Result<Response, ApiError> {
     let (page, per_page) = Paging::new(q.page.clone(), q.per_page.clone()).validate()?;
@@ -61,7 +61,7 @@ pub(super) async fn list(
     // Mender's bounds are inclusive, in whole seconds.
     let after = bound("created_after", q.created_after.as_deref())?;
     let before = bound("created_before", q.created_before.as_deref())?.map(|b| b + 999_999);
-    let mut all = deployments(&state, |m| m.deployments(crate::DEFAULT_TENANT))?;
+    let mut all = deployments(&state, |m| m.deployments(user.tenant()))?;
     all.retain(|d| {
         q.status.as_deref().is_none_or(|s| d.status() == s)
             && after.is_none_or(|a| d.created_ts >= a)

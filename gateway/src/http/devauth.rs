@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::idempotency::IdempotencyKey;
 use super::json::{AppJson, Paging, link_header, rfc3339};
 use super::{ApiError, RequestId, UserAuth};
-use crate::services::devices::{self as svc, devices};
+use crate::app::devices::{self as svc, devices};
 use crate::state::AppState;
 
 /// The deviceauth routes.
@@ -79,7 +79,7 @@ pub(super) fn device_json(d: &DeviceView) -> serde_json::Value {
 /// pairs.
 async fn list(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let value = |k: &str| super::json::first(&params, k);
@@ -90,7 +90,7 @@ async fn list(
     let ids: Vec<&str> = params.iter().filter(|(k, _)| k == "id").map(|(_, v)| v.as_str()).collect();
     let mut found = if ids.is_empty() {
         // One more than a page tells whether there is a next one (deviceauth gives no total).
-        devices(&state, |d| d.list(crate::DEFAULT_TENANT, status, (page - 1) * per_page, per_page + 1))?
+        devices(&state, |d| d.list(user.tenant(), status, (page - 1) * per_page, per_page + 1))?
     } else {
         let wanted = ids.iter().filter_map(|id| find(&state, id).ok());
         wanted
@@ -116,11 +116,11 @@ struct CountQuery {
 
 async fn count(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(q): Query<CountQuery>,
 ) -> Result<Response, ApiError> {
     let status = parse_status(q.status.as_deref())?;
-    let n = devices(&state, |d| d.count(crate::DEFAULT_TENANT, status))?;
+    let n = devices(&state, |d| d.count(user.tenant(), status))?;
     Ok(Json(serde_json::json!({ "count": n })).into_response())
 }
 
@@ -143,7 +143,7 @@ async fn decommission(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let device = find(&state, &id)?;
-    let outcome = svc::decommission(&state, &user.meta(), &device).await?;
+    let outcome = svc::decommission(&state, &user.caller, &device).await?;
     state.seen(outcome.position).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -161,7 +161,7 @@ async fn set_status(
     AppJson(body): AppJson<StatusBody>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, &id)?;
-    let outcome = svc::set_auth_status(&state, &user.meta(), &id, &aid, &body.status).await?;
+    let outcome = svc::set_auth_status(&state, &user.caller, &id, &aid, &body.status).await?;
     state.seen(outcome.position).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -186,7 +186,7 @@ async fn dismiss(
     Path((id, aid)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, &id)?;
-    let outcome = svc::dismiss(&state, &user.meta(), &id, &aid).await?;
+    let outcome = svc::dismiss(&state, &user.caller, &id, &aid).await?;
     state.seen(outcome.position).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -207,10 +207,9 @@ async fn preauthorize(
     key: IdempotencyKey,
     AppJson(body): AppJson<PreAuthSet>,
 ) -> Result<Response, ApiError> {
-    let (meta, id) = key.ids(&user, "device");
-    match svc::preauthorize(&state, &meta, &id, &body.identity_data, &body.pubkey).await? {
-        svc::Preauthorized::Created(id, outcome) => {
-            state.seen(outcome.position).await?;
+    let (caller, id) = user.caller.creating("device", key.value());
+    match svc::preauthorize(&state, &caller, &id, &body.identity_data, &body.pubkey).await? {
+        svc::Preauthorized::Created(id, _) => {
             let location = format!("/api/management/v2/devauth/devices/{id}");
             Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
         }
@@ -230,12 +229,7 @@ async fn revoke_token(
     user: UserAuth,
     Path(jti): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let device = devices(&state, |d| d.device_of_accepted_set(crate::DEFAULT_TENANT, &jti))?
-        .ok_or_else(|| ApiError::NotFound("token not found".into()))?;
-    let command = fleetlog_events::device::DeviceCommand::RevokeTokens { auth_set_id: jti };
-    let outcome =
-        state.commands.execute::<fleetlog_events::device::Device>(&user.meta(), &device, &command).await?;
-    state.seen(outcome.position).await?;
+    svc::revoke_tokens(&state, &user.caller, &jti).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::devauth::{device_json, find, parse_status};
 use super::json::{AppJson, Paging, link_header};
 use super::{ApiError, UserAuth};
-use crate::services::devices::devices;
+use crate::app::devices::devices;
 use crate::state::AppState;
 
 /// Body of a search: `status` and `id`, each a string or a list.
@@ -44,7 +44,7 @@ impl OneOrMany {
 /// Searches devices; paged like the list, with `Link` headers.
 pub(super) async fn search(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(paging): Query<Paging>,
     AppJson(body): AppJson<SearchBody>,
 ) -> Result<Response, ApiError> {
@@ -60,7 +60,7 @@ pub(super) async fn search(
     let all: Vec<DeviceView> = if ids.is_empty() {
         let mut out = Vec::new();
         for s in if statuses.is_empty() { vec![None] } else { statuses.clone() } {
-            out.extend(devices(&state, |d| d.list(crate::DEFAULT_TENANT, s, 0, usize::MAX))?);
+            out.extend(devices(&state, |d| d.list(user.tenant(), s, 0, usize::MAX))?);
         }
         out.sort_by(|a, b| a.id.cmp(&b.id));
         out

@@ -6,15 +6,14 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use fleetlog_commands::CommandMeta;
-use fleetlog_events::Actor;
-use fleetlog_events::devconfig::{Configuration, DeviceConfig, DeviceConfigCommand, DeviceConfigError};
+use fleetlog_commands::app::Caller;
+use fleetlog_events::devconfig::{Configuration, DeviceConfigCommand};
 use fleetlog_projections::remote::ConfigView;
 use serde_json::{Value, json};
 
 use super::json::{AppJson, rfc3339};
 use super::{ApiError, DeviceAuth, RequestId, UserAuth};
-use crate::services::remote;
+use crate::app::connect::remote;
 use crate::state::AppState;
 
 /// The deviceconfig routes.
@@ -26,12 +25,6 @@ pub fn router() -> Router<AppState> {
             axum::routing::post(deploy),
         )
         .route("/api/devices/v1/deviceconfig/configuration", get(device_get).put(device_report))
-}
-
-impl From<DeviceConfigError> for ApiError {
-    fn from(e: DeviceConfigError) -> Self {
-        ApiError::BadRequest(e.to_string())
-    }
 }
 
 /// A JSON object of strings, as Mender requires.
@@ -63,22 +56,21 @@ fn view_json(id: &str, v: &ConfigView) -> Value {
 
 async fn get_config(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    crate::services::inventory::device(&state, &id)?;
-    let view = remote(&state, |q| q.config(crate::DEFAULT_TENANT, &id))?.unwrap_or_default();
+    crate::app::inventory::device(&state, &id)?;
+    let view = remote(&state, |q| q.config(user.tenant(), &id))?.unwrap_or_default();
     Ok(Json(view_json(&id, &view)))
 }
 
 async fn run(
     state: &AppState,
-    meta: &CommandMeta,
+    caller: &Caller,
     device: &str,
     command: DeviceConfigCommand,
 ) -> Result<StatusCode, ApiError> {
-    let out = state.commands.execute::<DeviceConfig>(meta, device, &command).await?;
-    state.seen(out.position).await?;
+    crate::app::devconfig::run(state, caller, device, &command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -88,15 +80,15 @@ async fn set_config(
     Path(id): Path<String>,
     AppJson(body): AppJson<Value>,
 ) -> Result<StatusCode, ApiError> {
-    crate::services::inventory::device(&state, &id)?;
-    run(&state, &user.meta(), &id, DeviceConfigCommand::Set(configuration(body)?)).await
+    crate::app::inventory::device(&state, &id)?;
+    run(&state, &user.caller, &id, DeviceConfigCommand::Set(configuration(body)?)).await
 }
 
 async fn device_get(
     State(state): State<AppState>,
     device: DeviceAuth,
 ) -> Result<Json<Configuration>, ApiError> {
-    let view = remote(&state, |q| q.config(crate::DEFAULT_TENANT, device.device_id()))?.unwrap_or_default();
+    let view = remote(&state, |q| q.config(device.tenant(), device.device_id()))?.unwrap_or_default();
     Ok(Json(view.configured))
 }
 
@@ -106,8 +98,8 @@ async fn device_report(
     axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
     AppJson(body): AppJson<Value>,
 ) -> Result<StatusCode, ApiError> {
-    let meta = CommandMeta::new(crate::DEFAULT_TENANT, Actor::device(device.device_id()), &request_id);
-    run(&state, &meta, device.device_id(), DeviceConfigCommand::Report(configuration(body)?)).await
+    let caller = device.caller(&request_id);
+    run(&state, &caller, device.device_id(), DeviceConfigCommand::Report(configuration(body)?)).await
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -123,9 +115,9 @@ async fn deploy(
     Path(id): Path<String>,
     AppJson(body): AppJson<DeployIn>,
 ) -> Result<Json<Value>, ApiError> {
-    crate::services::inventory::device(&state, &id)?;
-    let configured = remote(&state, |q| q.config(crate::DEFAULT_TENANT, &id))?.unwrap_or_default().configured;
+    crate::app::inventory::device(&state, &id)?;
+    let configured = remote(&state, |q| q.config(user.tenant(), &id))?.unwrap_or_default().configured;
     let deployment_id =
-        crate::services::configuration::deploy(&state, &user, &id, configured, body.retries).await?;
+        crate::app::devconfig::deploy(&state, &user.caller, &id, configured, body.retries).await?;
     Ok(Json(json!({ "deployment_id": deployment_id })))
 }

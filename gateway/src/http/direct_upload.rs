@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::download::DOWNLOAD_ROUTE;
 use super::json::rfc3339;
 use super::{ApiError, UserAuth};
-use crate::services::direct_upload as svc;
+use crate::app::direct_upload as svc;
 use crate::state::AppState;
 
 const BASE: &str = "/api/management/v1/deployments/artifacts/directupload";
@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn request(State(state): State<AppState>, user: UserAuth) -> Result<Json<Value>, ApiError> {
-    let (id, uri, expires_at) = svc::request(&state, &user).await?;
+    let (id, uri, expires_at) = svc::request(&state, &user.caller).await?;
     Ok(Json(json!({ "id": id, "uri": uri, "expire": rfc3339(expires_at) })))
 }
 
@@ -42,7 +42,7 @@ async fn complete(
     user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    svc::complete(&state, &user, &id).await?;
+    svc::complete(&state, &user.caller, &id).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

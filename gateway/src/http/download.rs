@@ -72,7 +72,7 @@ async fn configuration(
         .config_links
         .verify(&key, query.as_deref().unwrap_or(""))
         .map_err(|e| ApiError::Forbidden(format!("invalid download link: {e}")))?;
-    let bytes = crate::services::configuration::artifact(&state, &key)?;
+    let bytes = crate::app::devconfig::artifact(&state, &key)?;
     Ok((
         [
             (header::CONTENT_TYPE, "application/vnd.mender-artifact".to_owned()),

@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fleetlog_commands::{CommandError, StoreError};
+use fleetlog_commands::StoreError;
+use fleetlog_commands::app::AppError;
 
 /// An error a handler returns. 4xx variants carry the message the client sees; 5xx bodies are
 /// opaque and the cause is logged once.
@@ -92,64 +93,44 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
+/// The one place an application error becomes a status: each kind to its HTTP code.
+impl From<AppError> for ApiError {
+    fn from(e: AppError) -> Self {
         match e {
-            StoreError::InvalidToken(t) => ApiError::BadRequest(format!("invalid id {t:?}")),
-            StoreError::Conflict { .. } => {
-                ApiError::Conflict("the object was changed concurrently, try again".into())
-            }
-            StoreError::TooLarge { .. } => ApiError::TooLargeToStore(e.to_string()),
-            StoreError::Unavailable(_) => ApiError::Unavailable(e.into()),
-            StoreError::OutcomeUnknown(_) => ApiError::OutcomeUnknown(e.into()),
-            other => ApiError::Internal(other.into()),
+            AppError::Invalid(text) => ApiError::BadRequest(text),
+            AppError::Unauthorized(text) => ApiError::Unauthorized(text),
+            AppError::Forbidden(text) => ApiError::Forbidden(text),
+            AppError::NotFound(text) => ApiError::NotFound(text),
+            AppError::Refused(text) => ApiError::Unprocessable(text),
+            AppError::Conflict(text) => ApiError::Conflict(text),
+            AppError::Taken { .. } => ApiError::Conflict("already exists".into()),
+            AppError::PreconditionFailed(text) => ApiError::PreconditionFailed(text),
+            AppError::TooLarge => ApiError::TooLarge,
+            AppError::TooLargeToStore(text) => ApiError::TooLargeToStore(text),
+            AppError::Timeout(text) => ApiError::Timeout(text),
+            AppError::DeviceRefused(text) => ApiError::BadGateway(text),
+            AppError::Unavailable(cause) => ApiError::Unavailable(cause),
+            AppError::OutcomeUnknown(cause) => ApiError::OutcomeUnknown(cause),
+            AppError::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }
 
-impl<E> From<CommandError<E>> for ApiError
-where
-    E: std::error::Error + Into<ApiError> + 'static,
-{
-    fn from(e: CommandError<E>) -> Self {
-        match e {
-            CommandError::Rejected(domain) => domain.into(),
-            CommandError::Taken { .. } => ApiError::Conflict("already exists".into()),
-            CommandError::Conflict => {
-                ApiError::Conflict("the object was changed concurrently, try again".into())
-            }
-            CommandError::Store(s) => s.into(),
-        }
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        AppError::from(e).into()
     }
 }
 
 impl From<fleetlog_projections::ProjectionError> for ApiError {
     fn from(e: fleetlog_projections::ProjectionError) -> Self {
-        ApiError::Internal(e.into())
+        AppError::from(e).into()
     }
 }
 
-impl From<fleetlog_events::device::DeviceError> for ApiError {
-    fn from(e: fleetlog_events::device::DeviceError) -> Self {
-        use fleetlog_events::device::DeviceError as E;
-        match e {
-            E::NotFound | E::AuthSetNotFound => ApiError::NotFound(e.to_string()),
-            E::AlreadyExists => ApiError::Conflict(e.to_string()),
-            E::Decommissioned | E::IdentityMismatch => ApiError::Unauthorized("unauthorized".into()),
-        }
-    }
-}
-
-impl From<fleetlog_events::user::UserError> for ApiError {
-    fn from(e: fleetlog_events::user::UserError) -> Self {
-        use fleetlog_events::user::UserError as E;
-        match e {
-            // Mender's useradm answers 422 for a duplicate or invalid user.
-            E::AlreadyExists | E::InvalidEmail => ApiError::Unprocessable(e.to_string()),
-            E::NotFound | E::TokenNotFound => ApiError::NotFound(e.to_string()),
-            E::TokenNameExists => ApiError::Conflict(e.to_string()),
-            E::TooManyTokens => ApiError::Unprocessable(e.to_string()),
-        }
+impl From<fleetlog_projections::QueryError> for ApiError {
+    fn from(e: fleetlog_projections::QueryError) -> Self {
+        AppError::from(e).into()
     }
 }
 
@@ -165,5 +146,43 @@ mod tests {
         assert!(text.contains("outcome is unknown") && text.contains("Idempotency-Key"), "{text}");
         let e: ApiError = StoreError::Unavailable("no responders".into()).into();
         assert_eq!(e.to_string(), "service unavailable");
+    }
+
+    #[test]
+    fn each_application_error_kind_has_its_status() {
+        let cause = || anyhow::anyhow!("cause");
+        let cases: Vec<(AppError, StatusCode)> = vec![
+            (AppError::Invalid("x".into()), StatusCode::BAD_REQUEST),
+            (AppError::Unauthorized("x".into()), StatusCode::UNAUTHORIZED),
+            (AppError::Forbidden("x".into()), StatusCode::FORBIDDEN),
+            (AppError::NotFound("x".into()), StatusCode::NOT_FOUND),
+            (AppError::Refused("x".into()), StatusCode::UNPROCESSABLE_ENTITY),
+            (AppError::Conflict("x".into()), StatusCode::CONFLICT),
+            (AppError::Taken { holder: "h".into() }, StatusCode::CONFLICT),
+            (AppError::PreconditionFailed("x".into()), StatusCode::PRECONDITION_FAILED),
+            (AppError::TooLarge, StatusCode::PAYLOAD_TOO_LARGE),
+            (AppError::TooLargeToStore("x".into()), StatusCode::PAYLOAD_TOO_LARGE),
+            (AppError::Timeout("x".into()), StatusCode::REQUEST_TIMEOUT),
+            (AppError::DeviceRefused("x".into()), StatusCode::BAD_GATEWAY),
+            (AppError::Unavailable(cause()), StatusCode::SERVICE_UNAVAILABLE),
+            (AppError::OutcomeUnknown(cause()), StatusCode::SERVICE_UNAVAILABLE),
+            (AppError::Internal(cause()), StatusCode::INTERNAL_SERVER_ERROR),
+        ];
+        for (e, status) in cases {
+            let shown = e.to_string();
+            let client = e.is_client_error();
+            let api = ApiError::from(e);
+            assert_eq!(api.status(), status, "{shown}");
+            assert_eq!(client, status.is_client_error(), "{shown}");
+            if client {
+                assert_eq!(api.to_string(), shown, "the client sees the application's text");
+            }
+        }
+    }
+
+    #[test]
+    fn a_taken_holder_is_never_shown() {
+        let e: ApiError = AppError::Taken { holder: "secret-id".into() }.into();
+        assert!(!e.to_string().contains("secret-id"));
     }
 }

@@ -35,13 +35,13 @@ struct ObjectQuery {
 /// Every event of one object in order, and its state after them (or at `at`).
 async fn object(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     axum::extract::Path((kind, id)): axum::extract::Path<(String, String)>,
     Query(q): Query<ObjectQuery>,
 ) -> Result<Response, ApiError> {
     // The whole second is included; a time past the range of microseconds is "now and later".
     let at = super::json::unix_seconds("at", q.at.as_deref())?.map(super::json::end_of_second);
-    let h = crate::services::history::history(state.commands.store(), &kind, &id, at).await?;
+    let h = crate::app::history::history(state.store(), &user.caller.tenant, &kind, &id, at).await?;
     let events: Vec<_> = h.events.iter().map(|e| fleetlog_schemas::to_json(e.seq, &e.envelope)).collect();
     let position = h.events.last().map_or(0, |e| e.seq);
     Ok(axum::Json(serde_json::json!({ "type": kind, "id": id, "position": position, "state": h.state, "events": events })).into_response())
@@ -60,7 +60,7 @@ struct StreamQuery {
 
 async fn stream(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     headers: HeaderMap,
     Query(q): Query<StreamQuery>,
 ) -> Result<Response, ApiError> {
@@ -78,12 +78,12 @@ async fn stream(
     };
     let filter = TailFilter {
         // Operators see their own tenant only.
-        tenant: Some(crate::DEFAULT_TENANT.into()),
+        tenant: Some(user.tenant().into()),
         aggregate_type: q.aggregate_type,
         id: q.object_id,
         event_type: q.event_type,
     };
-    let store = state.commands.store();
+    let store = state.store();
     let (client, cfg) = (store.client(), store.config());
     let tail = Tail::open(client, &cfg.stream, &cfg.prefix, &filter, from, q.follow.unwrap_or(true))
         .await

@@ -32,7 +32,7 @@ async fn readyz(
     search: Option<Extension<super::reporting::SearchStatus>>,
 ) -> impl IntoResponse {
     let nats = state.nats_connected();
-    let last = if nats { state.commands.store().last_seq().await.ok() } else { None };
+    let last = if nats { state.store().last_seq().await.ok() } else { None };
     let mut behind = false;
     let mut models: serde_json::Map<String, serde_json::Value> = state
         .read_models

@@ -3,12 +3,9 @@
 //! the request; from them come both the new object's id and the command id, and the command
 //! loop stores a command id at most once (a repeat answers with its first position).
 
+use super::ApiError;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use fleetlog_commands::CommandMeta;
-use sha2::{Digest as _, Sha256};
-
-use super::{ApiError, UserAuth};
 
 /// The header.
 pub const HEADER: &str = "idempotency-key";
@@ -45,48 +42,9 @@ impl IdempotencyKey {
         IdempotencyKey(key.map(str::to_owned))
     }
 
-    /// The command metadata and the new object's id for a creating request of `what` (e.g.
-    /// "deployment") by `user`: derived from the key when there is one, fresh otherwise.
-    pub fn ids(&self, user: &UserAuth, what: &str) -> (CommandMeta, String) {
-        let mut meta = user.meta();
-        let Some(key) = &self.0 else { return (meta, uuid::Uuid::new_v4().to_string()) };
-        // Length-prefixed fields: no two (tenant, user, what, key) name the same request.
-        let name: String = [meta.tenant.as_str(), user.id.as_str(), what, key.as_str()]
-            .iter()
-            .map(|f| format!("{}:{f};", f.len()))
-            .collect();
-        meta.command_id = derived("command", &name);
-        (meta, derived("object", &name))
-    }
-}
-
-/// A UUID (version 8, RFC 9562) from SHA-256 over `purpose` and `name`.
-fn derived(purpose: &str, name: &str) -> String {
-    let digest = Sha256::digest(format!("fleetlog idempotency {purpose} {name}"));
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn user(id: &str) -> UserAuth {
-        UserAuth { id: id.into(), email: "a@b.co".into(), jti: "j".into(), request_id: "r".into() }
-    }
-
-    #[test]
-    fn one_key_names_one_request_per_caller_and_kind() {
-        let key = IdempotencyKey::new(Some("k-1"));
-        let (m1, id1) = key.ids(&user("u1"), "deployment");
-        let (m2, id2) = key.ids(&user("u1"), "deployment");
-        assert_eq!((&m1.command_id, &id1), (&m2.command_id, &id2), "a retry: same ids");
-        assert_ne!(m1.command_id, id1);
-        assert_ne!(key.ids(&user("u2"), "deployment").1, id1, "another caller");
-        assert_ne!(key.ids(&user("u1"), "user").1, id1, "another kind of object");
-        assert_ne!(IdempotencyKey::new(Some("k-2")).ids(&user("u1"), "deployment").1, id1);
-        let (m3, id3) = IdempotencyKey::default().ids(&user("u1"), "deployment");
-        assert_ne!((m3.command_id, id3), (m1.command_id, id1), "no key: fresh ids");
+    /// The key, if the request sent one (the application derives ids from it:
+    /// `Caller::creating`).
+    pub fn value(&self) -> Option<&str> {
+        self.0.as_deref()
     }
 }

@@ -8,17 +8,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use fleetlog_events::Actor;
 use fleetlog_events::inventory::{AttrValue, Attributes, InventoryCommand};
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::json::{AppJson, Paging, paged};
 use super::{ApiError, DeviceAuth, RequestId, UserAuth};
-use crate::services::filters::{Filter, SCOPES};
-use crate::services::inventory::{self, doc_json, inventory};
-use crate::services::search::{SortKey, search};
+use crate::app::inventory::{self, doc_json, inventory};
 use crate::state::AppState;
+use fleetlog_projections::inventory::predicate::{Predicate, SCOPES};
+use fleetlog_projections::inventory::search::{SortKey, search};
 
 /// The inventory routes.
 pub fn router() -> Router<AppState> {
@@ -76,16 +75,7 @@ async fn report(
     replace: bool,
 ) -> Result<StatusCode, ApiError> {
     let attributes = parse(body)?;
-    let meta = fleetlog_commands::CommandMeta::new(
-        crate::DEFAULT_TENANT,
-        Actor::device(device.device_id()),
-        &request_id,
-    );
-    let command = InventoryCommand::Report { attributes, replace };
-    state
-        .commands
-        .execute::<fleetlog_events::inventory::Inventory>(&meta, device.device_id(), &command)
-        .await?;
+    inventory::report(state, &device.caller(&request_id), attributes, replace).await?;
     Ok(StatusCode::OK)
 }
 
@@ -128,8 +118,7 @@ async fn delete(
     user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let meta = user.meta();
-    inventory::execute(&state, &meta, &id, &InventoryCommand::Delete).await?;
+    inventory::execute(&state, &user.caller, &id, &InventoryCommand::Delete).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -161,7 +150,7 @@ fn parse_sort(s: &str) -> Result<Vec<SortKey>, ApiError> {
 
 async fn list(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let paging = Paging::new(params.get("page").cloned(), params.get("per_page").cloned());
@@ -176,9 +165,9 @@ async fn list(
                 let present = value
                     .parse::<bool>()
                     .map_err(|_| ApiError::BadRequest("has_group must be true or false".into()))?;
-                filters.push(Filter::exists("system", "group", present));
+                filters.push(Predicate::exists("system", "group", present));
             }
-            "group" => filters.push(Filter::equals("system", "group", vec![Value::from(value.as_str())])),
+            "group" => filters.push(Predicate::equals("system", "group", vec![Value::from(value.as_str())])),
             attr => {
                 let (scope, name) = scoped(attr)?;
                 // Query values are text; a numeric one also matches the number.
@@ -189,12 +178,12 @@ async fn list(
                 {
                     values.push(Value::Number(n));
                 }
-                filters.push(Filter::equals(&scope, &name, values));
+                filters.push(Predicate::equals(&scope, &name, values));
             }
         }
     }
     let found = inventory(&state, |q| {
-        search(q, crate::DEFAULT_TENANT, &filters, &sort, (page - 1) * per_page, per_page)
+        Ok(search(q, user.tenant(), &filters, &sort, (page - 1) * per_page, per_page)?)
     })?;
     let body: Vec<Value> = found.page.iter().map(doc_json).collect();
     let query: Vec<(&str, String)> = params

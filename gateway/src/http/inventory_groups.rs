@@ -6,6 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
+use fleetlog_commands::app::{AppError, Caller};
 use fleetlog_events::inventory::{InventoryCommand, Tag, Tags, valid_group_name};
 use futures::StreamExt;
 use serde::Deserialize;
@@ -13,10 +14,10 @@ use serde_json::{Value, json};
 
 use super::json::{AppJson, Paging, paged};
 use super::{ApiError, UserAuth};
-use crate::services::filters::Filter;
-use crate::services::inventory::{self, inventory};
-use crate::services::search::search;
+use crate::app::inventory::{self, inventory};
 use crate::state::AppState;
+use fleetlog_projections::inventory::predicate::Predicate;
+use fleetlog_projections::inventory::search::search;
 
 /// The tags and groups routes.
 pub fn router() -> Router<AppState> {
@@ -44,7 +45,7 @@ struct TagIn {
 
 async fn set_tags(
     state: &AppState,
-    user: &UserAuth,
+    user: &Caller,
     headers: &HeaderMap,
     id: &str,
     body: Vec<TagIn>,
@@ -60,7 +61,7 @@ async fn set_tags(
         .collect();
     let command =
         InventoryCommand::SetTags { tags, replace, if_match, new_etag: uuid::Uuid::new_v4().to_string() };
-    inventory::execute(state, &user.meta(), id, &command).await?;
+    inventory::execute(state, user, id, &command).await?;
     Ok(StatusCode::OK)
 }
 
@@ -71,7 +72,7 @@ async fn put_tags(
     Path(id): Path<String>,
     AppJson(body): AppJson<Vec<TagIn>>,
 ) -> Result<StatusCode, ApiError> {
-    set_tags(&state, &user, &headers, &id, body, true).await
+    set_tags(&state, &user.caller, &headers, &id, body, true).await
 }
 
 async fn patch_tags(
@@ -81,7 +82,7 @@ async fn patch_tags(
     Path(id): Path<String>,
     AppJson(body): AppJson<Vec<TagIn>>,
 ) -> Result<StatusCode, ApiError> {
-    set_tags(&state, &user, &headers, &id, body, false).await
+    set_tags(&state, &user.caller, &headers, &id, body, false).await
 }
 
 async fn get_group(
@@ -104,7 +105,7 @@ async fn put_group(
     AppJson(body): AppJson<GroupIn>,
 ) -> Result<StatusCode, ApiError> {
     let command = InventoryCommand::AssignGroup { group: body.group };
-    inventory::execute(&state, &user.meta(), &id, &command).await?;
+    inventory::execute(&state, &user.caller, &id, &command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -114,7 +115,7 @@ async fn leave_group(
     Path((id, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     let command = InventoryCommand::UnassignGroup { group: Some(name) };
-    inventory::execute(&state, &user.meta(), &id, &command).await?;
+    inventory::execute(&state, &user.caller, &id, &command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -126,17 +127,17 @@ struct GroupsQuery {
 
 async fn groups(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(q): Query<GroupsQuery>,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let tenant = crate::DEFAULT_TENANT;
+    let tenant = user.tenant();
     let names = inventory(&state, |m| {
         let all = m.distinct_texts(tenant, "system", "group")?;
         let Some(status) = q.status.as_deref() else { return Ok(all) };
         // A group is listed when at least one of its devices has the status.
         let mut out = Vec::new();
         for g in all {
-            let filters = [group_filter(&g), Filter::equals("identity", "status", vec![status.into()])];
+            let filters = [group_filter(&g), Predicate::equals("identity", "status", vec![status.into()])];
             if search(m, tenant, &filters, &[], 0, 1)?.total > 0 {
                 out.push(g);
             }
@@ -146,36 +147,36 @@ async fn groups(
     Ok(Json(names))
 }
 
-fn group_filter(name: &str) -> Filter {
-    Filter::equals("system", "group", vec![Value::from(name)])
+fn group_filter(name: &str) -> Predicate {
+    Predicate::equals("system", "group", vec![Value::from(name)])
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
     if valid_group_name(name) {
         Ok(())
     } else {
-        Err(fleetlog_events::inventory::InventoryError::InvalidGroupName.into())
+        Err(AppError::from(fleetlog_events::inventory::InventoryError::InvalidGroupName).into())
     }
 }
 
 /// All device ids of a group.
 fn members(state: &AppState, name: &str) -> Result<Vec<String>, ApiError> {
-    inventory(state, |m| {
+    Ok(inventory(state, |m| {
         let found = search(m, crate::DEFAULT_TENANT, &[group_filter(name)], &[], 0, usize::MAX)?;
         Ok(found.page.into_iter().map(|d| d.id).collect())
-    })
+    })?)
 }
 
 async fn group_devices(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Path(name): Path<String>,
     Query(paging): Query<Paging>,
 ) -> Result<Response, ApiError> {
     check_name(&name)?;
     let (page, per_page) = paging.validate()?;
     let found = inventory(&state, |m| {
-        search(m, crate::DEFAULT_TENANT, &[group_filter(&name)], &[], (page - 1) * per_page, per_page)
+        Ok(search(m, user.tenant(), &[group_filter(&name)], &[], (page - 1) * per_page, per_page)?)
     })?;
     if found.total == 0 {
         return Err(ApiError::NotFound("group not found".into()));
@@ -188,14 +189,14 @@ async fn group_devices(
 /// Runs one inventory command per device, a few at a time; counts (changed, existing).
 async fn for_each(
     state: &AppState,
-    user: &UserAuth,
+    user: &Caller,
     ids: Vec<String>,
     command: impl Fn() -> InventoryCommand,
 ) -> Result<(usize, usize), ApiError> {
-    let results: Vec<Result<bool, ApiError>> = futures::stream::iter(ids)
+    let results: Vec<Result<bool, AppError>> = futures::stream::iter(ids)
         .map(|id| {
             let command = command();
-            async move { inventory::execute(state, &user.meta(), &id, &command).await }
+            async move { inventory::execute(state, user, &id, &command).await }
         })
         .buffer_unordered(16)
         .collect()
@@ -208,8 +209,8 @@ async fn for_each(
                 updated += usize::from(changed);
             }
             // Unknown devices, or devices no longer in the group, are not counted.
-            Err(ApiError::NotFound(_)) => {}
-            Err(e) => return Err(e),
+            Err(AppError::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     Ok((updated, matched))
@@ -226,7 +227,7 @@ async fn add_devices(
         return Err(ApiError::BadRequest("the list of device ids is empty".into()));
     }
     let (updated, matched) =
-        for_each(&state, &user, ids, || InventoryCommand::AssignGroup { group: name.clone() }).await?;
+        for_each(&state, &user.caller, ids, || InventoryCommand::AssignGroup { group: name.clone() }).await?;
     Ok(Json(json!({ "updated_count": updated, "matched_count": matched })))
 }
 
@@ -238,7 +239,7 @@ async fn remove_devices(
 ) -> Result<Json<Value>, ApiError> {
     check_name(&name)?;
     let command = || InventoryCommand::UnassignGroup { group: Some(name.clone()) };
-    let (updated, _) = for_each(&state, &user, ids, command).await?;
+    let (updated, _) = for_each(&state, &user.caller, ids, command).await?;
     Ok(Json(json!({ "updated_count": updated })))
 }
 
@@ -253,6 +254,6 @@ async fn delete_group(
         return Err(ApiError::NotFound("group not found".into()));
     }
     let command = || InventoryCommand::UnassignGroup { group: Some(name.clone()) };
-    let (updated, _) = for_each(&state, &user, ids, command).await?;
+    let (updated, _) = for_each(&state, &user.caller, ids, command).await?;
     Ok(Json(json!({ "updated_count": updated })))
 }

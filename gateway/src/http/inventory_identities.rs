@@ -12,10 +12,10 @@ use serde_json::Value;
 
 use super::json::{AppJson, paged};
 use super::{ApiError, UserAuth};
-use crate::services::filters::{Filter, FilterTerm};
-use crate::services::inventory::{doc_json, inventory};
-use crate::services::search::search;
+use crate::app::inventory::{doc_json, inventory};
 use crate::state::AppState;
+use fleetlog_projections::inventory::predicate::Predicate;
+use fleetlog_projections::inventory::search::search;
 
 const PATH: &str = "/api/management/v2alpha1/inventory/identities/search";
 
@@ -50,7 +50,7 @@ struct Params {
 
 async fn search_identities(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     AppJson(p): AppJson<Params>,
 ) -> Result<Response, ApiError> {
     if p.scope != "identity" && p.scope != "tags" {
@@ -66,15 +66,11 @@ async fn search_identities(
     if page == 0 || per_page == 0 || per_page > 500 {
         return Err(ApiError::BadRequest("page must be ≥ 1 and per_page 1..500".into()));
     }
-    let term = FilterTerm {
-        scope: p.scope.clone(),
-        attribute: p.name.clone(),
-        op: "$regex".into(),
-        value: Value::String(format!("^{}", regex::escape(&p.value_prefix))),
-    };
-    let filter = Filter::parse(&term)?;
+    let prefix = Value::String(format!("^{}", regex::escape(&p.value_prefix)));
+    let term = fleetlog_projections::inventory::wire::term(&p.scope, &p.name, "$regex", &prefix);
+    let filter = Predicate::parse(&term)?;
     let found = inventory(&state, |q| {
-        search(q, crate::DEFAULT_TENANT, std::slice::from_ref(&filter), &[], (page - 1) * per_page, per_page)
+        Ok(search(q, user.tenant(), std::slice::from_ref(&filter), &[], (page - 1) * per_page, per_page)?)
     })?;
     let items: Vec<Value> = found.page.iter().map(|d| select(doc_json(d), &p.attributes)).collect();
     Ok(paged(PATH, &[], (page, per_page), found.total, items))

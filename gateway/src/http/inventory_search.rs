@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use fleetlog_events::filter::{FilterCommand, FilterError, FilterTerm as SavedTerm, SavedFilter};
 use fleetlog_projections::inventory::SavedFilterView;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,10 +14,11 @@ use serde_json::{Value, json};
 use super::idempotency::IdempotencyKey;
 use super::json::AppJson;
 use super::{ApiError, UserAuth};
-use crate::services::filters::{Filter, FilterTerm, SCOPES};
-use crate::services::inventory::{doc_json, inventory};
-use crate::services::search::{SortKey, search};
+use crate::app::inventory::{doc_json, inventory};
 use crate::state::AppState;
+use fleetlog_projections::inventory::predicate::{FilterTerm, Predicate, SCOPES};
+use fleetlog_projections::inventory::search::{SortKey, search};
+use fleetlog_projections::inventory::wire;
 
 /// The v2 routes.
 pub fn router() -> Router<AppState> {
@@ -48,6 +48,7 @@ struct SearchBody {
     #[serde(default)]
     per_page: Option<usize>,
     #[serde(default)]
+    #[serde(deserialize_with = "wire::terms")]
     filters: Vec<FilterTerm>,
     #[serde(default)]
     sort: Vec<SortTerm>,
@@ -75,10 +76,10 @@ fn run(state: &AppState, body: &SearchBody, terms: &[FilterTerm]) -> Result<Resp
     if page == 0 || per_page == 0 || per_page > 500 {
         return Err(ApiError::BadRequest("page must be ≥ 1 and per_page 1..500".into()));
     }
-    let filters = terms.iter().map(Filter::parse).collect::<Result<Vec<_>, _>>()?;
+    let filters = terms.iter().map(Predicate::parse).collect::<Result<Vec<_>, _>>()?;
     let sort = sort_keys(&body.sort)?;
     let found = inventory(state, |q| {
-        search(q, crate::DEFAULT_TENANT, &filters, &sort, (page - 1) * per_page, per_page)
+        Ok(search(q, crate::DEFAULT_TENANT, &filters, &sort, (page - 1) * per_page, per_page)?)
     })?;
     let items: Vec<Value> = found.page.iter().map(doc_json).collect();
     Ok(([("x-total-count", found.total.to_string())], Json(items)).into_response())
@@ -93,8 +94,8 @@ async fn search_devices(
 }
 
 /// `[{name, scope, count}]`: most common first, then by scope and name; at most 500.
-async fn attributes(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
-    let mut counts = inventory(&state, |q| Ok(q.attribute_counts(crate::DEFAULT_TENANT)?))?;
+async fn attributes(State(state): State<AppState>, user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
+    let mut counts = inventory(&state, |q| Ok(q.attribute_counts(user.tenant())?))?;
     counts.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| (&a.0, &a.1).cmp(&(&b.0, &b.1))));
     counts.truncate(500);
     Ok(Json(
@@ -108,29 +109,13 @@ async fn attributes(State(state): State<AppState>, _user: UserAuth) -> Result<Js
 #[derive(Debug, Deserialize)]
 struct FilterIn {
     name: String,
+    #[serde(deserialize_with = "wire::terms")]
     terms: Vec<FilterTerm>,
 }
 
 fn to_json(f: &SavedFilterView) -> Value {
-    let terms: Vec<Value> = f
-        .terms
-        .iter()
-        .map(|t| {
-            let value: Value = serde_json::from_str(&t.value_json).unwrap_or(Value::Null);
-            json!({"scope": t.scope, "attribute": t.attribute, "type": t.op, "value": value})
-        })
-        .collect();
+    let terms: Vec<Value> = f.terms.iter().map(wire::to_json).collect();
     json!({ "id": f.id, "name": f.name, "terms": terms })
-}
-
-impl From<FilterError> for ApiError {
-    fn from(e: FilterError) -> Self {
-        match e {
-            FilterError::NotFound => ApiError::NotFound(e.to_string()),
-            FilterError::AlreadyExists => ApiError::Conflict(e.to_string()),
-            other => ApiError::BadRequest(other.to_string()),
-        }
-    }
 }
 
 async fn create_filter(
@@ -139,44 +124,17 @@ async fn create_filter(
     key: IdempotencyKey,
     AppJson(body): AppJson<FilterIn>,
 ) -> Result<Response, ApiError> {
-    // The terms are checked now, so that a saved filter always runs.
-    for t in &body.terms {
-        Filter::parse(t)?;
-    }
-    let terms = body
-        .terms
-        .iter()
-        .map(|t| SavedTerm {
-            scope: t.scope.clone(),
-            attribute: t.attribute.clone(),
-            op: t.op.clone(),
-            value_json: t.value.to_string(),
-        })
-        .collect();
-    let (meta, id) = key.ids(&user, "filter");
-    let claim = crate::services::claim_id("filter-name", &body.name);
-    let command = FilterCommand::Create { name: body.name, terms };
-    let outcome =
-        state.commands.execute_claiming::<SavedFilter>(&meta, &id, &command, &claim).await.map_err(|e| {
-            match e {
-                fleetlog_commands::CommandError::Taken { .. } => {
-                    ApiError::Conflict("a filter with this name already exists".into())
-                }
-                other => other.into(),
-            }
-        })?;
-    state.seen(outcome.position).await?;
+    let id = crate::app::filters::create(&state, &user.caller, body.name, body.terms, key.value()).await?;
     let location = format!("/api/management/v2/inventory/filters/{id}");
     Ok((StatusCode::CREATED, [(axum::http::header::LOCATION, location)]).into_response())
 }
 
 fn saved(state: &AppState, id: &str) -> Result<SavedFilterView, ApiError> {
-    inventory(state, |q| Ok(q.saved_filter(crate::DEFAULT_TENANT, id)?))?
-        .ok_or_else(|| ApiError::NotFound("filter not found".into()))
+    Ok(crate::app::filters::saved(state, crate::DEFAULT_TENANT, id)?)
 }
 
-async fn list_filters(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
-    let all = inventory(&state, |q| Ok(q.saved_filters(crate::DEFAULT_TENANT)?))?;
+async fn list_filters(State(state): State<AppState>, user: UserAuth) -> Result<Json<Vec<Value>>, ApiError> {
+    let all = inventory(&state, |q| Ok(q.saved_filters(user.tenant())?))?;
     Ok(Json(all.iter().map(to_json).collect()))
 }
 
@@ -193,13 +151,7 @@ async fn delete_filter(
     user: UserAuth,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let f = saved(&state, &id)?;
-    let claim = crate::services::claim_id("filter-name", &f.name);
-    let outcome = state
-        .commands
-        .execute_releasing::<SavedFilter>(&user.meta(), &id, &FilterCommand::Delete, &claim)
-        .await?;
-    state.seen(outcome.position).await?;
+    crate::app::filters::delete(&state, &user.caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -218,15 +170,5 @@ async fn search_saved(
         super::json_body::decode(&body)
             .map_err(|e| ApiError::BadRequest(format!("invalid search body: {e}")))?
     };
-    let terms: Vec<FilterTerm> = f
-        .terms
-        .iter()
-        .map(|t| FilterTerm {
-            scope: t.scope.clone(),
-            attribute: t.attribute.clone(),
-            op: t.op.clone(),
-            value: serde_json::from_str(&t.value_json).unwrap_or(Value::Null),
-        })
-        .collect();
-    run(&state, &body, &terms)
+    run(&state, &body, &f.terms)
 }

@@ -10,7 +10,7 @@ use fleetlog_events::device::DeviceStatus;
 use serde_json::json;
 
 use super::{ApiError, UserAuth};
-use crate::services::devices::devices;
+use crate::app::devices::devices;
 use crate::state::AppState;
 
 /// The statistics route.
@@ -21,8 +21,8 @@ pub fn router() -> Router<AppState> {
 /// Counts from the devices read model's status index. Mender's tiers are `standard`, `micro`
 /// and `system`; fleetlog has no tiers, so every device is `standard` (Mender's default for a
 /// device without a tier).
-async fn statistics(State(state): State<AppState>, _user: UserAuth) -> Result<Response, ApiError> {
-    let count = |status| devices(&state, |d| d.count(crate::DEFAULT_TENANT, Some(status)));
+async fn statistics(State(state): State<AppState>, user: UserAuth) -> Result<Response, ApiError> {
+    let count = |status| devices(&state, |d| d.count(user.tenant(), Some(status)));
     let tiers = |standard: usize| json!({ "standard": standard, "micro": 0, "system": 0 });
     let body = json!({
         "devices_by_status": {

@@ -145,14 +145,14 @@ pub fn unix_seconds(name: &str, value: Option<&str>) -> Result<Option<i64>, ApiE
         .transpose()
 }
 
-/// The first microsecond of a Unix second; saturates (times beyond the range mean "ever").
+/// The first microsecond of a Unix second (see `Timestamp::start_of_second`).
 pub fn start_of_second(seconds: i64) -> i64 {
-    seconds.saturating_mul(1_000_000)
+    fleetlog_events::Timestamp::start_of_second(seconds).0
 }
 
-/// The last microsecond of a Unix second; saturates (times beyond the range mean "ever").
+/// The last microsecond of a Unix second (see `Timestamp::end_of_second`).
 pub fn end_of_second(seconds: i64) -> i64 {
-    seconds.saturating_mul(1_000_000).saturating_add(999_999)
+    fleetlog_events::Timestamp::end_of_second(seconds).0
 }
 
 /// Microseconds since the epoch as RFC 3339 (UTC), the form Mender's JSON uses; the read models

@@ -4,6 +4,7 @@ mod artifacts;
 mod artifacts_generate;
 mod auditlogs;
 mod auth;
+pub mod connect;
 mod deployment_devices;
 mod deployments;
 mod deployments_device;
@@ -30,6 +31,7 @@ mod metrics;
 mod releases;
 pub mod reporting;
 mod request_id;
+pub mod serve;
 mod sessions;
 mod settings;
 mod software;
@@ -75,7 +77,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(software::router())
         .merge(download::router())
         .merge(deviceconfig::router())
-        .merge(crate::connect::router())
+        .merge(connect::router())
         .merge(reporting::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)

@@ -7,13 +7,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
+use fleetlog_commands::app::AppError;
 use fleetlog_projections::releases::ReleaseView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::json::{AppJson, Paging, paged, rfc3339};
 use super::{ApiError, UserAuth};
-use crate::services::releases::{self as svc, DeleteRefused, releases};
+use crate::app::releases::{self as svc, DeleteRefused, releases};
 use crate::state::AppState;
 
 const BASE: &str = "/api/management/v2/deployments/deployments/releases";
@@ -107,9 +108,8 @@ pub fn matching(
 
 /// Mender's v2 Release JSON, with its artifacts.
 fn release_json(state: &AppState, r: &ReleaseView) -> Result<Value, ApiError> {
-    let mut artifacts = crate::services::deployments::deployments(state, |q| {
-        q.artifacts_named(crate::DEFAULT_TENANT, &r.name)
-    })?;
+    let mut artifacts =
+        crate::app::deployments::deployments(state, |q| q.artifacts_named(crate::DEFAULT_TENANT, &r.name))?;
     artifacts.sort_by_key(|a| a.modified_ts);
     let artifacts: Vec<Value> = artifacts.iter().map(super::artifacts::artifact_json).collect();
     Ok(json!({
@@ -158,8 +158,7 @@ fn v1_matching(state: &AppState, params: &[(String, String)]) -> Result<Vec<Rele
     let mut all = matching(state, &ReleaseFilter::from_params(params, false), sort.as_deref(), &fields)?;
     let (description, device_type) = (value("description"), value("device_type"));
     if description.is_some() || device_type.is_some() {
-        let artifacts =
-            crate::services::deployments::deployments(state, |q| q.artifacts(crate::DEFAULT_TENANT))?;
+        let artifacts = crate::app::deployments::deployments(state, |q| q.artifacts(crate::DEFAULT_TENANT))?;
         all.retain(|r| {
             artifacts.iter().any(|a| {
                 a.info.name == r.name
@@ -217,7 +216,7 @@ async fn edit(
     Path(name): Path<String>,
     AppJson(body): AppJson<ReleaseUpdate>,
 ) -> Result<StatusCode, ApiError> {
-    svc::set_notes(&state, &user, &name, body.notes).await?;
+    svc::set_notes(&state, &user.caller, &name, body.notes).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -229,9 +228,9 @@ async fn set_tags(
 ) -> Result<StatusCode, ApiError> {
     // Checked before the release is looked up, so that a huge list is not carried further.
     if tags.len() > 10 * fleetlog_events::release::MAX_TAGS {
-        return Err(fleetlog_events::release::ReleaseError::TooManyTags.into());
+        return Err(AppError::from(fleetlog_events::release::ReleaseError::TooManyTags).into());
     }
-    svc::set_tags(&state, &user, &name, tags).await?;
+    svc::set_tags(&state, &user.caller, &name, tags).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -248,7 +247,7 @@ async fn remove(
     if names.len() > 100 {
         return Err(ApiError::BadRequest("at most 100 releases at once".into()));
     }
-    match svc::delete(&state, &user, &names).await {
+    match svc::delete(&state, &user.caller, &names).await {
         Ok(()) => Ok(StatusCode::NO_CONTENT.into_response()),
         Err(DeleteRefused::InUse(ids)) => Ok((
             StatusCode::CONFLICT,
@@ -258,14 +257,14 @@ async fn remove(
             })),
         )
             .into_response()),
-        Err(DeleteRefused::Error(e)) => Err(e),
+        Err(DeleteRefused::Error(e)) => Err(e.into()),
     }
 }
 
-async fn all_tags(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(releases(&state, |q| q.tags(crate::DEFAULT_TENANT))?))
+async fn all_tags(State(state): State<AppState>, user: UserAuth) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(releases(&state, |q| q.tags(user.tenant()))?))
 }
 
-async fn all_types(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Vec<String>>, ApiError> {
-    Ok(Json(releases(&state, |q| q.update_types(crate::DEFAULT_TENANT))?))
+async fn all_types(State(state): State<AppState>, user: UserAuth) -> Result<Json<Vec<String>>, ApiError> {
+    Ok(Json(releases(&state, |q| q.update_types(user.tenant()))?))
 }

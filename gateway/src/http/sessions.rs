@@ -6,13 +6,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, post};
 use axum::{Json, Router};
 use base64::Engine;
-use fleetlog_events::Actor;
+use fleetlog_commands::app::Caller;
 use fleetlog_projections::users::UsersQueries;
 use serde::Deserialize;
 
 use super::json::{AppJson, rfc3339};
 use super::{ApiError, RequestId, UserAuth};
-use crate::services::users::{self, MAX_TOKEN_SECONDS};
+use crate::app::users;
 use crate::state::AppState;
 
 /// How long a login token lives (Mender's default: one week).
@@ -56,18 +56,13 @@ async fn login(
         None => false,
     };
     let user = user.filter(|_| ok).ok_or_else(|| ApiError::Unauthorized("unauthorized".into()))?;
-    let meta = fleetlog_commands::CommandMeta::new(
-        crate::DEFAULT_TENANT,
-        Actor::user(&user.id, &user.email),
-        &request_id,
-    );
-    Ok(jwt_response(users::issue_token(&state, &meta, &user.id, "", USER_TOKEN_SECONDS).await?))
+    let caller = Caller::user(crate::DEFAULT_TENANT, &user.id, &user.email, &request_id);
+    Ok(jwt_response(users::issue_token(&state, &caller, &user.id, "", USER_TOKEN_SECONDS).await?))
 }
 
 /// Revokes the presented token on every replica (each applies the same log).
 async fn logout(State(state): State<AppState>, user: UserAuth) -> Result<StatusCode, ApiError> {
-    let outcome = users::revoke_token(&state, &user.meta(), &user.id, &user.jti).await?;
-    state.seen(outcome.position).await?;
+    users::revoke_token(&state, &user.caller, &user.id, &user.jti).await?;
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -83,22 +78,12 @@ async fn create_pat(
     user: UserAuth,
     AppJson(body): AppJson<NewToken>,
 ) -> Result<Response, ApiError> {
-    let name = body.name.trim();
-    if name.is_empty() || name.len() > 255 {
-        return Err(ApiError::BadRequest("name: must be 1 to 255 characters".into()));
-    }
-    let ttl = body.expires_in.unwrap_or(MAX_TOKEN_SECONDS);
-    if !(1..=MAX_TOKEN_SECONDS).contains(&ttl) {
-        return Err(ApiError::BadRequest(format!(
-            "expires_in: must be between 1 and {MAX_TOKEN_SECONDS} seconds"
-        )));
-    }
-    Ok(jwt_response(users::issue_token(&state, &user.meta(), &user.id, name, ttl).await?))
+    Ok(jwt_response(users::issue_personal_token(&state, &user.caller, &body.name, body.expires_in).await?))
 }
 
 async fn list_pats(State(state): State<AppState>, user: UserAuth) -> Result<Response, ApiError> {
     let model = super::useradm::users_model(&state)?;
-    let tokens = UsersQueries(&model).tokens(crate::DEFAULT_TENANT, &user.id)?;
+    let tokens = UsersQueries(&model).tokens(user.tenant(), &user.id)?;
     let body: Vec<_> = tokens
         .iter()
         .map(|t| {
@@ -120,10 +105,9 @@ async fn delete_pat(
 ) -> Result<StatusCode, ApiError> {
     let model = super::useradm::users_model(&state)?;
     // Only personal access tokens are listed and deleted here, and only one's own.
-    if !UsersQueries(&model).tokens(crate::DEFAULT_TENANT, &user.id)?.iter().any(|t| t.id == id) {
+    if !UsersQueries(&model).tokens(user.tenant(), &user.id)?.iter().any(|t| t.id == id) {
         return Err(ApiError::NotFound("token not found".into()));
     }
-    let outcome = users::revoke_token(&state, &user.meta(), &user.id, &id).await?;
-    state.seen(outcome.position).await?;
+    users::revoke_token(&state, &user.caller, &user.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

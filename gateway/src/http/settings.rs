@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use fleetlog_events::settings::{Settings, SettingsCommand, SettingsError};
+use fleetlog_commands::app::Caller;
 use fleetlog_projections::users::UsersQueries;
 
 use super::json::AppJson;
@@ -37,7 +37,7 @@ fn read(state: &AppState, scope: &str) -> Result<Response, ApiError> {
 
 async fn save(
     state: &AppState,
-    user: &UserAuth,
+    user: &Caller,
     scope: &str,
     headers: &HeaderMap,
     body: serde_json::Value,
@@ -49,24 +49,12 @@ async fn save(
         None => None,
         Some(v) => Some(v.trim().trim_matches('"').parse::<u64>().map_err(|_| precondition_failed())?),
     };
-    let command = SettingsCommand::Save { json: body.to_string(), if_match };
-    let outcome =
-        state.commands.execute::<Settings>(&user.meta(), scope, &command).await.map_err(|e| match e {
-            fleetlog_commands::CommandError::Rejected(SettingsError::Stale) => precondition_failed(),
-            other => other.into(),
-        })?;
-    state.seen(outcome.position).await?;
+    crate::app::settings::save(state, user, scope, body.to_string(), if_match).await?;
     Ok(StatusCode::CREATED)
 }
 
 fn precondition_failed() -> ApiError {
     ApiError::PreconditionFailed("the settings were changed since they were read (ETag mismatch)".into())
-}
-
-impl From<SettingsError> for ApiError {
-    fn from(_: SettingsError) -> Self {
-        precondition_failed()
-    }
 }
 
 async fn get_global(State(state): State<AppState>, _user: UserAuth) -> Result<Response, ApiError> {
@@ -79,7 +67,7 @@ async fn save_global(
     headers: HeaderMap,
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<StatusCode, ApiError> {
-    save(&state, &user, "global", &headers, body).await
+    save(&state, &user.caller, "global", &headers, body).await
 }
 
 async fn get_mine(State(state): State<AppState>, user: UserAuth) -> Result<Response, ApiError> {
@@ -93,5 +81,5 @@ async fn save_mine(
     AppJson(body): AppJson<serde_json::Value>,
 ) -> Result<StatusCode, ApiError> {
     let scope = format!("user-{}", user.id);
-    save(&state, &user, &scope, &headers, body).await
+    save(&state, &user.caller, &scope, &headers, body).await
 }

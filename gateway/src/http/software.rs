@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::json::{Paging, paged, rfc3339};
 use super::releases::{ReleaseFilter, matching};
 use super::{ApiError, UserAuth};
-use crate::services::releases::releases;
+use crate::app::releases::releases;
 use crate::state::AppState;
 
 const SOFTWARE: &str = "/api/management/v1alpha1/deployments/software";
@@ -86,19 +86,19 @@ async fn list(
 
 async fn tags(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Vec<String>>, ApiError> {
     let value = params.iter().find(|(k, _)| k == "kind").map(|(_, v)| v.as_str());
     if kind(value)? == Some(false) {
         return Ok(Json(Vec::new()));
     }
-    Ok(Json(releases(&state, |q| q.tags(crate::DEFAULT_TENANT))?))
+    Ok(Json(releases(&state, |q| q.tags(user.tenant()))?))
 }
 
 /// `{limit, usage}`: open-source Mender has no storage limit (0 means none); usage is the sum
 /// of the stored artifacts' sizes.
-async fn storage(State(state): State<AppState>, _user: UserAuth) -> Result<Json<Value>, ApiError> {
-    let usage = releases(&state, |q| q.usage(crate::DEFAULT_TENANT))?;
+async fn storage(State(state): State<AppState>, user: UserAuth) -> Result<Json<Value>, ApiError> {
+    let usage = releases(&state, |q| q.usage(user.tenant()))?;
     Ok(Json(json!({ "limit": 0, "usage": usage })))
 }

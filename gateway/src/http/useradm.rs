@@ -12,7 +12,7 @@ use super::idempotency::IdempotencyKey;
 use super::json::{AppJson, rfc3339};
 use super::useradm_filter::UserFilter;
 use super::{ApiError, UserAuth};
-use crate::services::users::{self, UserUpdate};
+use crate::app::users::{self, UserUpdate};
 use crate::state::AppState;
 
 /// The users routes.
@@ -25,7 +25,7 @@ pub fn router() -> Router<AppState> {
 
 /// The users read model.
 pub fn users_model(state: &AppState) -> Result<std::sync::Arc<fleetlog_projections::ReadModel>, ApiError> {
-    state.model(fleetlog_projections::Model::Users)
+    Ok(state.model(fleetlog_projections::Model::Users)?)
 }
 
 fn user_json(u: &UserView) -> serde_json::Value {
@@ -35,9 +35,7 @@ fn user_json(u: &UserView) -> serde_json::Value {
 fn find(state: &AppState, caller: &UserAuth, id: &str) -> Result<UserView, ApiError> {
     let id = if id == "me" { caller.id.as_str() } else { id };
     let model = users_model(state)?;
-    UsersQueries(&model)
-        .get(crate::DEFAULT_TENANT, id)?
-        .ok_or_else(|| ApiError::NotFound("user not found".into()))
+    UsersQueries(&model).get(caller.tenant(), id)?.ok_or_else(|| ApiError::NotFound("user not found".into()))
 }
 
 /// Body of a new user.
@@ -53,9 +51,8 @@ async fn create(
     key: IdempotencyKey,
     AppJson(body): AppJson<NewUser>,
 ) -> Result<Response, ApiError> {
-    let (meta, id) = key.ids(&user, "user");
-    let outcome = users::create_user(&state.commands, &meta, &id, &body.email, &body.password).await?;
-    state.seen(outcome.position).await?;
+    let (caller, id) = user.caller.creating("user", key.value());
+    users::create(&state, &caller, &id, &body.email, &body.password).await?;
     let location = format!("/api/management/v1/useradm/users/{id}");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
@@ -63,12 +60,12 @@ async fn create(
 /// `GET /users` with Mender's filters (`id` and `email` may repeat; times are Unix seconds).
 async fn list(
     State(state): State<AppState>,
-    _user: UserAuth,
+    user: UserAuth,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
     let filter = UserFilter::parse(&params)?;
     let model = users_model(&state)?;
-    let all = UsersQueries(&model).list(crate::DEFAULT_TENANT)?;
+    let all = UsersQueries(&model).list(user.tenant())?;
     let shown: Vec<_> = all.iter().filter(|u| filter.matches(u)).map(user_json).collect();
     Ok(Json(shown).into_response())
 }
@@ -112,8 +109,7 @@ async fn remove(
         Err(ApiError::NotFound(_)) => return Ok(StatusCode::NO_CONTENT),
         other => other?,
     };
-    let outcome = users::delete_user(&state, &user.meta(), &target).await?;
-    state.seen(outcome.position).await?;
+    users::delete_user(&state, &user.caller, &target).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -146,7 +142,6 @@ async fn apply_update(
         current_password: body.current_password,
         session: user.jti.clone(),
     };
-    let position = users::update_user(state, &user.meta(), &user.id, target, update).await?;
-    state.seen(position).await?;
+    users::update_user(state, &user.caller, target, update).await?;
     Ok(StatusCode::NO_CONTENT)
 }

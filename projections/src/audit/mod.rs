@@ -4,6 +4,8 @@
 
 mod describe;
 mod details;
+#[cfg(test)]
+mod tests;
 
 use fleetlog_events::{ActorKind, RecordedEvent};
 use serde::{Deserialize, Serialize};

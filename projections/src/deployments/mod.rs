@@ -5,6 +5,8 @@
 
 mod keys;
 mod queries;
+#[cfg(test)]
+mod tests;
 
 use fleetlog_events::artifact::ArtifactEvent;
 use fleetlog_events::deployment::device::DeviceDeploymentEvent;
@@ -123,7 +125,9 @@ fn set_status(
         return Ok(());
     }
     part.status = status;
-    if old == S::Pending && part.started_ts.is_none() && status != S::Pending {
+    // The device's first report starts its part; an abort or a decommission only ends it.
+    let by_device = !matches!(status, S::Pending | S::Aborted | S::Decommissioned);
+    if old == S::Pending && part.started_ts.is_none() && by_device {
         part.started_ts = Some(at);
     }
     let dep_key = deployment_key(t, &part.deployment_id);
@@ -183,7 +187,8 @@ impl Projection for DeploymentsProjection {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: a part ended by an abort or a decommission before the device reported has no start.
+        2
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {

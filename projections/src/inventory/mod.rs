@@ -5,7 +5,12 @@
 
 mod doc;
 pub mod index;
+pub mod predicate;
 mod query;
+pub mod search;
+#[cfg(test)]
+mod tests;
+pub mod wire;
 
 use std::collections::BTreeSet;
 

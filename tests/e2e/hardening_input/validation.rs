@@ -28,14 +28,14 @@ fn assert_mender_error(what: &str, status: reqwest::StatusCode, want: u16, body:
 #[tokio::test]
 async fn an_email_with_a_control_character_is_refused() {
     let server = Server::start().await;
-    let last = server.state.commands.store().last_seq().await.unwrap();
+    let last = server.state.store().last_seq().await.unwrap();
     for email in ["nul\0@example.com", "bell\u{7}@example.com"] {
         let body = json!({ "email": email, "password": "long-enough-1" });
         let (status, _, err) =
             server.send(Method::POST, "/api/management/v1/useradm/users", Some(body)).await;
         assert_mender_error(email, status, 422, &err);
     }
-    assert_eq!(server.state.commands.store().last_seq().await.unwrap(), last, "nothing stored");
+    assert_eq!(server.state.store().last_seq().await.unwrap(), last, "nothing stored");
 }
 
 #[tokio::test]
@@ -49,7 +49,7 @@ async fn a_deployment_to_devices_that_do_not_exist_is_refused() {
     .await;
     assert_eq!(status, 201, "{location}");
     let known = preauthorized(&server, "02:00:00:00:00:42").await;
-    let last = server.state.commands.store().last_seq().await.unwrap();
+    let last = server.state.store().last_seq().await.unwrap();
     let unknown = uuid::Uuid::new_v4().to_string();
     for devices in [json!(["../../x"]), json!([known, unknown]), json!(["a".repeat(5000)])] {
         let body = json!({ "name": "x", "artifact_name": "release-1", "devices": devices });
@@ -60,7 +60,7 @@ async fn a_deployment_to_devices_that_do_not_exist_is_refused() {
         assert!(text.starts_with("unknown devices") && text.len() < 1000, "{text}");
         assert!(!text.contains(&known), "only the unknown ones are named: {text}");
     }
-    assert_eq!(server.state.commands.store().last_seq().await.unwrap(), last, "nothing stored");
+    assert_eq!(server.state.store().last_seq().await.unwrap(), last, "nothing stored");
     let body = json!({ "name": "x", "artifact_name": "release-1", "devices": [known] });
     let (status, _, err) =
         server.send(Method::POST, "/api/management/v1/deployments/deployments", Some(body)).await;
@@ -157,17 +157,20 @@ async fn readyz_measures_lag_against_the_log_not_the_last_batch() {
     assert_eq!(ready().await.0, 200);
     // The read models stop applying; a write lands in the log that they will not see.
     server.state.read_models.stop().await;
-    let meta = fleetlog_tests::meta();
-    fleetlog_gateway::services::users::create_user(
-        &server.state.commands,
-        &meta,
+    // Straight to the command side: through the application it would wait for the stopped
+    // read models.
+    let commands = fleetlog_commands::CommandService::new(server.state.store().clone());
+    let caller = fleetlog_gateway::app::Caller::user("default", "tester", "tester@example.com", "r");
+    fleetlog_gateway::app::users::create_user(
+        &commands,
+        &caller,
         &uuid::Uuid::new_v4().to_string(),
         "late@example.com",
         "long-enough-1",
     )
     .await
     .unwrap();
-    let last = server.state.commands.store().last_seq().await.unwrap();
+    let last = server.state.store().last_seq().await.unwrap();
     let (status, body) = ready().await;
     assert_eq!(status, 503, "{body}");
     for (name, m) in body["read_models"].as_object().unwrap() {

@@ -1,0 +1,182 @@
+//! The application layer: what the gateway's handlers, the CLI and process managers call. One
+//! module per aggregate area lists that area's commands (ids, clock and hashing resolved, then
+//! run through [`App::execute`], which waits for read-your-writes) and its queries over the read
+//! models. It knows no transport: errors are [`AppError`], the caller is a [`Caller`]; rules
+//! stay in `fleetlog-events`.
+
+pub mod artifacts;
+pub mod caller;
+pub mod connect;
+pub mod deployments;
+pub mod devconfig;
+pub mod devices;
+pub mod direct_upload;
+mod error;
+pub mod filters;
+pub mod history;
+pub mod inventory;
+pub mod releases;
+pub mod settings;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use fleetlog_events::Aggregate;
+use fleetlog_projections::{Model, ProjectionHost, ReadModel};
+use sha2::{Digest, Sha256};
+
+use crate::{ClaimOp, CommandMeta, CommandService, EventStore, Outcome};
+pub use caller::{Caller, DeviceCaller};
+pub use error::AppError;
+
+/// The tenant of a single-tenant installation (Mender OSS has no tenants): the one a
+/// [`Caller`] carries until tenant tokens select another.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// What the application reaches: the command side, the read models, storage and keys.
+pub struct App {
+    /// Runs commands; private so that every command goes through [`App::execute`] and friends.
+    commands: CommandService,
+    /// The local read models.
+    pub read_models: Arc<ProjectionHost>,
+    /// How long a write waits for the read models to show it.
+    pub read_your_writes: Duration,
+    /// Signs and verifies user and device tokens.
+    pub jwt: Arc<crate::auth::jwt::JwtKeys>,
+    /// Device tokens whose signature was already verified.
+    pub device_tokens: Arc<crate::auth::cache::TokenCache>,
+    /// Where artifacts are stored.
+    pub storage: fleetlog_storage::Store,
+    /// Signs links to generated configuration artifacts.
+    pub config_links: Arc<fleetlog_storage::LinkSigner>,
+    /// Largest artifact an upload may send, in bytes.
+    pub max_artifact_bytes: u64,
+    /// Which device keys are accepted (`--min-rsa-bits`, `--allow-ecdsa-p224`).
+    pub key_policy: crate::auth::signature::KeyPolicy,
+    /// How long a direct upload may take before it is abandoned.
+    pub direct_upload_expiry: Duration,
+}
+
+/// The parts of an [`App`] that are settings rather than services.
+pub struct AppSettings {
+    /// How long a write waits for the read models to show it.
+    pub read_your_writes: Duration,
+    /// Largest artifact an upload may send, in bytes.
+    pub max_artifact_bytes: u64,
+    /// Which device keys are accepted.
+    pub key_policy: crate::auth::signature::KeyPolicy,
+    /// How long a direct upload may take before it is abandoned.
+    pub direct_upload_expiry: Duration,
+}
+
+impl App {
+    /// Assembles the application.
+    pub fn new(
+        commands: CommandService,
+        read_models: Arc<ProjectionHost>,
+        jwt: Arc<crate::auth::jwt::JwtKeys>,
+        storage: fleetlog_storage::Store,
+        config_links: Arc<fleetlog_storage::LinkSigner>,
+        settings: AppSettings,
+    ) -> App {
+        App {
+            commands,
+            read_models,
+            read_your_writes: settings.read_your_writes,
+            jwt,
+            device_tokens: Arc::new(crate::auth::cache::TokenCache::default()),
+            storage,
+            config_links,
+            max_artifact_bytes: settings.max_artifact_bytes,
+            key_policy: settings.key_policy,
+            direct_upload_expiry: settings.direct_upload_expiry,
+        }
+    }
+
+    /// The event store (reading the log: history, tails, health).
+    pub fn store(&self) -> &EventStore {
+        self.commands.store()
+    }
+
+    /// A read model (every [`Model`] has its projection in the gateway's host set-up, which a
+    /// test checks).
+    pub fn model(&self, model: Model) -> Result<Arc<ReadModel>, AppError> {
+        let name = model.name();
+        self.read_models.model(name).ok_or_else(|| AppError::Internal(anyhow::anyhow!("no {name} model")))
+    }
+
+    /// True while the NATS connection is up.
+    pub fn nats_connected(&self) -> bool {
+        self.store().client().connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Waits until the local read models show position `seq`, so that a client that writes and
+    /// then reads sees its write. The write itself has happened either way; a timeout is
+    /// [`AppError::Unavailable`].
+    pub async fn seen(&self, seq: u64) -> Result<(), AppError> {
+        if self.read_models.wait_for(seq, self.read_your_writes).await {
+            Ok(())
+        } else {
+            Err(AppError::Unavailable(anyhow::anyhow!("read models did not reach {seq} in time")))
+        }
+    }
+
+    /// Runs a command and waits until the read models show it: the one way every write of
+    /// the application layer ends, so a caller that writes and then reads sees its write.
+    pub async fn execute<A: Aggregate>(
+        &self,
+        caller: &Caller,
+        id: &str,
+        command: &A::Command,
+    ) -> Result<Outcome, AppError>
+    where
+        AppError: From<A::Error>,
+    {
+        self.execute_as::<A>(&caller.meta(), id, command).await
+    }
+
+    /// [`App::execute`] with explicit metadata (a command id kept across a retry).
+    pub async fn execute_as<A: Aggregate>(
+        &self,
+        meta: &CommandMeta,
+        id: &str,
+        command: &A::Command,
+    ) -> Result<Outcome, AppError>
+    where
+        AppError: From<A::Error>,
+    {
+        let out = self.commands.execute::<A>(meta, id, command).await?;
+        self.seen(out.position).await?;
+        Ok(out)
+    }
+
+    /// Runs a command that takes or gives up unique values (claims), then waits as
+    /// [`App::execute`] does.
+    pub async fn execute_with_claims<A: Aggregate>(
+        &self,
+        caller: &Caller,
+        id: &str,
+        command: &A::Command,
+        claims: &[ClaimOp<'_>],
+    ) -> Result<Outcome, AppError>
+    where
+        AppError: From<A::Error>,
+    {
+        let out = self.commands.execute_with_claims::<A>(&caller.meta(), id, command, claims).await?;
+        self.seen(out.position).await?;
+        Ok(out)
+    }
+
+    /// Who holds a unique value, if anyone.
+    pub async fn claim_holder(&self, tenant: &str, claim: &str) -> Result<Option<String>, AppError> {
+        Ok(self.commands.claim_holder(tenant, claim).await?)
+    }
+}
+
+/// The claim id of a unique value of some kind (see `fleetlog_events::claim`).
+pub fn claim_id(kind: &str, value: &str) -> String {
+    let digest = Sha256::digest(value.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    fleetlog_events::claim::claim_id(kind, &hex)
+}
