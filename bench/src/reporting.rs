@@ -63,11 +63,18 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     let embedded = BenchServer::start(url, &cfg.stream, &cfg.prefix).await?;
     let local = format!("http://{}", embedded.addr);
     anyhow::ensure!(embedded.state.read_models.wait_for(last, Duration::from_secs(900)).await, "projected");
-    let token = crate::user_token(&embedded.state, "reporting@example.com").await?;
-    anyhow::ensure!(
-        searched.state.read_models.wait_for(last + 2, Duration::from_secs(60)).await,
-        "user seen"
-    );
+    // Each server signs with its own key: a token of each.
+    let tokens = [
+        crate::user_token(&searched.state, "reporting-os@example.com").await?,
+        crate::user_token(&embedded.state, "reporting-sled@example.com").await?,
+    ];
+    let user_seq = embedded.state.store().last_seq().await?;
+    for server in [&searched, &embedded] {
+        anyhow::ensure!(
+            server.state.read_models.wait_for(user_seq, Duration::from_secs(60)).await,
+            "users seen"
+        );
+    }
 
     let search_body = json!({"page": 2, "per_page": 20,
         "filters": [
@@ -83,13 +90,13 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     ] {
         let mut figures = Vec::new();
         let mut answers = Vec::new();
-        for server in [&base, &local] {
+        for (server, token) in [&base, &local].into_iter().zip(&tokens) {
             let url = format!("{server}/api/management/v1/reporting/{path}");
-            let first = http.post(&url).bearer_auth(&token).json(body).send().await?;
+            let first = http.post(&url).bearer_auth(token).json(body).send().await?;
             anyhow::ensure!(first.status() == 200, "{path}: {}", first.status());
             answers.push(first.json::<Value>().await?);
             let h = latency(QUERIES, || {
-                let req = http.post(&url).bearer_auth(&token).json(body);
+                let req = http.post(&url).bearer_auth(token).json(body);
                 async move {
                     anyhow::ensure!(req.send().await?.status() == 200);
                     Ok(())
