@@ -307,7 +307,8 @@ pick_java21() {
     local cand m best="" bestm=0
     if [[ -n "${FLEETLOG_JAVA_HOME:-}" && -x "$FLEETLOG_JAVA_HOME/bin/java" ]]; then
         m="$(java_major "$FLEETLOG_JAVA_HOME")"
-        [[ -n "$m" && "$m" -ge 21 ]] && { printf '%s' "$FLEETLOG_JAVA_HOME"; return 0; }
+        # Resolved: it may be setup's own link under a dir the node user cannot pass (/root).
+        [[ -n "$m" && "$m" -ge 21 ]] && { readlink -f "$FLEETLOG_JAVA_HOME"; return 0; }
     fi
     for cand in /usr/lib/jvm/*; do
         [[ -L "$cand" ]] && continue
