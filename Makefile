@@ -20,6 +20,11 @@ export FLEETLOG_PYTHON := $(TOOLS)/py-consumer/bin/python
 # The S3 tests run a real SeaweedFS, installed by setup: required, never skipped.
 export FLEETLOG_WEED := $(TOOLS)/bin/weed
 export FLEETLOG_REQUIRE_S3 := 1
+# The reporting tests run a real OpenSearch node, installed by setup (a link to the install and
+# one to the Java 21+ it runs with): required, never skipped.
+export FLEETLOG_OPENSEARCH_HOME := $(TOOLS)/opensearch
+export FLEETLOG_JAVA_HOME := $(TOOLS)/bin/opensearch-java
+export FLEETLOG_REQUIRE_OPENSEARCH := 1
 export PATH := $(TOOLS)/bin:$(PATH)
 
 RUST_BACKTRACE ?= 1

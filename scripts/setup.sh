@@ -280,10 +280,121 @@ install_seaweedfs() {
     say "seaweedfs $v at $link"
 }
 
-# Later peers, one function each, e.g.:
-#   install_opensearch  Maven Central jars into $TOOLS/opensearch-$V
+# OpenSearch, the reporting backend the reporting tests run against: its own runnable
+# distribution from Maven Central (the integ-test zip its plugin builds use), fetched with mvn.
+# It needs Java 21+ (the default `java` may be older: a JDK is picked from /usr/lib/jvm) and
+# refuses to run as root: as root it is installed where a system user can reach it (not under
+# /root, which is 0700) and owned by that user; the tests start it with setpriv. Stable paths:
+#   $TOOLS/opensearch       -> the install (bin/opensearch)
+#   $TOOLS/opensearch-java  -> the JDK it runs with
+OPENSEARCH_VERSION=3.8.0
+OPENSEARCH_GAV="org.opensearch.distribution.integ-test-zip:opensearch:$OPENSEARCH_VERSION:zip"
+OPENSEARCH_USER="${FLEETLOG_OPENSEARCH_USER:-fleetlog-opensearch}"
+# Where a root install goes: world-searchable, outside /root.
+OPENSEARCH_ROOT_DIR="${FLEETLOG_OPENSEARCH_DIR:-/opt/fleetlog}"
 
-PEERS=(nats_server mender_clients python_consumer seaweedfs)
+# java_major JAVA_HOME — its major version, or nothing.
+java_major() {
+    local v=""
+    [[ -x "$1/bin/java" ]] || return 0
+    [[ -f "$1/release" ]] && v="$(sed -n 's/^JAVA_VERSION="\([0-9][0-9]*\).*/\1/p' "$1/release")"
+    [[ -n "$v" ]] || v="$("$1/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9][0-9]*\).*/\1/p' | head -1)"
+    printf '%s' "$v"
+}
+
+# pick_java21 — the newest JDK of Java 21+ ($FLEETLOG_JAVA_HOME if set, else under /usr/lib/jvm).
+pick_java21() {
+    local cand m best="" bestm=0
+    if [[ -n "${FLEETLOG_JAVA_HOME:-}" && -x "$FLEETLOG_JAVA_HOME/bin/java" ]]; then
+        m="$(java_major "$FLEETLOG_JAVA_HOME")"
+        # Resolved: it may be setup's own link under a dir the node user cannot pass (/root).
+        [[ -n "$m" && "$m" -ge 21 ]] && { readlink -f "$FLEETLOG_JAVA_HOME"; return 0; }
+    fi
+    for cand in /usr/lib/jvm/*; do
+        [[ -L "$cand" ]] && continue
+        m="$(java_major "$cand")"
+        [[ -n "$m" && "$m" -ge 21 && "$m" -gt "$bestm" ]] && { best="$cand"; bestm="$m"; }
+    done
+    [[ -n "$best" ]] && printf '%s' "$best"
+}
+
+install_opensearch() {
+    local v="$OPENSEARCH_VERSION"
+    local log="$LOGS/opensearch-$v.log" java dir home user=""
+    java="$(pick_java21)" || true
+    if [[ -z "$java" ]]; then
+        warn "opensearch $v: no JDK of Java 21+ under /usr/lib/jvm (set FLEETLOG_JAVA_HOME); the default java is $(java -version 2>&1 | head -1)"
+        return 1
+    fi
+    if [[ "$(id -u)" == 0 ]]; then
+        dir="$OPENSEARCH_ROOT_DIR" user="$OPENSEARCH_USER"
+    else
+        dir="$TOOLS"
+    fi
+    home="$dir/opensearch-$v"
+    if [[ ! -x "$home/bin/opensearch" || ! -f "$home/.installed" ]]; then
+        : >"$log"
+        command -v mvn >/dev/null 2>&1 || { warn "opensearch $v: mvn not found"; return 1; }
+        command -v unzip >/dev/null 2>&1 || {
+            [[ "$(id -u)" == 0 ]] && DEBIAN_FRONTEND=noninteractive run_logged "$log" apt-get install -y -qq unzip
+        } || { warn "opensearch $v: unzip not found"; return 1; }
+        local dl="$TOOLS/.download/opensearch-$v" tmp
+        mkdir -p "$dl" "$dir"
+        # -C: a checksum mismatch fails; the plugin version is named (the default one is old).
+        if [[ ! -s "$dl/opensearch-$v.zip" ]] && ! run_logged "$log" mvn -B -C -Dstyle.color=never \
+            org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy \
+            -Dartifact="$OPENSEARCH_GAV" -DoutputDirectory="$dl" -Dmdep.overWriteIfNewer=true; then
+            warn "opensearch $v: maven could not fetch $OPENSEARCH_GAV; last lines of $log:"
+            show_log_tail "$log"
+            return 1
+        fi
+        tmp="$(mktemp -d "$dir/.unpack.XXXXXX")"
+        if ! run_logged "$log" unzip -q "$dl/opensearch-$v.zip" -d "$tmp" ||
+            [[ ! -x "$tmp/opensearch-$v/bin/opensearch" ]]; then
+            rm -rf "$tmp"
+            warn "opensearch $v: the zip did not unpack to opensearch-$v/bin/opensearch (log: $log)"
+            return 1
+        fi
+        rm -rf "$home"
+        mv "$tmp/opensearch-$v" "$home"
+        rm -rf "$tmp" "$dl"
+        rmdir "$TOOLS/.download" 2>/dev/null || true
+        # Settings of a throwaway single node; port, data and log paths are given at start.
+        cat >>"$home/config/opensearch.yml" <<'YML'
+# --- fleetlog scripts/setup.sh ---
+discovery.type: single-node
+network.host: 127.0.0.1
+# no mmap for index files: runs with the default vm.max_map_count
+node.store.allow_mmap: false
+# a nearly full shared disk must not flip indices to read-only
+cluster.routing.allocation.disk.threshold_enabled: false
+action.destructive_requires_name: false
+YML
+        mkdir -p "$home/config/jvm.options.d"
+        printf -- '-Xms256m\n-Xmx512m\n' >"$home/config/jvm.options.d/heap.options"
+        touch "$home/.installed"
+    fi
+    if [[ -n "$user" ]]; then
+        if ! id "$user" >/dev/null 2>&1; then
+            run_logged "$log" useradd --system --no-create-home --shell /usr/sbin/nologin "$user" ||
+                { warn "opensearch $v: cannot create user $user"; return 1; }
+        fi
+        chmod 755 "$dir"
+        [[ "$(stat -c %U "$home")" == "$user" ]] || chown -R "$user:" "$home"
+        printf '%s\n' "$user" >"$home/.run-user"
+        setpriv --reuid="$user" --regid="$user" --init-groups test -x "$home/bin/opensearch" ||
+            { warn "opensearch $v: user $user cannot reach $home (a parent dir is not searchable)"; return 1; }
+        setpriv --reuid="$user" --regid="$user" --init-groups test -x "$java/bin/java" ||
+            { warn "opensearch $v: user $user cannot run $java/bin/java"; return 1; }
+    else
+        rm -f "$home/.run-user"
+    fi
+    link_tool opensearch-java "$java"
+    ln -sfn "$home" "$TOOLS/.opensearch.tmp" && mv -Tf "$TOOLS/.opensearch.tmp" "$TOOLS/opensearch"
+    say "opensearch $v at $TOOLS/opensearch (java $(java_major "$java")${user:+, runs as $user})"
+}
+
+PEERS=(nats_server mender_clients python_consumer seaweedfs opensearch)
 
 main() {
     local peer failed=0

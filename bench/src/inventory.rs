@@ -19,7 +19,7 @@ const PER_BATCH: usize = 250;
 const PATCHERS: usize = 1_000;
 const IN_FLIGHT: usize = 32;
 
-fn envelope(kind: &str, id: &str, event: DomainEvent) -> EventEnvelope {
+pub(crate) fn envelope(kind: &str, id: &str, event: DomainEvent) -> EventEnvelope {
     EventEnvelope {
         event_id: uuid::Uuid::now_v7().to_string(),
         aggregate: AggregateRef { tenant: "default".into(), kind: kind.into(), id: id.into() },
@@ -33,7 +33,7 @@ fn envelope(kind: &str, id: &str, event: DomainEvent) -> EventEnvelope {
 
 /// Twenty attributes, shaped like a real client's report: a device type out of 10, a region
 /// out of 4, versions, numbers and a list.
-fn attributes(i: usize) -> Attributes {
+pub(crate) fn attributes(i: usize) -> Attributes {
     let text = |s: String| AttrValue::Text(s);
     let mut a = Attributes::new();
     a.insert("device_type".into(), text(format!("dt-{}", i % 10)));
@@ -74,9 +74,9 @@ fn attributes(i: usize) -> Attributes {
 }
 
 /// Appends each device's admission, report and group: 4 events per device.
-async fn fill(store: &EventStore) -> anyhow::Result<u64> {
+pub(crate) async fn fill(store: &EventStore, devices: usize) -> anyhow::Result<u64> {
     let batches: Vec<Vec<usize>> =
-        (0..DEVICES).collect::<Vec<_>>().chunks(PER_BATCH).map(<[usize]>::to_vec).collect();
+        (0..devices).collect::<Vec<_>>().chunks(PER_BATCH).map(<[usize]>::to_vec).collect();
     let mut last = 0;
     let mut results = futures::stream::iter(batches)
         .map(|chunk| async move {
@@ -129,12 +129,12 @@ async fn fill(store: &EventStore) -> anyhow::Result<u64> {
     Ok(last)
 }
 
-fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+pub(crate) fn ms(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
 /// Times `n` sequential requests made by `send`; all must succeed.
-async fn latency<F, Fut>(n: usize, send: F) -> anyhow::Result<Histogram<u64>>
+pub(crate) async fn latency<F, Fut>(n: usize, send: F) -> anyhow::Result<Histogram<u64>>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
@@ -163,7 +163,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     let cfg = StoreConfig { stream: "BENCH_INV".into(), prefix: "binv".into(), replicas: 1 };
     let store = EventStore::open(client, cfg.clone()).await?;
     let started = Instant::now();
-    let last = fill(&store).await?;
+    let last = fill(&store, DEVICES).await?;
     let load = started.elapsed().as_secs_f64();
     println!(
         "(i) loaded {DEVICES} devices x 20 attributes = {} events through the log in {load:.1} s",

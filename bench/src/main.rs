@@ -1,7 +1,7 @@
 //! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
-//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|tls|deployments|all] [--events N]`,
+//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|tls|cluster|deployments|reporting|all] [--events N]`,
 //! `fleetlog-bench fuzz [--target T] [--execs N] [--seed S]` (no nats-server needed), or `fleetlog-bench simulate --url URL --user EMAIL --password PASSWORD [--devices N] ...` to
 //! run the device simulator against a running `fleetlog serve`.
 
@@ -17,6 +17,7 @@ mod fuzz_cli;
 mod identity;
 mod inventory;
 mod rebuild;
+mod reporting;
 mod rollout;
 mod server;
 mod simulate;
@@ -76,6 +77,9 @@ fn main() -> anyhow::Result<()> {
         }
         if which == "deployments" || which == "all" {
             Box::pin(deployments::run(server.url())).await?;
+        }
+        if which == "reporting" || which == "all" {
+            Box::pin(reporting::run(server.url())).await?;
         }
         anyhow::Ok(())
     })?;

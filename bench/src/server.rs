@@ -22,6 +22,16 @@ impl BenchServer {
     /// Builds and starts a server on stream `stream` (subjects `prefix.>`) of the nats-server at
     /// `url`, with a fresh data dir.
     pub async fn start(url: &str, stream: &str, prefix: &str) -> anyhow::Result<BenchServer> {
+        Self::start_with(url, stream, prefix, |_| {}).await
+    }
+
+    /// [`BenchServer::start`] with settings that `tune` adjusts first.
+    pub async fn start_with(
+        url: &str,
+        stream: &str,
+        prefix: &str,
+        tune: impl FnOnce(&mut ServeArgs),
+    ) -> anyhow::Result<BenchServer> {
         let dir = tempfile::tempdir()?;
         let conn = ConnectionArgs {
             data_dir: dir.path().into(),
@@ -31,8 +41,9 @@ impl BenchServer {
             subject_prefix: prefix.into(),
             replicas: 1,
         };
-        let app =
-            Box::pin(Application::build(ServeArgs::with_defaults(conn, "127.0.0.1:0".parse()?))).await?;
+        let mut args = ServeArgs::with_defaults(conn, "127.0.0.1:0".parse()?);
+        tune(&mut args);
+        let app = Box::pin(Application::build(args)).await?;
         let (state, addr) = (app.state().clone(), app.local_addr());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until_stopped(async move {

@@ -100,6 +100,11 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
                 }
             }
         };
+        if args.model.as_deref() == Some(fleetlog_projections::reporting::opensearch::SEARCH_MODEL) {
+            anyhow::bail!(
+                "--model search rebuilds the OpenSearch index of a running `serve --opensearch-url` on this data dir; none runs"
+            );
+        }
         let cfg = HostConfig { stream: args.conn.stream.clone(), ..HostConfig::default() };
         let host = ProjectionHost::start(db, nats.client.clone(), cfg, projections()).await?;
         let names: Vec<String> = match &args.model {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fleetlog_projections::ProjectionHost;
+use fleetlog_projections::reporting::opensearch::{SEARCH_MODEL, SearchIndexer};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
@@ -40,7 +41,15 @@ pub struct Report {
 }
 
 /// Serves rebuild requests until the connection closes.
-pub async fn serve_rebuilds(client: async_nats::Client, subject: String, host: Arc<ProjectionHost>) {
+///
+/// Model `search` (only when asked by name) is the OpenSearch index, rebuilt into a new
+/// generation that is swapped in once it has caught up.
+pub async fn serve_rebuilds(
+    client: async_nats::Client,
+    subject: String,
+    host: Arc<ProjectionHost>,
+    search: Option<Arc<SearchIndexer>>,
+) {
     let mut requests = match client.subscribe(subject.clone()).await {
         Ok(s) => s,
         Err(e) => {
@@ -50,7 +59,7 @@ pub async fn serve_rebuilds(client: async_nats::Client, subject: String, host: A
     };
     while let Some(request) = requests.next().await {
         let Some(reply) = request.reply.clone() else { continue };
-        let (client, host) = (client.clone(), host.clone());
+        let (client, host, search) = (client.clone(), host.clone(), search.clone());
         let wanted = String::from_utf8_lossy(&request.payload).trim().to_owned();
         tokio::spawn(async move {
             let names: Vec<String> = if wanted.is_empty() {
@@ -86,21 +95,18 @@ pub async fn serve_rebuilds(client: async_nats::Client, subject: String, host: A
                         }
                     })
                 };
-                let result = host
-                    .rebuild(&name, &|p, t| {
-                        let _ = tx.send((p, t));
-                    })
-                    .await;
+                let report = |p, t| {
+                    let _ = tx.send((p, t));
+                };
+                let result = match (name.as_str(), &search) {
+                    (SEARCH_MODEL, Some(search)) => search.rebuild(&report).await.map_err(|e| e.to_string()),
+                    (SEARCH_MODEL, None) => Err("this server has no --opensearch-url".to_owned()),
+                    _ => host.rebuild(&name, &report).await.map_err(|e| e.to_string()),
+                };
                 drop(tx);
                 let _ = forward.await;
                 if let Err(e) = result {
-                    last = Report {
-                        model: name,
-                        position: 0,
-                        target: 0,
-                        done: false,
-                        error: Some(e.to_string()),
-                    };
+                    last = Report { model: name, position: 0, target: 0, done: false, error: Some(e) };
                     break;
                 }
             }

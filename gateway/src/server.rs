@@ -15,6 +15,8 @@ use fleetlog_projections::{
 };
 use tokio::net::TcpListener;
 
+use fleetlog_projections::reporting::opensearch::{OpenSearchBackend, SearchClient, SearchIndexer};
+
 use crate::auth::jwt::{JwtAlgorithm, JwtKeys};
 pub use crate::nats_client::Nats;
 use crate::nats_client::{NATS_URL_FILE, record_nats_url};
@@ -104,6 +106,24 @@ pub struct Application {
     args: ServeArgs,
     tls: Option<crate::tls::ServerTls>,
     redirect: Option<TcpListener>,
+    search: Option<Search>,
+}
+
+/// Reporting on OpenSearch (`--opensearch-url`): the indexer and the backend it feeds.
+struct Search {
+    indexer: Arc<SearchIndexer>,
+    backend: OpenSearchBackend,
+}
+
+impl Search {
+    /// Starts indexing into OpenSearch. OpenSearch need not be up: the indexer retries, and
+    /// reporting answers 503 until it can.
+    fn start(args: &ServeArgs, read_models: &Arc<ProjectionHost>) -> anyhow::Result<Option<Search>> {
+        let Some(url) = &args.opensearch_url else { return Ok(None) };
+        let client = SearchClient::new(url, &args.opensearch_index_prefix)?;
+        let indexer = SearchIndexer::start(read_models.clone(), client.clone())?;
+        Ok(Some(Search { indexer, backend: OpenSearchBackend::new(client) }))
+    }
 }
 
 impl Application {
@@ -143,7 +163,8 @@ impl Application {
             metrics: crate::http::metrics_handle(),
             shutdown: tokio_util::sync::CancellationToken::new(),
         });
-        Ok(Application { listener, state, nats, args, tls, redirect })
+        let search = Search::start(&args, &state.read_models)?;
+        Ok(Application { listener, state, nats, args, tls, redirect, search })
     }
 
     /// The address it listens on.
@@ -173,7 +194,7 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application { listener, state, nats, args, tls, redirect } = self;
+        let Application { listener, state, nats, args, tls, redirect, search } = self;
         let scheme = if tls.is_some() { "https" } else { "http" };
         tracing::info!(addr = %listener.local_addr()?, scheme, "fleetlog serving");
         // `fleetlog replay` on this data dir reaches this process through its id.
@@ -185,6 +206,7 @@ impl Application {
             nats.client.clone(),
             subject,
             state.read_models.clone(),
+            search.as_ref().map(|s| s.indexer.clone()),
         ));
         // `fleetlog admin` waits here until this server shows what it wrote.
         let waits = tokio::spawn(crate::rebuild_rpc::serve_waits(
@@ -199,7 +221,11 @@ impl Application {
                 crate::app::direct_upload::sweeper(&state, stop.cancelled()).await
             })
         };
-        let router = crate::http::app(state.clone(), args.max_body_bytes);
+        let mut router = crate::http::app(state.clone(), args.max_body_bytes);
+        if let Some(search) = &search {
+            router =
+                crate::http::reporting::with_backend(router, search.backend.clone(), search.indexer.status());
+        }
         let token = state.shutdown.clone();
         let shutdown = async move {
             shutdown.await;
@@ -229,6 +255,9 @@ impl Application {
         rebuilds.abort();
         waits.abort();
         sweeper.abort();
+        if let Some(search) = search {
+            search.indexer.stop().await;
+        }
         let _ = std::fs::remove_file(&id_file);
         state.read_models.stop().await;
         if let Err(e) = nats.client.drain().await {

@@ -168,6 +168,14 @@ pub struct ServeArgs {
     /// Accept ECDSA P-224 device keys (Mender does; off by default: 112-bit security).
     #[arg(long, env = "FLEETLOG_ALLOW_ECDSA_P224")]
     pub allow_ecdsa_p224: bool,
+    /// OpenSearch for the reporting API (e.g. `http://127.0.0.1:9200`): the log is indexed
+    /// there and reporting answers from it. Without it, reporting answers from the local read
+    /// models.
+    #[arg(long, env = "FLEETLOG_OPENSEARCH_URL")]
+    pub opensearch_url: Option<String>,
+    /// Prefix of fleetlog's OpenSearch index names (one installation per prefix).
+    #[arg(long, env = "FLEETLOG_OPENSEARCH_INDEX_PREFIX", default_value = "fleetlog-")]
+    pub opensearch_index_prefix: String,
 }
 
 impl ServeArgs {
@@ -199,6 +207,8 @@ impl ServeArgs {
             storage: fleetlog_storage::StorageConfig::default(),
             min_rsa_bits: 2048,
             allow_ecdsa_p224: false,
+            opensearch_url: None,
+            opensearch_index_prefix: "fleetlog-".into(),
         }
     }
 }
@@ -269,7 +279,8 @@ pub struct ReplayArgs {
     /// Connection settings.
     #[command(flatten)]
     pub conn: ConnectionArgs,
-    /// Only this read model (default: all).
+    /// Only this read model (default: all sled models); `search` rebuilds the OpenSearch
+    /// index of a running `serve --opensearch-url` and swaps it in when caught up.
     #[arg(long)]
     pub model: Option<String>,
     /// Build a point-in-time copy up to this position, or this instant (RFC 3339), into `--out`

@@ -13,6 +13,7 @@ mod model;
 mod rebuild;
 pub mod releases;
 pub mod remote;
+pub mod reporting;
 pub mod snapshot;
 pub mod tail;
 #[cfg(test)]

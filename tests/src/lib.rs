@@ -1,11 +1,14 @@
-//! Test harness: one real nats-server per test binary, and a fresh stream per test.
+//! Test harness: one real nats-server (and, for reporting, one OpenSearch node) per test
+//! binary, and a fresh stream per test.
 //!
 //! Tests isolate themselves by stream name and subject prefix, never by restarting the shared
 //! server. Tests that must restart a server start their own with [`own_nats_server`].
 
 pub mod cluster;
+mod opensearch;
 mod seed;
 
+pub use opensearch::{OpenSearchNode, opensearch_home, opensearch_java, shared_opensearch_url};
 pub use seed::{MAX_SEED_BATCH, SeedDevice, append_accepted};
 
 use std::path::PathBuf;

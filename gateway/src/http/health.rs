@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 
 use crate::state::AppState;
 
@@ -24,11 +24,17 @@ async fn healthz() -> impl IntoResponse {
 /// NATS is connected and every read model has caught up with the log: safe to send traffic.
 /// Each model's lag is measured now, against the stream's last sequence: a model's own figure
 /// dates from its last batch and reads 0 right after a write it has not seen yet.
-async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+///
+/// With `--opensearch-url`, the OpenSearch indexer is listed as model `search` with its lag,
+/// but does not make the server unready: only reporting depends on it.
+async fn readyz(
+    State(state): State<AppState>,
+    search: Option<Extension<super::reporting::SearchStatus>>,
+) -> impl IntoResponse {
     let nats = state.nats_connected();
     let last = if nats { state.store().last_seq().await.ok() } else { None };
     let mut behind = false;
-    let models: serde_json::Map<String, serde_json::Value> = state
+    let mut models: serde_json::Map<String, serde_json::Value> = state
         .read_models
         .models()
         .map(|m| {
@@ -39,6 +45,12 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
             (m.name().to_owned(), v)
         })
         .collect();
+    if let Some(Extension(super::reporting::SearchStatus(status))) = search {
+        let position = status.position();
+        let lag = last.map(|last| last.saturating_sub(position));
+        let v = serde_json::json!({ "position": position, "lag": lag, "failed": status.failing() });
+        models.insert(fleetlog_projections::reporting::opensearch::SEARCH_MODEL.to_owned(), v);
+    }
     let ready = nats && !behind && state.read_models.caught_up();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     let body = serde_json::json!({ "status": if ready { "ok" } else { "not ready" }, "nats": nats, "read_models": models });

@@ -31,6 +31,7 @@ mod json_body;
 mod metrics;
 pub mod redirect;
 mod releases;
+pub mod reporting;
 mod request_id;
 pub mod serve;
 mod sessions;
@@ -79,6 +80,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(download::router())
         .merge(deviceconfig::router())
         .merge(connect::router())
+        .merge(reporting::router())
         .merge(devauth::router());
     with_layers(routes, max_body_bytes).with_state(state)
 }

@@ -1,0 +1,122 @@
+//! Reporting figures: 20k devices (20 attributes each) loaded through the log, then (r1) how
+//! fast a server indexes them into a real OpenSearch node against how fast the same server
+//! builds its sled read models from the same log, and (r2/r3) search and aggregation latency
+//! answered by OpenSearch against the embedded backend over the same devices.
+
+use std::time::{Duration, Instant};
+
+use fleetlog_commands::{EventStore, StoreConfig};
+use fleetlog_tests::OpenSearchNode;
+use serde_json::{Value, json};
+
+use crate::inventory::{fill, latency, ms};
+use crate::server::BenchServer;
+
+const DEVICES: usize = 20_000;
+/// Queries timed per backend: the embedded one scans every device per query, so fewer.
+const QUERIES: [usize; 2] = [200, 20];
+
+/// Waits until `base`'s `/readyz` shows `model` at `seq` or later; returns when it did.
+async fn reaches(http: &reqwest::Client, base: &str, model: &str, seq: u64) -> anyhow::Result<Instant> {
+    let deadline = Instant::now() + Duration::from_secs(900);
+    while Instant::now() < deadline {
+        let ready: Value = http.get(format!("{base}/readyz")).send().await?.json().await?;
+        if ready["read_models"][model]["position"].as_u64().is_some_and(|p| p >= seq) {
+            return Ok(Instant::now());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    anyhow::bail!("{model} did not reach {seq}")
+}
+
+/// Runs the reporting figures and prints them.
+pub async fn run(url: &str) -> anyhow::Result<()> {
+    let node = tokio::task::spawn_blocking(|| OpenSearchNode::start(None, None))
+        .await?
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let client = async_nats::connect(url).await?;
+    let cfg = StoreConfig { stream: "BENCH_REP".into(), prefix: "brep".into(), replicas: 1 };
+    let store = EventStore::open(client, cfg.clone()).await?;
+    let last = fill(&store, DEVICES).await?;
+    println!(
+        "(r) OpenSearch 3.8.0 answered after {:.1} s; {DEVICES} devices = {last} events in the log",
+        node.startup.as_secs_f64()
+    );
+
+    let started = Instant::now();
+    let searched = BenchServer::start_with(url, &cfg.stream, &cfg.prefix, |a| {
+        a.opensearch_url = Some(node.url().to_owned());
+        a.opensearch_index_prefix = "bench-".into();
+    })
+    .await?;
+    let base = format!("http://{}", searched.addr);
+    let http = reqwest::Client::new();
+    let sled_done = reaches(&http, &base, "inventory", last).await?;
+    let search_done = reaches(&http, &base, "search", last).await?;
+    let (sled, search) = ((sled_done - started).as_secs_f64(), (search_done - started).as_secs_f64());
+    println!(
+        "(r1) indexing: {DEVICES} device documents into OpenSearch in {search:.1} s = {:.0} docs/s vs the sled read models from the same log in {sled:.1} s = {:.2}x  (same server, same start)",
+        DEVICES as f64 / search,
+        sled / search
+    );
+    http.post(format!("{}/bench-*/_refresh", node.url())).send().await?;
+
+    let embedded = BenchServer::start(url, &cfg.stream, &cfg.prefix).await?;
+    let local = format!("http://{}", embedded.addr);
+    anyhow::ensure!(embedded.state.read_models.wait_for(last, Duration::from_secs(900)).await, "projected");
+    // Each server signs with its own key: a token of each.
+    let tokens = [
+        crate::user_token(&searched.state, "reporting-os@example.com").await?,
+        crate::user_token(&embedded.state, "reporting-sled@example.com").await?,
+    ];
+    let user_seq = embedded.state.store().last_seq().await?;
+    for server in [&searched, &embedded] {
+        anyhow::ensure!(
+            server.state.read_models.wait_for(user_seq, Duration::from_secs(60)).await,
+            "users seen"
+        );
+    }
+
+    let search_body = json!({"page": 2, "per_page": 20,
+        "filters": [
+            {"scope": "inventory", "attribute": "device_type", "type": "$eq", "value": "dt-3"},
+            {"scope": "inventory", "attribute": "mem_total_kB", "type": "$gte", "value": 2_097_152},
+        ],
+        "sort": [{"scope": "inventory", "attribute": "uptime_s", "order": "desc"}]});
+    let aggregate_body = json!({"aggregations": [{"name": "type", "attribute": "device_type",
+        "aggregations": [{"name": "region", "attribute": "region", "limit": 4}]}]});
+    for (label, path, body) in [
+        ("(r2) search, 2 filters + sort, page 2", "devices/search", &search_body),
+        ("(r3) aggregate, device type x region", "devices/aggregate", &aggregate_body),
+    ] {
+        let mut figures = Vec::new();
+        let mut answers = Vec::new();
+        for ((server, token), n) in [&base, &local].into_iter().zip(&tokens).zip(QUERIES) {
+            let url = format!("{server}/api/management/v1/reporting/{path}");
+            let first = http.post(&url).bearer_auth(token).json(body).send().await?;
+            anyhow::ensure!(first.status() == 200, "{path}: {}", first.status());
+            answers.push(first.json::<Value>().await?);
+            let h = latency(n, || {
+                let req = http.post(&url).bearer_auth(token).json(body);
+                async move {
+                    anyhow::ensure!(req.send().await?.status() == 200);
+                    Ok(())
+                }
+            })
+            .await?;
+            figures.push((ms(&h, 0.5), ms(&h, 0.99)));
+        }
+        anyhow::ensure!(answers[0] == answers[1], "{path}: the backends disagree");
+        let ((os50, os99), (sl50, sl99)) = (figures[0], figures[1]);
+        println!(
+            "{label}: OpenSearch p50 {os50:.1} ms p99 {os99:.1} ms vs embedded p50 {sl50:.1} ms p99 {sl99:.1} ms = {:.1}x faster at p50  ({} and {} sequential, same answers)",
+            sl50 / os50,
+            QUERIES[0],
+            QUERIES[1]
+        );
+    }
+    searched.stop().await?;
+    embedded.stop().await?;
+    tokio::task::spawn_blocking(move || node.stop()).await?;
+    Ok(())
+}

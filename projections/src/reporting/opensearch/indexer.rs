@@ -1,0 +1,435 @@
+//! The projection of the log into OpenSearch: for each batch of events, the devices and device
+//! deployments they touch are read from the local read models (once those have applied the
+//! batch) and written in bounded `_bulk` requests, each document with external version = the
+//! stream sequence of the last event that touched it, so that an older write never replaces a
+//! newer one and a replayed event is a no-op. The checkpoint is a document in OpenSearch (also
+//! externally versioned), so a restart, or another replica, resumes where the index is. When
+//! OpenSearch is down the batch is retried with backoff; nothing else waits for it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use fleetlog_events::deployment::DeploymentEvent;
+use fleetlog_events::device::DeviceEvent;
+use fleetlog_events::{ActorKind, DomainEvent, RecordedEvent};
+use opensearch::http::Method;
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::client::{Index, SearchClient, short};
+use super::translate::document;
+use crate::deployments::DeploymentsQueries;
+use crate::feed::Feed;
+use crate::inventory::InventoryQueries;
+use crate::reporting::{Record, ReportingError};
+use crate::{Model, ProjectionHost, ReadModel};
+
+/// The name of this projection in metrics, `/readyz` and `fleetlog replay --model`.
+pub const SEARCH_MODEL: &str = "search";
+/// Most events per batch.
+const BATCH_EVENTS: usize = 500;
+/// Most operations per `_bulk` request.
+const BULK_OPS: usize = 500;
+/// Longest pause between retries.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Where the indexer is, for `/readyz` and `/metrics`.
+#[derive(Debug, Default)]
+pub struct IndexerStatus {
+    position: AtomicU64,
+    failing: AtomicBool,
+}
+
+impl IndexerStatus {
+    /// The last stream sequence whose effects are in the index.
+    pub fn position(&self) -> u64 {
+        self.position.load(Ordering::Relaxed)
+    }
+
+    /// True while OpenSearch refuses or cannot be reached.
+    pub fn failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    fn advance(&self, position: u64, lag: u64) {
+        self.position.store(position, Ordering::Relaxed);
+        self.failing.store(false, Ordering::Relaxed);
+        metrics::gauge!("fleetlog_projection_position", "model" => SEARCH_MODEL).set(position as f64);
+        metrics::gauge!("fleetlog_projection_lag", "model" => SEARCH_MODEL).set(lag as f64);
+    }
+}
+
+/// Which indices a worker writes.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    /// Through the aliases, into whatever generation they point at (the live indexer).
+    Live,
+    /// Generation `n` directly (a rebuild filling it before it is swapped in).
+    Generation(u64),
+}
+
+/// The live indexer of a server, which `fleetlog replay --model search` can rebuild.
+pub struct SearchIndexer {
+    host: Arc<ProjectionHost>,
+    client: SearchClient,
+    inventory: Arc<ReadModel>,
+    deployments: Arc<ReadModel>,
+    status: Arc<IndexerStatus>,
+    live: tokio::sync::Mutex<Option<(CancellationToken, tokio::task::JoinHandle<u64>)>>,
+}
+
+impl SearchIndexer {
+    /// Starts indexing the log of `host` into the indices of `client`.
+    pub fn start(
+        host: Arc<ProjectionHost>,
+        client: SearchClient,
+    ) -> Result<Arc<SearchIndexer>, ReportingError> {
+        let model = |m: Model| {
+            host.model(m.name()).ok_or_else(|| ReportingError::Unexpected(format!("no {} model", m.name())))
+        };
+        let (inventory, deployments) = (model(Model::Inventory)?, model(Model::Deployments)?);
+        let indexer = Arc::new(SearchIndexer {
+            host,
+            client,
+            inventory,
+            deployments,
+            status: Arc::default(),
+            live: tokio::sync::Mutex::new(None),
+        });
+        let live = indexer.spawn(Target::Live, indexer.status.clone(), None);
+        *indexer.live.try_lock().expect("new indexer") = Some(live);
+        Ok(indexer)
+    }
+
+    fn spawn(
+        &self,
+        target: Target,
+        status: Arc<IndexerStatus>,
+        until: Option<u64>,
+    ) -> (CancellationToken, tokio::task::JoinHandle<u64>) {
+        let worker = Worker {
+            host: self.host.clone(),
+            client: self.client.clone(),
+            inventory: self.inventory.clone(),
+            deployments: self.deployments.clone(),
+            status,
+            target,
+        };
+        let cancel = CancellationToken::new();
+        (cancel.clone(), tokio::spawn(worker.run(cancel, until)))
+    }
+
+    /// Its progress.
+    pub fn status(&self) -> Arc<IndexerStatus> {
+        self.status.clone()
+    }
+
+    /// Stops the live indexer after the batch in hand.
+    pub async fn stop(&self) {
+        if let Some((cancel, task)) = self.live.lock().await.take() {
+            cancel.cancel();
+            let _ = task.await;
+        }
+    }
+
+    /// Rebuilds the index from position 1 into a new generation while the live indexer goes
+    /// on, then stops the live one, lets the new generation catch up with the last events,
+    /// swaps the aliases (queries see the new index from then on) and resumes live indexing
+    /// on it. `progress` gets (position, target).
+    pub async fn rebuild(&self, progress: &(dyn Fn(u64, u64) + Sync)) -> Result<(), ReportingError> {
+        let old = self.client.ensure_indices().await?;
+        let new = old + 1;
+        self.client.create_generation(new).await?;
+        let stale = format!("/{}/_doc/checkpoint-{new}", self.client.index(Index::Meta));
+        self.client.call(Method::Delete, &stale, None).await?;
+        let status = Arc::new(IndexerStatus::default());
+        let target = self.last_seq().await?;
+        self.catch_up(new, status.clone(), target, progress).await?;
+        self.stop().await;
+        let result = async {
+            let target = self.last_seq().await?;
+            self.catch_up(new, status, target, progress).await?;
+            self.client.swap(old, new).await
+        }
+        .await;
+        let live = self.spawn(Target::Live, self.status.clone(), None);
+        *self.live.lock().await = Some(live);
+        result
+    }
+
+    async fn catch_up(
+        &self,
+        g: u64,
+        status: Arc<IndexerStatus>,
+        target: u64,
+        progress: &(dyn Fn(u64, u64) + Sync),
+    ) -> Result<(), ReportingError> {
+        let (_cancel, task) = self.spawn(Target::Generation(g), status.clone(), Some(target));
+        while !task.is_finished() {
+            progress(status.position(), target);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let reached = task.await.map_err(|e| ReportingError::Unexpected(e.to_string()))?;
+        progress(reached, target);
+        Ok(())
+    }
+
+    async fn last_seq(&self) -> Result<u64, ReportingError> {
+        let mut stream = self.host.stream.clone();
+        let info = stream.info().await.map_err(|e| ReportingError::Unexpected(format!("the log: {e}")))?;
+        Ok(info.state.last_sequence)
+    }
+}
+
+struct Worker {
+    host: Arc<ProjectionHost>,
+    client: SearchClient,
+    inventory: Arc<ReadModel>,
+    deployments: Arc<ReadModel>,
+    status: Arc<IndexerStatus>,
+    target: Target,
+}
+
+/// What a batch touched, each with the sequence of the last event that did.
+#[derive(Default)]
+struct Touched {
+    devices: BTreeMap<(String, String), u64>,
+    parts: BTreeMap<(String, String, String), u64>,
+    /// Deployments all of whose parts changed (aborted).
+    deployments: BTreeMap<(String, String), u64>,
+    /// Devices all of whose parts changed (decommissioned).
+    device_parts: BTreeMap<(String, String), u64>,
+}
+
+impl Touched {
+    fn add(&mut self, e: &RecordedEvent) {
+        let env = &e.envelope;
+        let (t, id) = (env.aggregate.tenant.clone(), env.aggregate.id.clone());
+        match &env.event {
+            DomainEvent::Device(DeviceEvent::DeviceDecommissioned) => {
+                self.device_parts.insert((t.clone(), id.clone()), e.seq);
+                self.devices.insert((t.clone(), id), e.seq);
+            }
+            DomainEvent::Device(_) | DomainEvent::Inventory(_) | DomainEvent::Connect(_) => {
+                self.devices.insert((t.clone(), id), e.seq);
+            }
+            DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => {
+                for device in &spec.devices {
+                    self.parts.insert((t.clone(), id.clone(), device.clone()), e.seq);
+                }
+            }
+            DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
+                self.deployments.insert((t.clone(), id), e.seq);
+            }
+            DomainEvent::DeviceDeployment(_) => {
+                if let Some((dep, device)) = id.split_once(':') {
+                    self.parts.insert((t.clone(), dep.to_owned(), device.to_owned()), e.seq);
+                }
+            }
+            _ => {}
+        }
+        // A device's own events are its check-ins, whatever their aggregate.
+        if env.actor.kind == ActorKind::Device && !env.actor.id.is_empty() {
+            self.devices.insert((env.aggregate.tenant.clone(), env.actor.id.clone()), e.seq);
+        }
+    }
+}
+
+fn backoff(current: Duration) -> Duration {
+    (current * 2).min(MAX_BACKOFF)
+}
+
+impl Worker {
+    /// Indexes until cancelled, or until it has reached `until`; returns where it is.
+    async fn run(self, cancel: CancellationToken, until: Option<u64>) -> u64 {
+        let mut pause = Duration::from_millis(100);
+        let mut position = 0;
+        'connect: while !cancel.is_cancelled() {
+            let start = async {
+                let g = match self.target {
+                    Target::Live => self.client.ensure_indices().await?,
+                    Target::Generation(g) => g,
+                };
+                let position = self.checkpoint(g).await?;
+                let feed = Feed::open(&self.host.stream, &self.host.client, position, BATCH_EVENTS)
+                    .await
+                    .map_err(|e| ReportingError::Unexpected(e.to_string()))?;
+                Ok::<_, ReportingError>((g, position, feed))
+            };
+            let (g, mut feed) = match start.await {
+                Ok((g, at, feed)) => {
+                    position = at;
+                    (g, feed)
+                }
+                Err(e) => {
+                    self.failing(&e, pause);
+                    tokio::select! { _ = cancel.cancelled() => break, _ = tokio::time::sleep(pause) => {} }
+                    pause = backoff(pause);
+                    continue;
+                }
+            };
+            self.status.position.store(position, Ordering::Relaxed);
+            loop {
+                if until.is_some_and(|u| position >= u) {
+                    return position;
+                }
+                let batch = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => break 'connect,
+                    b = feed.next_batch() => b,
+                };
+                let batch = match batch {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "search indexer: reading the log; reopening");
+                        continue 'connect;
+                    }
+                };
+                let Some(last) = batch.events.last().map(|e| e.seq) else { continue };
+                loop {
+                    match self.apply(&batch.events, g, last).await {
+                        Ok(()) => break,
+                        Err(e) => {
+                            self.failing(&e, pause);
+                            tokio::select! { _ = cancel.cancelled() => break 'connect, _ = tokio::time::sleep(pause) => {} }
+                            pause = backoff(pause);
+                        }
+                    }
+                }
+                pause = Duration::from_millis(100);
+                position = last;
+                self.status.advance(position, batch.pending);
+            }
+        }
+        position
+    }
+
+    fn failing(&self, e: &ReportingError, retry_in: Duration) {
+        if !self.status.failing.swap(true, Ordering::Relaxed) {
+            tracing::warn!(error = %e, "search indexer: OpenSearch failed; retrying with backoff");
+        } else {
+            tracing::debug!(error = %e, ?retry_in, "search indexer: still failing");
+        }
+    }
+
+    /// The position generation `g` has, from its checkpoint document (0 without one).
+    async fn checkpoint(&self, g: u64) -> Result<u64, ReportingError> {
+        let path = format!("/{}/_doc/checkpoint-{g}", self.client.index(Index::Meta));
+        let (status, body) = self.client.call(Method::Get, &path, None).await?;
+        match status {
+            200 => Ok(body["_version"].as_u64().unwrap_or(0)),
+            404 => Ok(0),
+            _ => Err(ReportingError::Unexpected(format!("reading the checkpoint: {}", short(&body)))),
+        }
+    }
+
+    /// Writes what `events` touched as the read models show it at `last` or later.
+    async fn apply(&self, events: &[RecordedEvent], g: u64, last: u64) -> Result<(), ReportingError> {
+        let wait = Duration::from_secs(30);
+        if !(self.inventory.wait_for(last, wait).await && self.deployments.wait_for(last, wait).await) {
+            return Err(ReportingError::Unexpected(format!("the read models did not reach {last}")));
+        }
+        let mut touched = Touched::default();
+        for e in events {
+            touched.add(e);
+        }
+        let (inventory, deployments) = (self.inventory.clone(), self.deployments.clone());
+        let (client, target) = (self.client.clone(), self.target);
+        let ops = tokio::task::spawn_blocking(move || {
+            operations(&client, target, &inventory, &deployments, touched)
+        })
+        .await
+        .map_err(|e| ReportingError::Unexpected(e.to_string()))??;
+        for chunk in ops.chunks(BULK_OPS) {
+            self.bulk(chunk).await?;
+        }
+        let checkpoint = json!({"index": {"_index": self.client.index(Index::Meta), "_id": format!("checkpoint-{g}"), "version": last, "version_type": "external"}});
+        self.bulk(&[(checkpoint, Some(json!({})))]).await
+    }
+
+    async fn bulk(&self, ops: &[(Value, Option<Value>)]) -> Result<(), ReportingError> {
+        let mut body = String::new();
+        for (action, doc) in ops {
+            body.push_str(&action.to_string());
+            body.push('\n');
+            if let Some(doc) = doc {
+                body.push_str(&doc.to_string());
+                body.push('\n');
+            }
+        }
+        let (status, answer) = self.client.bulk(body).await?;
+        if status != 200 {
+            return Err(ReportingError::Unexpected(format!("_bulk answered {status}: {}", short(&answer))));
+        }
+        for item in answer["items"].as_array().into_iter().flatten() {
+            let result = item.as_object().and_then(|o| o.values().next()).cloned().unwrap_or_default();
+            match result["status"].as_u64().unwrap_or(0) {
+                // 409: the index already has this version or a newer one; 404: deleting a
+                // document that is not there.
+                200..=299 | 409 | 404 => {}
+                s => {
+                    return Err(ReportingError::Unexpected(format!(
+                        "_bulk item answered {s}: {}",
+                        short(&result)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The bulk operations for what a batch touched: action and document (none for a delete).
+fn operations(
+    client: &SearchClient,
+    target: Target,
+    inventory: &ReadModel,
+    deployments: &ReadModel,
+    mut touched: Touched,
+) -> Result<Vec<(Value, Option<Value>)>, ReportingError> {
+    let (inv, dep) = (InventoryQueries(inventory), DeploymentsQueries(deployments));
+    for ((t, id), seq) in std::mem::take(&mut touched.deployments) {
+        for part in dep.parts(&t, &id)? {
+            let key = (t.clone(), id.clone(), part.device_id.clone());
+            touched.parts.entry(key).and_modify(|s| *s = (*s).max(seq)).or_insert(seq);
+        }
+    }
+    for ((t, device), seq) in std::mem::take(&mut touched.device_parts) {
+        for part in dep.history(&t, &device)? {
+            let key = (t.clone(), part.deployment_id.clone(), device.clone());
+            touched.parts.entry(key).and_modify(|s| *s = (*s).max(seq)).or_insert(seq);
+        }
+    }
+    let op = |index: Index, tenant: &str, id: &str, seq: u64, record: Option<Record>| {
+        let mut meta = json!({"_id": format!("{tenant}/{id}"), "version": seq, "version_type": "external"});
+        match target {
+            // Whatever generation the alias points at; never an index made up by a write.
+            Target::Live => meta["_index"] = json!(client.index(index)),
+            Target::Generation(g) => meta["_index"] = json!(client.generation(index, g)),
+        }
+        match record {
+            Some(r) => {
+                // Through the alias only: a write must never create an index of its own.
+                if matches!(target, Target::Live) {
+                    meta["require_alias"] = json!(true);
+                }
+                (json!({ "index": meta }), Some(document(tenant, &r)))
+            }
+            None => (json!({ "delete": meta }), None),
+        }
+    };
+    let mut ops = Vec::with_capacity(touched.devices.len() + touched.parts.len());
+    for ((t, id), seq) in &touched.devices {
+        ops.push(op(Index::Devices, t, id, *seq, inv.get(t, id)?.as_ref().map(Record::device)));
+    }
+    for ((t, dep_id, device), seq) in &touched.parts {
+        let record = match (dep.deployment(t, dep_id)?, dep.part(t, dep_id, device)?) {
+            (Some(d), Some(p)) => Some(Record::device_deployment(&d, &p)),
+            _ => None,
+        };
+        ops.push(op(Index::Deployments, t, &format!("{dep_id}:{device}"), *seq, record));
+    }
+    Ok(ops)
+}
