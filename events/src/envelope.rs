@@ -10,10 +10,12 @@ use crate::deployment::device::DeviceDeploymentEvent;
 use crate::devconfig::DeviceConfigEvent;
 use crate::device::DeviceEvent;
 use crate::filter::FilterEvent;
+use crate::integration::IntegrationEvent;
 use crate::inventory::InventoryEvent;
 use crate::release::ReleaseEvent;
 use crate::settings::SettingsEvent;
 use crate::user::UserEvent;
+use crate::webhook::WebhookEventEvent;
 
 /// Microseconds since the Unix epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
@@ -120,6 +122,10 @@ pub enum DomainEvent {
     Connect(ConnectEvent),
     /// Events of releases (notes, tags).
     Release(ReleaseEvent),
+    /// Events of iot-manager integrations.
+    Integration(IntegrationEvent),
+    /// Events of webhook events (delivery outcomes).
+    Webhook(WebhookEventEvent),
 }
 
 impl DomainEvent {
@@ -138,6 +144,8 @@ impl DomainEvent {
             DomainEvent::DeviceConfig(e) => e.event_type(),
             DomainEvent::Connect(e) => e.event_type(),
             DomainEvent::Release(e) => e.event_type(),
+            DomainEvent::Integration(e) => e.event_type(),
+            DomainEvent::Webhook(e) => e.event_type(),
         }
     }
 }

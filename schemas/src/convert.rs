@@ -170,6 +170,8 @@ fn event_to_proto(e: &DomainEvent) -> P {
         },
         DomainEvent::Connect(c) => connect_to_proto(c),
         DomainEvent::Release(r) => release_to_proto(r),
+        DomainEvent::Integration(i) => crate::convert_integration::integration_to_proto(i),
+        DomainEvent::Webhook(w) => crate::convert_integration::webhook_to_proto(w),
         DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) => {
             P::SettingsSaved(proto::SettingsSaved { json: json.clone() })
         }

@@ -110,6 +110,7 @@ fn connect_events() -> Vec<DomainEvent> {
     ]
     .into_iter()
     .chain(release_events())
+    .chain(integration_events())
     .collect()
 }
 
@@ -131,6 +132,36 @@ fn release_events() -> Vec<DomainEvent> {
         }),
         DomainEvent::Artifact(fleetlog_events::artifact::ArtifactEvent::ArtifactUploadAbandoned {
             reason: "expired".into(),
+        }),
+    ]
+}
+
+/// iot-manager integrations and webhook delivery outcomes (issue 15).
+fn integration_events() -> Vec<DomainEvent> {
+    use fleetlog_events::integration::{IntegrationEvent as I, Secret, WebhookTarget};
+    use fleetlog_events::webhook::{Delivery, WebhookEventEvent as W};
+    let target = |url: &str| WebhookTarget { url: url.into(), secret: Secret("c0ffee".into()) };
+    vec![
+        DomainEvent::Integration(I::IntegrationCreated {
+            provider: "webhook".into(),
+            description: "fleet hooks".into(),
+            target: target("http://127.0.0.1:9000/hook"),
+        }),
+        DomainEvent::Integration(I::IntegrationCredentialsSet {
+            target: target("https://hooks.example.com/x"),
+        }),
+        DomainEvent::Integration(I::IntegrationDeleted),
+        DomainEvent::Webhook(W::WebhookDeliveryRecorded {
+            delivery: Delivery {
+                integration_id: "0193a5e0-0000-7000-8000-000000000001".into(),
+                event_type: "device-status-changed".into(),
+                data_json: r#"{"id":"dev-1","status":"accepted"}"#.into(),
+                event_time: fleetlog_events::Timestamp(1_764_000_000_000_000),
+                success: false,
+                status_code: 503,
+                error: "503 Service Unavailable".into(),
+                attempts: 7,
+            },
         }),
     ]
 }

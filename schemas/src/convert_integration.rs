@@ -1,0 +1,80 @@
+//! Conversions of the integration and webhook-event aggregates' events, both ways.
+
+use fleetlog_events::integration::{IntegrationEvent, Secret, WebhookTarget};
+use fleetlog_events::webhook::{Delivery, WebhookEventEvent};
+use fleetlog_events::{DomainEvent, Timestamp};
+
+use crate::proto::{self, envelope::Event as P};
+
+fn target_to_proto(t: &WebhookTarget) -> Option<proto::WebhookTarget> {
+    Some(proto::WebhookTarget { url: t.url.clone(), secret: t.secret.expose().to_owned() })
+}
+
+fn target_from_proto(t: Option<proto::WebhookTarget>) -> WebhookTarget {
+    let t = t.unwrap_or_default();
+    WebhookTarget { url: t.url, secret: Secret(t.secret) }
+}
+
+/// An integration event's stored form.
+pub(crate) fn integration_to_proto(e: &IntegrationEvent) -> P {
+    match e {
+        IntegrationEvent::IntegrationCreated { provider, description, target } => {
+            P::IntegrationCreated(proto::IntegrationCreated {
+                provider: provider.clone(),
+                description: description.clone(),
+                target: target_to_proto(target),
+            })
+        }
+        IntegrationEvent::IntegrationCredentialsSet { target } => {
+            P::IntegrationCredentialsSet(proto::IntegrationCredentialsSet { target: target_to_proto(target) })
+        }
+        IntegrationEvent::IntegrationDeleted => P::IntegrationDeleted(proto::IntegrationDeleted {}),
+    }
+}
+
+/// A webhook event's stored form.
+pub(crate) fn webhook_to_proto(e: &WebhookEventEvent) -> P {
+    let WebhookEventEvent::WebhookDeliveryRecorded { delivery: d } = e;
+    P::WebhookDeliveryRecorded(proto::WebhookDeliveryRecorded {
+        integration_id: d.integration_id.clone(),
+        event_type: d.event_type.clone(),
+        data_json: d.data_json.clone(),
+        event_time: d.event_time.0,
+        success: d.success,
+        status_code: d.status_code,
+        error: d.error.clone(),
+        attempts: d.attempts,
+    })
+}
+
+/// An `IntegrationCreated` from its stored form.
+pub(crate) fn created(m: proto::IntegrationCreated) -> DomainEvent {
+    DomainEvent::Integration(IntegrationEvent::IntegrationCreated {
+        provider: m.provider,
+        description: m.description,
+        target: target_from_proto(m.target),
+    })
+}
+
+/// An `IntegrationCredentialsSet` from its stored form.
+pub(crate) fn credentials_set(m: proto::IntegrationCredentialsSet) -> DomainEvent {
+    DomainEvent::Integration(IntegrationEvent::IntegrationCredentialsSet {
+        target: target_from_proto(m.target),
+    })
+}
+
+/// A `WebhookDeliveryRecorded` from its stored form.
+pub(crate) fn delivery_recorded(m: proto::WebhookDeliveryRecorded) -> DomainEvent {
+    DomainEvent::Webhook(WebhookEventEvent::WebhookDeliveryRecorded {
+        delivery: Delivery {
+            integration_id: m.integration_id,
+            event_type: m.event_type,
+            data_json: m.data_json,
+            event_time: Timestamp(m.event_time),
+            success: m.success,
+            status_code: m.status_code,
+            error: m.error,
+            attempts: m.attempts,
+        },
+    })
+}
