@@ -30,6 +30,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(fleetlog_projections::deployments::DeploymentsProjection),
         Arc::new(fleetlog_projections::remote::RemoteProjection),
         Arc::new(fleetlog_projections::releases::ReleasesProjection),
+        Arc::new(fleetlog_projections::integrations::IntegrationsProjection),
     ]
 }
 

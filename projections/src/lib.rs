@@ -8,6 +8,7 @@ pub mod deployments;
 pub mod devices;
 mod feed;
 mod host;
+pub mod integrations;
 pub mod inventory;
 mod model;
 mod rebuild;

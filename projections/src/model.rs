@@ -18,11 +18,13 @@ pub enum Model {
     Remote,
     /// Releases: notes, tags, types in use.
     Releases,
+    /// iot-manager: integrations and webhook events with their delivery outcomes.
+    Integrations,
 }
 
 impl Model {
     /// Every model.
-    pub const ALL: [Model; 7] = [
+    pub const ALL: [Model; 8] = [
         Model::Devices,
         Model::Users,
         Model::Audit,
@@ -30,6 +32,7 @@ impl Model {
         Model::Deployments,
         Model::Remote,
         Model::Releases,
+        Model::Integrations,
     ];
 
     /// The stable name: the sled tree prefix, the metric label and `fleetlog replay --model`.
@@ -42,6 +45,7 @@ impl Model {
             Model::Deployments => "deployments",
             Model::Remote => "remote",
             Model::Releases => "releases",
+            Model::Integrations => "integrations",
         }
     }
 }
