@@ -14,6 +14,7 @@ pub mod direct_upload;
 mod error;
 pub mod filters;
 pub mod history;
+pub mod integrations;
 pub mod inventory;
 pub mod releases;
 pub mod settings;
