@@ -11,6 +11,7 @@ pub mod server;
 mod server_tests;
 pub mod settings;
 pub mod state;
+pub mod webhook_settings;
 
 /// The application layer and the keys it signs with live in `fleetlog-commands`; named here
 /// so that the gateway reads `app::…` and `auth::…`.

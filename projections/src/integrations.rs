@@ -193,6 +193,11 @@ impl IntegrationsQueries<'_> {
         self.0.tree().scan_prefix(prefix).values().map(|v| from_bytes(&v?)).collect()
     }
 
+    /// One webhook event.
+    pub fn event(&self, t: &str, id: &str) -> Result<Option<WebhookEventView>, ProjectionError> {
+        self.0.tree().get(event_key(t, id))?.map(|v| from_bytes(&v)).transpose()
+    }
+
     /// Webhook events, newest first, skipping `skip` and returning at most `limit`; only those
     /// delivered to `integration` when one is given.
     pub fn events(

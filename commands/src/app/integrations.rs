@@ -37,6 +37,7 @@ pub async fn create(
     new: NewIntegration,
     idempotency_key: Option<&str>,
 ) -> Result<String, AppError> {
+    check_allowed(app, &new.target)?;
     let (caller, id) = caller.creating("integration", idempotency_key);
     let command = IntegrationCommand::Create {
         provider: new.provider,
@@ -70,6 +71,7 @@ pub async fn set_credentials(
     target: WebhookTarget,
 ) -> Result<(), AppError> {
     check_id(id)?;
+    check_allowed(app, &target)?;
     let command = IntegrationCommand::SetCredentials { credential_type, target };
     app.execute::<Integration>(caller, id, &command).await?;
     Ok(())
@@ -129,6 +131,18 @@ fn known_device(app: &App, tenant: &str, device_id: &str) -> Result<(), AppError
         Some(_) => Ok(()),
         None => Err(AppError::NotFound("device not found".into())),
     }
+}
+
+/// A target `--webhook-allow` refuses outright is a clear 400 now rather than failed
+/// deliveries later (names are checked again on their resolved addresses at delivery).
+fn check_allowed(app: &App, target: &WebhookTarget) -> Result<(), AppError> {
+    let host = super::processes::allow::host_of(&target.url).unwrap_or_default();
+    if host.is_empty() || app.webhooks.allow.allows_host(host) {
+        return Ok(());
+    }
+    Err(AppError::Invalid(format!(
+        "credentials.http.url: the host {host} is not permitted by this server's --webhook-allow setting"
+    )))
 }
 
 fn check_id(id: &str) -> Result<(), AppError> {

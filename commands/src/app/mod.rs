@@ -16,6 +16,7 @@ pub mod filters;
 pub mod history;
 pub mod integrations;
 pub mod inventory;
+pub mod processes;
 pub mod releases;
 pub mod settings;
 pub mod users;
@@ -57,6 +58,10 @@ pub struct App {
     pub key_policy: crate::auth::signature::KeyPolicy,
     /// How long a direct upload may take before it is abandoned.
     pub direct_upload_expiry: Duration,
+    /// Webhook deliveries' guards and retries.
+    pub webhooks: processes::WebhookSettings,
+    /// The process managers' progress.
+    pub processes: Arc<processes::ProcessStatus>,
 }
 
 /// The parts of an [`App`] that are settings rather than services.
@@ -69,6 +74,8 @@ pub struct AppSettings {
     pub key_policy: crate::auth::signature::KeyPolicy,
     /// How long a direct upload may take before it is abandoned.
     pub direct_upload_expiry: Duration,
+    /// Webhook deliveries' guards and retries.
+    pub webhooks: processes::WebhookSettings,
 }
 
 impl App {
@@ -92,6 +99,8 @@ impl App {
             max_artifact_bytes: settings.max_artifact_bytes,
             key_policy: settings.key_policy,
             direct_upload_expiry: settings.direct_upload_expiry,
+            webhooks: settings.webhooks,
+            processes: Arc::default(),
         }
     }
 
