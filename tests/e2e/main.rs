@@ -34,3 +34,4 @@ mod spec_sweep;
 mod store;
 mod support;
 mod users;
+mod webhooks;
