@@ -60,7 +60,7 @@ pub struct DeliveryStatusView {
     pub attempts: u32,
 }
 
-/// A webhook event as iot-manager's events list shows it.
+/// A webhook event as iot-manager's events list shows it (newest first by its time).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebhookEventView {
     /// The id receivers saw.
@@ -86,12 +86,13 @@ fn event_key(t: &str, id: &str) -> Vec<u8> {
     format!("w/{t}/{id}").into_bytes()
 }
 
-/// Newest first: the order key is the inverted position of the event's first outcome.
-fn order_key(t: &str, integration: Option<&str>, seq: u64) -> Vec<u8> {
-    let inverted = u64::MAX - seq;
+/// Newest first: the order key is the inverted time of the event (outcomes of several
+/// integrations are recorded in any order), then its id.
+fn order_key(t: &str, integration: Option<&str>, time: i64, id: &str) -> Vec<u8> {
+    let inverted = i64::MAX.saturating_sub(time.max(0));
     match integration {
-        None => format!("o/{t}/{inverted:020}").into_bytes(),
-        Some(i) => format!("p/{t}/{i}/{inverted:020}").into_bytes(),
+        None => format!("o/{t}/{inverted:020}/{id}").into_bytes(),
+        Some(i) => format!("p/{t}/{i}/{inverted:020}/{id}").into_bytes(),
     }
 }
 
@@ -144,7 +145,7 @@ impl Projection for IntegrationsProjection {
                 let mut view = match load::<WebhookEventView>(w, &key)? {
                     Some(view) => view,
                     None => {
-                        w.insert(order_key(t, None, e.seq), id.as_bytes().to_vec());
+                        w.insert(order_key(t, None, d.event_time.0, id), id.as_bytes().to_vec());
                         WebhookEventView {
                             id: id.to_owned(),
                             event_type: d.event_type.clone(),
@@ -154,7 +155,7 @@ impl Projection for IntegrationsProjection {
                         }
                     }
                 };
-                w.insert(order_key(t, Some(&d.integration_id), e.seq), id.as_bytes().to_vec());
+                w.insert(order_key(t, Some(&d.integration_id), d.event_time.0, id), id.as_bytes().to_vec());
                 view.statuses.push(DeliveryStatusView {
                     integration_id: d.integration_id.clone(),
                     success: d.success,

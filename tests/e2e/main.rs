@@ -35,3 +35,4 @@ mod store;
 mod support;
 mod users;
 mod webhooks;
+mod webhooks_restart;

@@ -15,8 +15,6 @@ pub struct Server {
     pub http: reqwest::Client,
     pub token: String,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    args: ServeArgs,
     _dir: tempfile::TempDir,
 }
 
@@ -33,7 +31,13 @@ impl Server {
             .unwrap();
         let mut args = ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse().unwrap());
         tune(&mut args);
-        let (base, state, tx, task) = Self::serve(args.clone()).await;
+        let app = Box::pin(Application::build(args)).await.unwrap();
+        let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = rx.await;
+        }));
         let http = reqwest::Client::new();
         // The CLI wrote the user before serve started: the read models catch up from the log.
         let mut token = String::new();
@@ -52,36 +56,7 @@ impl Server {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(!token.is_empty() && !token.ends_with('\n'), "login works");
-        Server { base, state, conn, http, token, stop: Some(tx), task: Some(task), args, _dir: dir }
-    }
-
-    async fn serve(
-        args: ServeArgs,
-    ) -> (
-        String,
-        fleetlog_gateway::state::AppState,
-        tokio::sync::oneshot::Sender<()>,
-        tokio::task::JoinHandle<anyhow::Result<()>>,
-    ) {
-        let app = Box::pin(Application::build(args)).await.unwrap();
-        let base = format!("http://{}", app.local_addr());
-        let state = app.state().clone();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(app.run_until_stopped(async move {
-            let _ = rx.await;
-        }));
-        (base, state, tx, task)
-    }
-
-    /// Stops the server gracefully and starts it again on the same data dir and log (a new
-    /// port); the admin's token stays valid.
-    pub async fn restart(&mut self) {
-        drop(self.stop.take());
-        if let Some(task) = self.task.take() {
-            task.await.unwrap().unwrap();
-        }
-        let (base, state, tx, task) = Self::serve(self.args.clone()).await;
-        (self.base, self.state, self.stop, self.task) = (base, state, Some(tx), Some(task));
+        Server { base, state, conn, http, token, stop: Some(tx), _dir: dir }
     }
 
     /// A second replica on the same log (its own data dir, so its own read models and the

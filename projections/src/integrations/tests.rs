@@ -18,12 +18,17 @@ fn created(url: &str) -> IntegrationEvent {
 }
 
 fn recorded(integration: &str, kind: &str, success: bool) -> WebhookEventEvent {
+    let at = match kind {
+        "device-provisioned" => START,
+        "device-status-changed" => START + 1,
+        _ => START + 2,
+    };
     WebhookEventEvent::WebhookDeliveryRecorded {
         delivery: Delivery {
             integration_id: integration.into(),
             event_type: kind.into(),
             data_json: r#"{"id":"d1"}"#.into(),
-            event_time: Timestamp(START),
+            event_time: Timestamp(at),
             success,
             status_code: if success { 200 } else { 0 },
             error: if success { String::new() } else { "connection refused".into() },
@@ -76,7 +81,7 @@ fn the_secret_is_kept_for_signing_but_not_in_debug_output() {
 }
 
 #[test]
-fn events_gather_every_integrations_outcome_newest_first() {
+fn events_gather_every_integrations_outcome_newest_first_by_their_time() {
     let given = two_integrations()
         .event("webhook-event", "e1", recorded("i1", "device-provisioned", true))
         .event("webhook-event", "e2", recorded("i1", "device-status-changed", true))
