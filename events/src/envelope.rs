@@ -12,6 +12,7 @@ use crate::device::DeviceEvent;
 use crate::filter::FilterEvent;
 use crate::integration::IntegrationEvent;
 use crate::inventory::InventoryEvent;
+use crate::monitor::MonitorEvent;
 use crate::release::ReleaseEvent;
 use crate::settings::SettingsEvent;
 use crate::user::UserEvent;
@@ -126,6 +127,8 @@ pub enum DomainEvent {
     Integration(IntegrationEvent),
     /// Events of webhook events (delivery outcomes).
     Webhook(WebhookEventEvent),
+    /// Events of device monitors (alerts, monitor configuration).
+    Monitor(MonitorEvent),
 }
 
 impl DomainEvent {
@@ -146,6 +149,7 @@ impl DomainEvent {
             DomainEvent::Release(e) => e.event_type(),
             DomainEvent::Integration(e) => e.event_type(),
             DomainEvent::Webhook(e) => e.event_type(),
+            DomainEvent::Monitor(e) => e.event_type(),
         }
     }
 }

@@ -57,6 +57,7 @@ mod envelope;
 pub mod filter;
 pub mod integration;
 pub mod inventory;
+pub mod monitor;
 mod registry;
 pub mod release;
 pub mod settings;

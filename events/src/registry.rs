@@ -76,6 +76,7 @@ registry! {
     Release => crate::release::Release,
     Integration => crate::integration::Integration,
     Webhook => crate::webhook::WebhookEvent,
+    Monitor => crate::monitor::DeviceMonitor,
 }
 
 /// Every event type name, as [`DomainEvent::event_type`] returns them (for filters that must
@@ -113,6 +114,7 @@ mod tests {
             crate::release::Release::TYPE,
             crate::integration::Integration::TYPE,
             crate::webhook::WebhookEvent::TYPE,
+            crate::monitor::DeviceMonitor::TYPE,
         ];
         assert_eq!(AGGREGATE_TYPES.len(), all.len());
         for kind in all {

@@ -31,6 +31,7 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(fleetlog_projections::remote::RemoteProjection),
         Arc::new(fleetlog_projections::releases::ReleasesProjection),
         Arc::new(fleetlog_projections::integrations::IntegrationsProjection),
+        Arc::new(fleetlog_projections::monitor::MonitorProjection),
     ]
 }
 

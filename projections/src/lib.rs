@@ -11,6 +11,7 @@ mod host;
 pub mod integrations;
 pub mod inventory;
 mod model;
+pub mod monitor;
 mod rebuild;
 pub mod releases;
 pub mod remote;

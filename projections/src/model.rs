@@ -20,11 +20,13 @@ pub enum Model {
     Releases,
     /// iot-manager: integrations and webhook events with their delivery outcomes.
     Integrations,
+    /// devicemonitor: device alerts and monitor configuration.
+    Monitor,
 }
 
 impl Model {
     /// Every model.
-    pub const ALL: [Model; 8] = [
+    pub const ALL: [Model; 9] = [
         Model::Devices,
         Model::Users,
         Model::Audit,
@@ -33,6 +35,7 @@ impl Model {
         Model::Remote,
         Model::Releases,
         Model::Integrations,
+        Model::Monitor,
     ];
 
     /// The stable name: the sled tree prefix, the metric label and `fleetlog replay --model`.
@@ -46,6 +49,7 @@ impl Model {
             Model::Remote => "remote",
             Model::Releases => "releases",
             Model::Integrations => "integrations",
+            Model::Monitor => "monitor",
         }
     }
 }

@@ -203,5 +203,11 @@ pub(crate) fn event_from_proto(p: P) -> DomainEvent {
         P::IntegrationCredentialsSet(m) => integration::credentials_set(m),
         P::IntegrationDeleted(_) => DomainEvent::Integration(IntegrationEvent::IntegrationDeleted),
         P::WebhookDeliveryRecorded(m) => integration::delivery_recorded(m),
+        P::AlertRaised(m) => integration::alert_raised(m),
+        P::MonitorConfigSet(m) => {
+            DomainEvent::Monitor(fleetlog_events::monitor::MonitorEvent::MonitorConfigSet {
+                config_json: m.config_json,
+            })
+        }
     }
 }

@@ -1,6 +1,8 @@
-//! Conversions of the integration and webhook-event aggregates' events, both ways.
+//! Conversions of the integration, webhook-event and device-monitor aggregates' events, both
+//! ways.
 
 use fleetlog_events::integration::{IntegrationEvent, Secret, WebhookTarget};
+use fleetlog_events::monitor::{Alert, MonitorEvent};
 use fleetlog_events::webhook::{Delivery, WebhookEventEvent};
 use fleetlog_events::{DomainEvent, Timestamp};
 
@@ -75,6 +77,39 @@ pub(crate) fn delivery_recorded(m: proto::WebhookDeliveryRecorded) -> DomainEven
             status_code: m.status_code,
             error: m.error,
             attempts: m.attempts,
+        },
+    })
+}
+
+/// A device monitor event's stored form.
+pub(crate) fn monitor_to_proto(e: &MonitorEvent) -> P {
+    match e {
+        MonitorEvent::AlertRaised { alert: a } => P::AlertRaised(proto::AlertRaised {
+            name: a.name.clone(),
+            level: a.level.clone(),
+            subject_name: a.subject_name.clone(),
+            subject_type: a.subject_type.clone(),
+            subject_status: a.subject_status.clone(),
+            details_json: a.details_json.clone(),
+            timestamp: a.timestamp.0,
+        }),
+        MonitorEvent::MonitorConfigSet { config_json } => {
+            P::MonitorConfigSet(proto::MonitorConfigSet { config_json: config_json.clone() })
+        }
+    }
+}
+
+/// An `AlertRaised` from its stored form.
+pub(crate) fn alert_raised(m: proto::AlertRaised) -> DomainEvent {
+    DomainEvent::Monitor(MonitorEvent::AlertRaised {
+        alert: Alert {
+            name: m.name,
+            level: m.level,
+            subject_name: m.subject_name,
+            subject_type: m.subject_type,
+            subject_status: m.subject_status,
+            details_json: m.details_json,
+            timestamp: Timestamp(m.timestamp),
         },
     })
 }

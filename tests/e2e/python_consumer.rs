@@ -128,12 +128,27 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
                 target: Default::default(),
             }),
         ),
-        ("integration", DomainEvent::Integration(I::IntegrationCredentialsSet { target: Default::default() })),
+        (
+            "integration",
+            DomainEvent::Integration(I::IntegrationCredentialsSet { target: Default::default() }),
+        ),
         ("integration", DomainEvent::Integration(I::IntegrationDeleted)),
         (
             "webhook-event",
             DomainEvent::Webhook(fleetlog_events::webhook::WebhookEventEvent::WebhookDeliveryRecorded {
                 delivery: Default::default(),
+            }),
+        ),
+        (
+            "monitor",
+            DomainEvent::Monitor(fleetlog_events::monitor::MonitorEvent::AlertRaised {
+                alert: Default::default(),
+            }),
+        ),
+        (
+            "monitor",
+            DomainEvent::Monitor(fleetlog_events::monitor::MonitorEvent::MonitorConfigSet {
+                config_json: "{}".into(),
             }),
         ),
     ]

@@ -157,7 +157,8 @@ pub(super) fn describe(event: &DomainEvent) -> Option<(&'static str, &'static st
             }
             IntegrationEvent::IntegrationDeleted => ("delete", "integration", "integration removed".into()),
         },
-        // Deliveries are the process's bookkeeping, listed by iot-manager's events.
-        DomainEvent::Webhook(_) => return None,
+        // Deliveries are the process's bookkeeping, listed by iot-manager's events; alerts are
+        // the devices' reports, listed by devicemonitor.
+        DomainEvent::Webhook(_) | DomainEvent::Monitor(_) => return None,
     })
 }

@@ -48,7 +48,7 @@ enum Op {
 }
 
 /// The scopes a filter or sort may name.
-pub const SCOPES: &[&str] = &["identity", "inventory", "system", "tags"];
+pub const SCOPES: &[&str] = &["identity", "inventory", "system", "tags", "monitor"];
 
 impl Filter {
     /// Checks a term: known scope and operator, operand of the right type.

@@ -111,6 +111,7 @@ fn connect_events() -> Vec<DomainEvent> {
     .into_iter()
     .chain(release_events())
     .chain(integration_events())
+    .chain(monitor_events())
     .collect()
 }
 
@@ -163,5 +164,24 @@ fn integration_events() -> Vec<DomainEvent> {
                 attempts: 7,
             },
         }),
+    ]
+}
+
+/// Device monitors' alerts and configuration (issue 15).
+fn monitor_events() -> Vec<DomainEvent> {
+    use fleetlog_events::monitor::{Alert, MonitorEvent as M};
+    vec![
+        DomainEvent::Monitor(M::AlertRaised {
+            alert: Alert {
+                name: "sshd".into(),
+                level: "CRITICAL".into(),
+                subject_name: "sshd".into(),
+                subject_type: "service".into(),
+                subject_status: "not-running".into(),
+                details_json: r#"{"description":"sshd is not running"}"#.into(),
+                timestamp: fleetlog_events::Timestamp(1_764_000_000_500_000),
+            },
+        }),
+        DomainEvent::Monitor(M::MonitorConfigSet { config_json: r#"{"checks":[{"name":"sshd"}]}"#.into() }),
     ]
 }
