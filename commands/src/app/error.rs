@@ -12,6 +12,7 @@ use fleetlog_events::device::DeviceError;
 use fleetlog_events::filter::FilterError;
 use fleetlog_events::integration::IntegrationError;
 use fleetlog_events::inventory::InventoryError;
+use fleetlog_events::monitor::MonitorError;
 use fleetlog_events::release::ReleaseError;
 use fleetlog_events::settings::SettingsError;
 use fleetlog_events::user::UserError;
@@ -266,6 +267,12 @@ impl From<IntegrationError> for AppError {
 
 impl From<WebhookError> for AppError {
     fn from(e: WebhookError) -> Self {
+        AppError::Invalid(e.to_string())
+    }
+}
+
+impl From<MonitorError> for AppError {
+    fn from(e: MonitorError) -> Self {
         AppError::Invalid(e.to_string())
     }
 }

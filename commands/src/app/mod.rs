@@ -16,6 +16,7 @@ pub mod filters;
 pub mod history;
 pub mod integrations;
 pub mod inventory;
+pub mod monitor;
 pub mod processes;
 pub mod releases;
 pub mod settings;

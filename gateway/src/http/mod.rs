@@ -13,6 +13,7 @@ mod deployments_list;
 mod devauth;
 mod devauth_search;
 mod deviceconfig;
+mod devicemonitor;
 mod direct_upload;
 mod download;
 mod error;
@@ -58,6 +59,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(useradm::router())
         .merge(useradm_plans::router())
         .merge(iot_manager::router())
+        .merge(devicemonitor::router())
         .merge(inventory_stats::router())
         .merge(sessions::router())
         .merge(settings::router())
