@@ -31,6 +31,20 @@ pub struct IntegrationView {
     pub created_seq: u64,
     /// When it was created, microseconds.
     pub created_ts: i64,
+    /// The event types it receives (empty: Mender's three device lifecycle types).
+    #[serde(default)]
+    pub event_types: Vec<String>,
+}
+
+impl IntegrationView {
+    /// Whether it receives events of `kind`.
+    pub fn wants(&self, kind: &str) -> bool {
+        if self.event_types.is_empty() {
+            kind != "device-alert"
+        } else {
+            self.event_types.iter().any(|t| t == kind)
+        }
+    }
 }
 
 impl std::fmt::Debug for IntegrationView {
@@ -117,6 +131,7 @@ impl Projection for IntegrationsProjection {
                 provider,
                 description,
                 target,
+                event_types,
             }) => {
                 let view = IntegrationView {
                     id: id.to_owned(),
@@ -127,6 +142,7 @@ impl Projection for IntegrationsProjection {
                     secret: target.secret.expose().to_owned(),
                     created_seq: e.seq,
                     created_ts: env.occurred_at.0,
+                    event_types: event_types.clone(),
                 };
                 w.insert(integration_key(t, id), to_bytes(&view)?);
             }

@@ -20,11 +20,12 @@ fn target_from_proto(t: Option<proto::WebhookTarget>) -> WebhookTarget {
 /// An integration event's stored form.
 pub(crate) fn integration_to_proto(e: &IntegrationEvent) -> P {
     match e {
-        IntegrationEvent::IntegrationCreated { provider, description, target } => {
+        IntegrationEvent::IntegrationCreated { provider, description, target, event_types } => {
             P::IntegrationCreated(proto::IntegrationCreated {
                 provider: provider.clone(),
                 description: description.clone(),
                 target: target_to_proto(target),
+                event_types: event_types.clone(),
             })
         }
         IntegrationEvent::IntegrationCredentialsSet { target } => {
@@ -55,6 +56,7 @@ pub(crate) fn created(m: proto::IntegrationCreated) -> DomainEvent {
         provider: m.provider,
         description: m.description,
         target: target_from_proto(m.target),
+        event_types: m.event_types,
     })
 }
 

@@ -6,6 +6,7 @@ mod connect_env;
 mod connect_protocol;
 mod deployments;
 mod device_keys;
+mod devicemonitor;
 mod gateway;
 mod gui_audit;
 mod gui_contract;

@@ -126,6 +126,7 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
                 provider: "webhook".into(),
                 description: String::new(),
                 target: Default::default(),
+                event_types: vec!["device-alert".into()],
             }),
         ),
         (

@@ -80,7 +80,7 @@ impl Receiver {
     }
 
     /// The (type, data) of every request so far, after checking each one's signature.
-    fn events(&self) -> Vec<(String, Value)> {
+    pub(crate) fn events(&self) -> Vec<(String, Value)> {
         let got = self.got.lock().unwrap().clone();
         got.iter()
             .map(|r| {

@@ -18,6 +18,8 @@ pub struct NewIntegration {
     pub description: String,
     /// Where to post, and the secret to sign with.
     pub target: WebhookTarget,
+    /// Event types wanted (empty: Mender's three device lifecycle types).
+    pub event_types: Vec<String>,
 }
 
 /// Runs a query on the iot-manager read model.
@@ -44,6 +46,7 @@ pub async fn create(
         credential_type: new.credential_type,
         description: new.description,
         target: new.target,
+        event_types: new.event_types,
     };
     app.execute::<Integration>(&caller, &id, &command).await?;
     Ok(id)

@@ -59,6 +59,9 @@ struct IntegrationIn {
     credentials: Option<CredentialsIn>,
     #[serde(default)]
     description: String,
+    /// fleetlog's addition: the event types wanted (`device-alert` only when listed).
+    #[serde(default)]
+    event_types: Vec<String>,
 }
 
 /// The target of `http` credentials; other kinds carry none (the provider check refuses them).
@@ -92,6 +95,9 @@ fn integration_json(i: &IntegrationView) -> Value {
     if !i.description.is_empty() {
         out["description"] = json!(i.description);
     }
+    if !i.event_types.is_empty() {
+        out["event_types"] = json!(i.event_types);
+    }
     out
 }
 
@@ -120,6 +126,7 @@ async fn create(
         provider: body.provider,
         credential_type: creds.kind,
         description: body.description,
+        event_types: body.event_types,
     };
     let id = integrations::create(&state, &user.caller, new, key.value()).await?;
     let location = format!("{BASE}/integrations/{id}");

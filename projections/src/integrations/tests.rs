@@ -14,6 +14,7 @@ fn created(url: &str) -> IntegrationEvent {
         provider: "webhook".into(),
         description: "hooks".into(),
         target: WebhookTarget { url: url.into(), secret: Secret("00ff".into()) },
+        event_types: vec![],
     }
 }
 

@@ -147,6 +147,7 @@ fn integration_events() -> Vec<DomainEvent> {
             provider: "webhook".into(),
             description: "fleet hooks".into(),
             target: target("http://127.0.0.1:9000/hook"),
+            event_types: vec![],
         }),
         DomainEvent::Integration(I::IntegrationCredentialsSet {
             target: target("https://hooks.example.com/x"),

@@ -6,13 +6,14 @@
 //!
 //! | process | consumes | does |
 //! |---|---|---|
-//! | `webhook:<integration>` (one per integration) | `device` events after the integration's creation | posts `device-provisioned`, `device-status-changed`, `device-decommissioned` to the webhook, retrying with backoff; records each outcome (`WebhookDeliveryRecorded`) |
+//! | `webhook:<integration>` (one per integration) | `device` events after the integration's creation (and `monitor` events if it wants `device-alert`) | posts `device-provisioned`, `device-status-changed`, `device-decommissioned` (and `device-alert`) to the webhook, retrying with backoff; records each outcome (`WebhookDeliveryRecorded`) |
 //!
 //! Decommissioning's other effects (deployments finished as `decommissioned`, the inventory
 //! dropped, remote sessions refused) are already rules of the read models and of `decide`, so
 //! they need no process of their own.
 
 pub mod allow;
+mod consumers;
 pub mod delivery;
 pub mod payload;
 mod webhooks;

@@ -5,6 +5,7 @@
 //! the event, so a redelivery after a restart posts the same body under the same id.
 
 use fleetlog_events::device::{AuthSetStatus, Device, DeviceEvent, DeviceStatus};
+use fleetlog_events::monitor::MonitorEvent;
 use fleetlog_events::{Aggregate, DomainEvent, RecordedEvent};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -41,6 +42,22 @@ pub fn event_id(source_event_id: &str, kind: &str) -> String {
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
     uuid::Builder::from_custom_bytes(bytes).into_uuid().to_string()
+}
+
+/// The `device-alert` of a device monitor's alert (other monitor events are not pushed).
+pub fn alert_events(event: &RecordedEvent) -> Vec<Outgoing> {
+    let env = &event.envelope;
+    let DomainEvent::Monitor(MonitorEvent::AlertRaised { alert: a }) = &env.event else { return Vec::new() };
+    let details: Value = serde_json::from_str(&a.details_json).unwrap_or(Value::Null);
+    let data = json!({
+        "id": env.aggregate.id,
+        "name": a.name,
+        "level": a.level,
+        "subject": { "name": a.subject_name, "type": a.subject_type, "status": a.subject_status, "details": details },
+        "timestamp": fleetlog_projections::rfc3339(a.timestamp.0),
+    });
+    let kind = "device-alert";
+    vec![Outgoing { id: event_id(&env.event_id, kind), kind, time: env.occurred_at.0, data }]
 }
 
 /// The webhook events of device event `event`, given the device's history (its subject's

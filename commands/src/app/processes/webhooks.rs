@@ -1,5 +1,6 @@
 //! Webhook delivery: one durable consumer per integration (`pm-webhook-<id>`), from the
-//! integration's creation on, over its tenant's `device` events. Each event becomes zero or more
+//! integration's creation on, over its tenant's `device` events (and `monitor` events when it
+//! asked for `device-alert`). Each event becomes zero or more
 //! webhook events ([`payload`]), posted in log order ([`delivery`]); a receiver that is down,
 //! answers 5xx, 408 or 429 is retried with backoff for `--webhook-retry-for`, while the message's
 //! ack deadline is extended. The outcome is recorded (`WebhookDeliveryRecorded`), then the
@@ -19,6 +20,7 @@ use futures::stream::FuturesUnordered;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::consumers::{consumer_name, process_name, remove_consumer, sweep_consumers};
 use super::delivery::{Attempt, Deliverer};
 use super::payload::{self, Outgoing};
 use crate::app::integrations::integrations;
@@ -30,14 +32,6 @@ const IN_FLIGHT: usize = 64;
 
 /// The longest wait between two attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-
-fn consumer_name(integration: &str) -> String {
-    format!("pm-webhook-{integration}")
-}
-
-fn process_name(integration: &str) -> String {
-    format!("webhook:{integration}")
-}
 
 /// Keeps one delivery task per live integration until `stop`: starts tasks for new ones, stops
 /// those of removed ones and deletes their consumers (also of any removed while stopped).
@@ -91,31 +85,6 @@ where
     }
 }
 
-async fn remove_consumer(app: &App, integration: &str) {
-    if let Err(e) = app.store().stream().delete_consumer(&consumer_name(integration)).await {
-        tracing::debug!(error = %e, integration, "deleting a webhook consumer");
-    }
-    app.processes.remove(&process_name(integration));
-}
-
-/// Deletes the consumers of integrations removed while no process ran; true when done.
-async fn sweep_consumers(app: &App, live: &[IntegrationView]) -> bool {
-    let mut names = app.store().stream().consumer_names();
-    let mut stale = Vec::new();
-    while let Some(name) = names.next().await {
-        let Ok(name) = name else { return false };
-        if let Some(id) = name.strip_prefix("pm-webhook-")
-            && !live.iter().any(|v| v.id == id)
-        {
-            stale.push(id.to_owned());
-        }
-    }
-    for id in stale {
-        remove_consumer(app, &id).await;
-    }
-    true
-}
-
 /// Delivers to one integration until stopped, reopening its consumer after failures.
 async fn integration_task<H: AsRef<App> + Clone + Send + Sync + 'static>(
     app: H,
@@ -147,7 +116,7 @@ async fn consume<H: AsRef<App> + Clone + Send + Sync + 'static>(
     let name = consumer_name(&view.id);
     let config = pull::Config {
         durable_name: Some(name.clone()),
-        filter_subjects: vec![format!("{}.{}.device.*", a.store().config().prefix, view.tenant)],
+        filter_subjects: subjects(a, view),
         deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: view.created_seq + 1 },
         ack_policy: AckPolicy::Explicit,
         ack_wait: a.webhooks.ack_wait,
@@ -186,7 +155,8 @@ async fn consume<H: AsRef<App> + Clone + Send + Sync + 'static>(
                         continue;
                     }
                 };
-                let outgoing = outgoing(a, &recorded).await?;
+                let mut outgoing = outgoing(a, &recorded).await?;
+                outgoing.retain(|o| view.wants(o.kind));
                 let (mut deliveries, mut stopped) = (Vec::new(), false);
                 for o in outgoing {
                     match deliver(a, deliverer, view, &o, &msg, stop).await {
@@ -216,9 +186,23 @@ async fn consume<H: AsRef<App> + Clone + Send + Sync + 'static>(
     }
 }
 
-/// The webhook events of one log event (device events only).
+/// What an integration's consumer reads: its tenant's device events, and device monitors'
+/// when it asked for `device-alert`.
+fn subjects(app: &App, view: &IntegrationView) -> Vec<String> {
+    let prefix = &app.store().config().prefix;
+    let mut subjects = vec![format!("{prefix}.{}.device.*", view.tenant)];
+    if view.wants("device-alert") {
+        subjects.push(format!("{prefix}.{}.monitor.*", view.tenant));
+    }
+    subjects
+}
+
+/// The webhook events of one log event.
 async fn outgoing(app: &App, event: &RecordedEvent) -> Result<Vec<Outgoing>, anyhow::Error> {
     let agg = &event.envelope.aggregate;
+    if agg.kind == "monitor" {
+        return Ok(payload::alert_events(event));
+    }
     let subject = app.store().subject(&AggregateRef {
         tenant: agg.tenant.clone(),
         kind: "device".into(),

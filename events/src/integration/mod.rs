@@ -62,6 +62,8 @@ pub struct IntegrationState {
     pub description: String,
     /// Where it posts.
     pub target: WebhookTarget,
+    /// The event types it receives (empty: Mender's three device lifecycle types).
+    pub event_types: Vec<String>,
 }
 
 /// What may be asked of an integration.
@@ -77,6 +79,8 @@ pub enum IntegrationCommand {
         description: String,
         /// Where to post.
         target: WebhookTarget,
+        /// The event types wanted (empty: Mender's three; `device-alert` only on request).
+        event_types: Vec<String>,
     },
     /// Replace the credentials.
     SetCredentials {
@@ -101,6 +105,9 @@ pub enum IntegrationEvent {
         description: String,
         /// Target (the secret does not render).
         target: WebhookTarget,
+        /// The event types it receives (empty: Mender's three device lifecycle types).
+        #[serde(default)]
+        event_types: Vec<String>,
     },
     /// Its credentials were replaced.
     IntegrationCredentialsSet {
@@ -150,6 +157,9 @@ pub enum IntegrationError {
     /// Too long a description.
     #[error("description: the length must be no more than 1024")]
     DescriptionTooLong,
+    /// Not an event type integrations receive.
+    #[error("event_types: unknown event type {0:?}")]
+    UnknownEventType(String),
 }
 
 /// Checks a webhook target: an absolute `http`/`https` URL with a host, no spaces or control
@@ -205,7 +215,7 @@ impl Aggregate for Integration {
         command: &IntegrationCommand,
     ) -> Result<Vec<IntegrationEvent>, IntegrationError> {
         match command {
-            IntegrationCommand::Create { provider, credential_type, description, target } => {
+            IntegrationCommand::Create { provider, credential_type, description, target, event_types } => {
                 if state.created {
                     return Err(IntegrationError::AlreadyExists);
                 }
@@ -214,10 +224,16 @@ impl Aggregate for Integration {
                     return Err(IntegrationError::DescriptionTooLong);
                 }
                 check_target(target)?;
+                if let Some(odd) =
+                    event_types.iter().find(|t| !crate::webhook::EVENT_TYPES.contains(&t.as_str()))
+                {
+                    return Err(IntegrationError::UnknownEventType(odd.clone()));
+                }
                 Ok(vec![IntegrationEvent::IntegrationCreated {
                     provider: provider.clone(),
                     description: description.clone(),
                     target: target.clone(),
+                    event_types: event_types.clone(),
                 }])
             }
             IntegrationCommand::SetCredentials { .. } | IntegrationCommand::Delete if !state.live => {
@@ -237,13 +253,14 @@ impl Aggregate for Integration {
 
     fn evolve(mut state: IntegrationState, event: &IntegrationEvent) -> IntegrationState {
         match event {
-            IntegrationEvent::IntegrationCreated { provider, description, target } => {
+            IntegrationEvent::IntegrationCreated { provider, description, target, event_types } => {
                 state = IntegrationState {
                     live: true,
                     created: true,
                     provider: provider.clone(),
                     description: description.clone(),
                     target: target.clone(),
+                    event_types: event_types.clone(),
                 }
             }
             IntegrationEvent::IntegrationCredentialsSet { target } => state.target = target.clone(),
@@ -254,90 +271,4 @@ impl Aggregate for Integration {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::Given;
-
-    fn target(url: &str, secret: &str) -> WebhookTarget {
-        WebhookTarget { url: url.into(), secret: Secret(secret.into()) }
-    }
-
-    fn create(provider: &str, kind: &str, t: WebhookTarget) -> IntegrationCommand {
-        IntegrationCommand::Create {
-            provider: provider.into(),
-            credential_type: kind.into(),
-            description: "hooks".into(),
-            target: t,
-        }
-    }
-
-    fn created() -> IntegrationEvent {
-        IntegrationEvent::IntegrationCreated {
-            provider: WEBHOOK.into(),
-            description: "hooks".into(),
-            target: target("http://127.0.0.1:9/h", "00ff"),
-        }
-    }
-
-    #[test]
-    fn a_webhook_is_created_once_and_its_credentials_replaced_while_it_lives() {
-        let make = create(WEBHOOK, "http", target("http://127.0.0.1:9/h", "00ff"));
-        Given::<Integration>::nothing().when(make.clone()).then([created()]);
-        Given::<Integration>::events([created()]).when(make).then_err(IntegrationError::AlreadyExists);
-        let set = |t| IntegrationCommand::SetCredentials { credential_type: "http".into(), target: t };
-        Given::<Integration>::events([created()]).when(set(target("https://hooks.example.com/x", ""))).then(
-            [IntegrationEvent::IntegrationCredentialsSet {
-                target: target("https://hooks.example.com/x", ""),
-            }],
-        );
-        Given::<Integration>::events([created()])
-            .when(set(target("http://127.0.0.1:9/h", "00ff")))
-            .then_nothing();
-        let gone = [created(), IntegrationEvent::IntegrationDeleted];
-        Given::<Integration>::events(gone.clone())
-            .when(set(target("http://a/", "")))
-            .then_err(IntegrationError::NotFound);
-        Given::<Integration>::events(gone)
-            .when(IntegrationCommand::Delete)
-            .then_err(IntegrationError::NotFound);
-    }
-
-    #[test]
-    fn cloud_providers_are_refused_with_a_reason_and_credentials_must_fit() {
-        let t = target("http://a/", "");
-        let refused = Given::<Integration>::nothing().when(create("iot-hub", "sas", t.clone()));
-        refused.then_err(IntegrationError::ProviderUnavailable("iot-hub".into()));
-        let wrong = Given::<Integration>::nothing().when(create(WEBHOOK, "aws", t.clone()));
-        wrong.then_err(IntegrationError::IncompatibleCredentials {
-            provider: WEBHOOK.into(),
-            credential_type: "aws".into(),
-        });
-        Given::<Integration>::nothing()
-            .when(create("slack", "http", t))
-            .then_err(IntegrationError::UnknownProvider("slack".into()));
-    }
-
-    #[test]
-    fn urls_and_secrets_are_checked() {
-        for bad in ["", "ftp://a/", "http://", "http:///x", "http://a b/", "http://:80/"] {
-            assert!(matches!(check_target(&target(bad, "")), Err(IntegrationError::InvalidUrl(_))), "{bad}");
-        }
-        for bad in ["abc", "zz", &"a".repeat(66)] {
-            assert_eq!(
-                check_target(&target("http://a/", bad)),
-                Err(IntegrationError::InvalidSecret),
-                "{bad}"
-            );
-        }
-        assert_eq!(check_target(&target("HTTPS://user@hooks.example.com:8443/p?q=1", "DEADbeef")), Ok(()));
-    }
-
-    #[test]
-    fn the_secret_never_renders() {
-        let json = serde_json::to_string(&created()).unwrap();
-        assert!(!json.contains("00ff") && json.contains("127.0.0.1"), "{json}");
-        assert!(!format!("{:?}", created()).contains("00ff"));
-        let state = Given::<Integration>::events([created()]);
-        assert!(!serde_json::to_string(state.state()).unwrap().contains("00ff"));
-    }
-}
+mod tests;
