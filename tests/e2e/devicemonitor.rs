@@ -88,7 +88,7 @@ async fn alerts_reach_the_device_list_the_monitor_scope_and_a_webhook() {
     let (_, doc) = server.get(&format!("/api/management/v1/inventory/devices/{device}")).await;
     let monitor: Vec<&Value> =
         doc["attributes"].as_array().unwrap().iter().filter(|a| a["scope"] == "monitor").collect();
-    assert!(monitor.iter().any(|a| a["name"] == "alerts" && a["value"] == 1), "{doc}");
+    assert!(monitor.iter().any(|a| a["name"] == "alerts" && a["value"].as_f64() == Some(1.0)), "{doc}");
     let search =
         json!({ "filters": [{ "scope": "monitor", "attribute": "alerts", "type": "$gt", "value": 0 }] });
     let (status, _, found) =

@@ -43,6 +43,19 @@ where
         Ok(d) => d,
         Err(e) => return tracing::error!(error = %e, "webhook client; no deliveries"),
     };
+    // Decide only on read models that show the log as it was at start: a model still catching
+    // up would hide integrations, and their consumers (their checkpoints) would be swept.
+    loop {
+        if let Ok(last) = app.as_ref().store().last_seq().await
+            && app.as_ref().read_models.wait_for(last, Duration::from_secs(5)).await
+        {
+            break;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
     let mut running: HashMap<String, (CancellationToken, JoinHandle<()>)> = HashMap::new();
     let mut swept = false;
     loop {
