@@ -36,4 +36,5 @@ mod store;
 mod support;
 mod users;
 mod webhooks;
+mod webhooks_client;
 mod webhooks_restart;

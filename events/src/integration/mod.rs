@@ -185,7 +185,8 @@ pub fn check_target(target: &WebhookTarget) -> Result<(), IntegrationError> {
         return Err(IntegrationError::InvalidUrl("has no host"));
     }
     let secret = target.secret.expose();
-    if secret.len() > 64 || secret.len() % 2 != 0 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if secret.len() > 64 || !secret.len().is_multiple_of(2) || !secret.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return Err(IntegrationError::InvalidSecret);
     }
     Ok(())
