@@ -38,7 +38,8 @@ impl WebhookArgs {
             allow: self.allow.clone(),
             timeout: Duration::from_secs(self.timeout),
             retry_for: Duration::from_secs(self.retry_for),
-            ..WebhookSettings::default()
+            // Longer than one request can take, so a slow receiver is not a crashed process.
+            ack_wait: Duration::from_secs(self.timeout.saturating_mul(2).saturating_add(5)),
         }
     }
 }

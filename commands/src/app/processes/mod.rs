@@ -39,7 +39,8 @@ pub struct WebhookSettings {
     /// How long a failing delivery is retried before its failure is recorded.
     pub retry_for: Duration,
     /// How long the log waits for a process to finish a message before handing it out again
-    /// (after a crash); progress is signalled while a delivery is retried.
+    /// (after a crash); progress is signalled while a delivery is retried. Longer than one
+    /// request may take.
     pub ack_wait: Duration,
 }
 
@@ -49,7 +50,7 @@ impl Default for WebhookSettings {
             allow: allow::AllowList::default(),
             timeout: Duration::from_secs(10),
             retry_for: Duration::from_secs(3600),
-            ack_wait: Duration::from_secs(10),
+            ack_wait: Duration::from_secs(25),
         }
     }
 }

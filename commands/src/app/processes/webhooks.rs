@@ -247,6 +247,9 @@ async fn deliver(
         // Credentials may change while retrying; a removed integration gets nothing more.
         let target = integrations(app, |q| q.integration(&view.tenant, &view.id)).ok().flatten()?;
         attempts += 1;
+        if attempts > 1 {
+            let _ = msg.ack_with(AckKind::Progress).await;
+        }
         let attempt = deliverer.post(&target.url, &target.secret, &body).await;
         let retry = !attempt.success && retryable(&attempt) && started.elapsed() < app.webhooks.retry_for;
         app.processes.update(&process, |s| s.retrying = retry);
