@@ -1,7 +1,7 @@
 //! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
-//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|tls|cluster|deployments|reporting|all] [--events N]`,
+//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|tls|cluster|deployments|reporting|webhooks|all] [--events N]`,
 //! `fleetlog-bench fuzz [--target T] [--execs N] [--seed S]` (no nats-server needed), or `fleetlog-bench simulate --url URL --user EMAIL --password PASSWORD [--devices N] ...` to
 //! run the device simulator against a running `fleetlog serve`.
 
@@ -24,6 +24,7 @@ mod simulate;
 mod simulator;
 mod tail;
 mod tls;
+mod webhooks;
 
 use fleetlog_tests::own_nats_server;
 
@@ -80,6 +81,9 @@ fn main() -> anyhow::Result<()> {
         }
         if which == "reporting" || which == "all" {
             Box::pin(reporting::run(server.url())).await?;
+        }
+        if which == "webhooks" || which == "all" {
+            Box::pin(webhooks::run(server.url())).await?;
         }
         anyhow::Ok(())
     })?;

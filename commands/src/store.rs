@@ -118,6 +118,11 @@ impl EventStore {
         &self.cfg
     }
 
+    /// The stream (for process managers' durable consumers).
+    pub fn stream(&self) -> &stream::Stream {
+        &self.stream
+    }
+
     /// The NATS client (for projections and health checks sharing the connection).
     pub fn client(&self) -> &async_nats::Client {
         &self.client

@@ -10,10 +10,13 @@ use crate::deployment::device::DeviceDeploymentEvent;
 use crate::devconfig::DeviceConfigEvent;
 use crate::device::DeviceEvent;
 use crate::filter::FilterEvent;
+use crate::integration::IntegrationEvent;
 use crate::inventory::InventoryEvent;
+use crate::monitor::MonitorEvent;
 use crate::release::ReleaseEvent;
 use crate::settings::SettingsEvent;
 use crate::user::UserEvent;
+use crate::webhook::WebhookEventEvent;
 
 /// Microseconds since the Unix epoch (UTC).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
@@ -120,6 +123,12 @@ pub enum DomainEvent {
     Connect(ConnectEvent),
     /// Events of releases (notes, tags).
     Release(ReleaseEvent),
+    /// Events of iot-manager integrations.
+    Integration(IntegrationEvent),
+    /// Events of webhook events (delivery outcomes).
+    Webhook(WebhookEventEvent),
+    /// Events of device monitors (alerts, monitor configuration).
+    Monitor(MonitorEvent),
 }
 
 impl DomainEvent {
@@ -138,6 +147,9 @@ impl DomainEvent {
             DomainEvent::DeviceConfig(e) => e.event_type(),
             DomainEvent::Connect(e) => e.event_type(),
             DomainEvent::Release(e) => e.event_type(),
+            DomainEvent::Integration(e) => e.event_type(),
+            DomainEvent::Webhook(e) => e.event_type(),
+            DomainEvent::Monitor(e) => e.event_type(),
         }
     }
 }

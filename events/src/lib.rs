@@ -55,13 +55,16 @@ pub mod devconfig;
 pub mod device;
 mod envelope;
 pub mod filter;
+pub mod integration;
 pub mod inventory;
+pub mod monitor;
 mod registry;
 pub mod release;
 pub mod settings;
 pub mod testing;
 pub mod token;
 pub mod user;
+pub mod webhook;
 
 pub use envelope::{Actor, ActorKind, AggregateRef, DomainEvent, EventEnvelope, RecordedEvent, Timestamp};
 pub use registry::{AGGREGATE_TYPES, AggregateVisitor, EVENT_TYPES, visit_aggregate};

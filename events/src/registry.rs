@@ -74,6 +74,9 @@ registry! {
     Connect => crate::connect::RemoteSession,
     Claim => crate::claim::Claim,
     Release => crate::release::Release,
+    Integration => crate::integration::Integration,
+    Webhook => crate::webhook::WebhookEvent,
+    Monitor => crate::monitor::DeviceMonitor,
 }
 
 /// Every event type name, as [`DomainEvent::event_type`] returns them (for filters that must
@@ -109,6 +112,9 @@ mod tests {
             crate::connect::Connection::TYPE,
             crate::connect::RemoteSession::TYPE,
             crate::release::Release::TYPE,
+            crate::integration::Integration::TYPE,
+            crate::webhook::WebhookEvent::TYPE,
+            crate::monitor::DeviceMonitor::TYPE,
         ];
         assert_eq!(AGGREGATE_TYPES.len(), all.len());
         for kind in all {

@@ -33,6 +33,8 @@ pub fn projections() -> Vec<Arc<dyn Projection>> {
         Arc::new(fleetlog_projections::deployments::DeploymentsProjection),
         Arc::new(fleetlog_projections::remote::RemoteProjection),
         Arc::new(fleetlog_projections::releases::ReleasesProjection),
+        Arc::new(fleetlog_projections::integrations::IntegrationsProjection),
+        Arc::new(fleetlog_projections::monitor::MonitorProjection),
     ]
 }
 
@@ -155,6 +157,7 @@ impl Application {
             max_artifact_bytes: args.max_artifact_bytes,
             key_policy: args.key_policy(),
             direct_upload_expiry: Duration::from_secs(args.direct_upload_expiry.max(1)),
+            webhooks: args.webhooks.settings(),
         };
         let app =
             App::new(CommandService::new(store), read_models, jwt, storage, Arc::new(config_links), settings);
@@ -221,6 +224,8 @@ impl Application {
                 crate::app::direct_upload::sweeper(&state, stop.cancelled()).await
             })
         };
+        let processes =
+            tokio::spawn(crate::app::processes::run_all(state.clone(), state.shutdown.child_token()));
         let mut router = crate::http::app(state.clone(), args.max_body_bytes);
         if let Some(search) = &search {
             router =
@@ -258,6 +263,8 @@ impl Application {
         if let Some(search) = search {
             search.indexer.stop().await;
         }
+        // The processes stop with the shutdown token; their unfinished messages come back later.
+        let _ = tokio::time::timeout(Duration::from_secs(10), processes).await;
         let _ = std::fs::remove_file(&id_file);
         state.read_models.stop().await;
         if let Err(e) = nats.client.drain().await {

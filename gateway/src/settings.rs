@@ -160,6 +160,9 @@ pub struct ServeArgs {
     /// Where artifacts are stored.
     #[command(flatten)]
     pub storage: fleetlog_storage::StorageConfig,
+    /// Webhook deliveries (iot-manager).
+    #[command(flatten)]
+    pub webhooks: crate::webhook_settings::WebhookArgs,
     /// Smallest RSA device key accepted, in bits (1024..=8192). Mender accepts 1024-bit keys;
     /// fleetlog refuses them unless this says so.
     #[arg(long, env = "FLEETLOG_MIN_RSA_BITS", default_value_t = 2048,
@@ -205,6 +208,7 @@ impl ServeArgs {
             max_artifact_bytes: 10 << 30,
             direct_upload_expiry: 900,
             storage: fleetlog_storage::StorageConfig::default(),
+            webhooks: crate::webhook_settings::WebhookArgs::default(),
             min_rsa_bits: 2048,
             allow_ecdsa_p224: false,
             opensearch_url: None,

@@ -43,3 +43,10 @@ impl std::ops::Deref for AppStateInner {
         &self.app
     }
 }
+
+/// The application behind the state, for tasks that hold the state (process managers).
+impl AsRef<App> for AppState {
+    fn as_ref(&self) -> &App {
+        &self.0.app
+    }
+}

@@ -18,11 +18,15 @@ pub enum Model {
     Remote,
     /// Releases: notes, tags, types in use.
     Releases,
+    /// iot-manager: integrations and webhook events with their delivery outcomes.
+    Integrations,
+    /// devicemonitor: device alerts and monitor configuration.
+    Monitor,
 }
 
 impl Model {
     /// Every model.
-    pub const ALL: [Model; 7] = [
+    pub const ALL: [Model; 9] = [
         Model::Devices,
         Model::Users,
         Model::Audit,
@@ -30,6 +34,8 @@ impl Model {
         Model::Deployments,
         Model::Remote,
         Model::Releases,
+        Model::Integrations,
+        Model::Monitor,
     ];
 
     /// The stable name: the sled tree prefix, the metric label and `fleetlog replay --model`.
@@ -42,6 +48,8 @@ impl Model {
             Model::Deployments => "deployments",
             Model::Remote => "remote",
             Model::Releases => "releases",
+            Model::Integrations => "integrations",
+            Model::Monitor => "monitor",
         }
     }
 }

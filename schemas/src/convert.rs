@@ -170,6 +170,9 @@ fn event_to_proto(e: &DomainEvent) -> P {
         },
         DomainEvent::Connect(c) => connect_to_proto(c),
         DomainEvent::Release(r) => release_to_proto(r),
+        DomainEvent::Integration(i) => crate::convert_integration::integration_to_proto(i),
+        DomainEvent::Webhook(w) => crate::convert_integration::webhook_to_proto(w),
+        DomainEvent::Monitor(m) => crate::convert_integration::monitor_to_proto(m),
         DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) => {
             P::SettingsSaved(proto::SettingsSaved { json: json.clone() })
         }

@@ -15,6 +15,9 @@ use fleetlog_events::release::ReleaseEvent;
 use fleetlog_events::settings::SettingsEvent;
 use fleetlog_events::user::UserEvent;
 
+use fleetlog_events::integration::IntegrationEvent;
+
+use crate::convert_integration as integration;
 use crate::proto::envelope::Event as P;
 
 /// The domain event of a stored payload.
@@ -196,5 +199,15 @@ pub(crate) fn event_from_proto(p: P) -> DomainEvent {
         P::SettingsSaved(m) => DomainEvent::Settings(SettingsEvent::SettingsSaved { json: m.json }),
         P::ClaimTaken(m) => DomainEvent::Claim(ClaimEvent::ClaimTaken { holder: m.holder }),
         P::ClaimReleased(m) => DomainEvent::Claim(ClaimEvent::ClaimReleased { holder: m.holder }),
+        P::IntegrationCreated(m) => integration::created(m),
+        P::IntegrationCredentialsSet(m) => integration::credentials_set(m),
+        P::IntegrationDeleted(_) => DomainEvent::Integration(IntegrationEvent::IntegrationDeleted),
+        P::WebhookDeliveryRecorded(m) => integration::delivery_recorded(m),
+        P::AlertRaised(m) => integration::alert_raised(m),
+        P::MonitorConfigSet(m) => {
+            DomainEvent::Monitor(fleetlog_events::monitor::MonitorEvent::MonitorConfigSet {
+                config_json: m.config_json,
+            })
+        }
     }
 }

@@ -6,6 +6,7 @@
 mod convert;
 mod convert_events;
 mod convert_from;
+mod convert_integration;
 
 use fleetlog_events::EventEnvelope;
 use prost::Message;

@@ -105,7 +105,22 @@ async fn every_aggregate_type_has_an_object_history() {
     use fleetlog_events::connect::{ConnectionCommand, SessionCommand};
     use fleetlog_gateway::app::{Caller, connect};
     let server = Server::start().await;
+    // An integration (before the device, so that its acceptance is delivered: a webhook event).
+    let receiver = crate::webhooks::Receiver::start().await;
+    let hook = json!({ "provider": "webhook", "credentials": { "type": "http", "http": { "url": receiver.url() } } });
+    let integrations = "/api/management/v1/iot-manager/integrations";
+    assert_eq!(server.send(Method::POST, integrations, Some(hook)).await.0, 201);
     let (device, token) = server.accepted_device().await;
+    let alert = json!({ "name": "sshd", "level": "OK", "subject": { "name": "sshd" }, "timestamp": 1 });
+    let url = format!("{}/api/devices/v1/devicemonitor/alert", server.base);
+    assert_eq!(server.http.post(&url).bearer_auth(&token).json(&alert).send().await.unwrap().status(), 204);
+    for _ in 0..100 {
+        let (_, events) = server.get("/api/management/v1/iot-manager/events").await;
+        if events.as_array().is_some_and(|e| !e.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
     let url = format!("{}/api/devices/v1/inventory/device/attributes", server.base);
     let attrs = json!([{ "name": "device_type", "value": "raspberrypi4" }]);
     assert_eq!(server.http.patch(&url).bearer_auth(&token).json(&attrs).send().await.unwrap().status(), 200);

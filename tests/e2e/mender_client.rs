@@ -33,7 +33,7 @@ pub(super) fn clients_available() -> bool {
 
 /// The client's fixed files: current artifact name and an identity script driven by the
 /// environment, so that every simulated device has its own identity.
-fn install_client_files() {
+pub(super) fn install_client_files() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         std::fs::create_dir_all("/etc/mender").unwrap();

@@ -10,6 +10,7 @@ use fleetlog_events::deployment::{DeploymentEvent, DeviceDeploymentStatus};
 use fleetlog_events::devconfig::DeviceConfigEvent as K;
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::FilterEvent;
+use fleetlog_events::integration::IntegrationEvent as I;
 use fleetlog_events::inventory::InventoryEvent;
 use fleetlog_events::release::ReleaseEvent as R;
 use fleetlog_events::settings::SettingsEvent;
@@ -118,6 +119,38 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
         (
             "artifact",
             DomainEvent::Artifact(ArtifactEvent::ArtifactUploadAbandoned { reason: "expired".into() }),
+        ),
+        (
+            "integration",
+            DomainEvent::Integration(I::IntegrationCreated {
+                provider: "webhook".into(),
+                description: String::new(),
+                target: Default::default(),
+                event_types: vec!["device-alert".into()],
+            }),
+        ),
+        (
+            "integration",
+            DomainEvent::Integration(I::IntegrationCredentialsSet { target: Default::default() }),
+        ),
+        ("integration", DomainEvent::Integration(I::IntegrationDeleted)),
+        (
+            "webhook-event",
+            DomainEvent::Webhook(fleetlog_events::webhook::WebhookEventEvent::WebhookDeliveryRecorded {
+                delivery: Default::default(),
+            }),
+        ),
+        (
+            "monitor",
+            DomainEvent::Monitor(fleetlog_events::monitor::MonitorEvent::AlertRaised {
+                alert: Default::default(),
+            }),
+        ),
+        (
+            "monitor",
+            DomainEvent::Monitor(fleetlog_events::monitor::MonitorEvent::MonitorConfigSet {
+                config_json: "{}".into(),
+            }),
         ),
     ]
 }

@@ -9,12 +9,6 @@ use serde_json::Value;
 
 use crate::server::Server;
 
-/// Areas that are their own issues (iot-manager beyond the integrations list).
-fn deferred(method: &str, path: &str) -> bool {
-    path.starts_with("/api/management/v1/iot-manager/")
-        && (method, path) != ("GET", "/api/management/v1/iot-manager/integrations")
-}
-
 /// (method, path with its parameters filled) of every operation in the fixture.
 fn operations() -> Vec<(Method, String)> {
     let text = include_str!("../fixtures/mender-api-operations.tsv");
@@ -23,7 +17,7 @@ fn operations() -> Vec<(Method, String)> {
         let mut cols = line.split('\t');
         let (method, path) = (cols.next().unwrap(), cols.next().unwrap());
         // Signed by the device's key rather than a token: covered by the identity tests.
-        if path == "/api/devices/v1/authentication/auth_requests" || deferred(method, path) {
+        if path == "/api/devices/v1/authentication/auth_requests" {
             continue;
         }
         ops.push((method.parse().unwrap(), fill(path)));

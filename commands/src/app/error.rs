@@ -10,10 +10,13 @@ use fleetlog_events::deployment::device::DeviceDeploymentError;
 use fleetlog_events::devconfig::DeviceConfigError;
 use fleetlog_events::device::DeviceError;
 use fleetlog_events::filter::FilterError;
+use fleetlog_events::integration::IntegrationError;
 use fleetlog_events::inventory::InventoryError;
+use fleetlog_events::monitor::MonitorError;
 use fleetlog_events::release::ReleaseError;
 use fleetlog_events::settings::SettingsError;
 use fleetlog_events::user::UserError;
+use fleetlog_events::webhook::WebhookError;
 use fleetlog_projections::{ProjectionError, QueryError};
 
 use crate::{CommandError, StoreError};
@@ -257,5 +260,27 @@ impl From<ConnectError> for AppError {
 impl From<ClaimError> for AppError {
     fn from(e: ClaimError) -> Self {
         AppError::Conflict(e.to_string())
+    }
+}
+
+impl From<IntegrationError> for AppError {
+    fn from(e: IntegrationError) -> Self {
+        match e {
+            IntegrationError::NotFound => AppError::NotFound(e.to_string()),
+            IntegrationError::AlreadyExists => AppError::Conflict(e.to_string()),
+            other => AppError::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<WebhookError> for AppError {
+    fn from(e: WebhookError) -> Self {
+        AppError::Invalid(e.to_string())
+    }
+}
+
+impl From<MonitorError> for AppError {
+    fn from(e: MonitorError) -> Self {
+        AppError::Invalid(e.to_string())
     }
 }

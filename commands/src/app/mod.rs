@@ -14,7 +14,10 @@ pub mod direct_upload;
 mod error;
 pub mod filters;
 pub mod history;
+pub mod integrations;
 pub mod inventory;
+pub mod monitor;
+pub mod processes;
 pub mod releases;
 pub mod settings;
 pub mod users;
@@ -56,6 +59,10 @@ pub struct App {
     pub key_policy: crate::auth::signature::KeyPolicy,
     /// How long a direct upload may take before it is abandoned.
     pub direct_upload_expiry: Duration,
+    /// Webhook deliveries' guards and retries.
+    pub webhooks: processes::WebhookSettings,
+    /// The process managers' progress.
+    pub processes: Arc<processes::ProcessStatus>,
 }
 
 /// The parts of an [`App`] that are settings rather than services.
@@ -68,6 +75,8 @@ pub struct AppSettings {
     pub key_policy: crate::auth::signature::KeyPolicy,
     /// How long a direct upload may take before it is abandoned.
     pub direct_upload_expiry: Duration,
+    /// Webhook deliveries' guards and retries.
+    pub webhooks: processes::WebhookSettings,
 }
 
 impl App {
@@ -91,6 +100,8 @@ impl App {
             max_artifact_bytes: settings.max_artifact_bytes,
             key_policy: settings.key_policy,
             direct_upload_expiry: settings.direct_upload_expiry,
+            webhooks: settings.webhooks,
+            processes: Arc::default(),
         }
     }
 

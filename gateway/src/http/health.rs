@@ -53,7 +53,13 @@ async fn readyz(
     }
     let ready = nats && !behind && state.read_models.caught_up();
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    let body = serde_json::json!({ "status": if ready { "ok" } else { "not ready" }, "nats": nats, "read_models": models });
+    // Process managers' lag is shown but does not make the server unready: a webhook receiver
+    // that is down must not take the API out of a load balancer.
+    let processes = state.processes.snapshot();
+    let body = serde_json::json!({
+        "status": if ready { "ok" } else { "not ready" }, "nats": nats, "read_models": models,
+        "processes": processes,
+    });
     // Not an error in Mender's sense: keep the detailed body even for 503.
     (status, [(header::CACHE_CONTROL, "no-store")], Json(body))
 }

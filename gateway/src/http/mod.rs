@@ -14,6 +14,7 @@ mod devauth;
 mod devauth_search;
 mod device_mtls;
 mod deviceconfig;
+mod devicemonitor;
 mod direct_upload;
 mod download;
 mod error;
@@ -61,6 +62,7 @@ pub fn app(state: AppState, max_body_bytes: usize) -> Router {
         .merge(useradm::router())
         .merge(useradm_plans::router())
         .merge(iot_manager::router())
+        .merge(devicemonitor::router())
         .merge(inventory_stats::router())
         .merge(sessions::router())
         .merge(settings::router())

@@ -9,6 +9,7 @@ use fleetlog_events::deployment::DeploymentEvent;
 use fleetlog_events::devconfig::DeviceConfigEvent;
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::filter::FilterEvent;
+use fleetlog_events::integration::IntegrationEvent;
 use fleetlog_events::inventory::InventoryEvent;
 use fleetlog_events::release::ReleaseEvent;
 use fleetlog_events::settings::SettingsEvent;
@@ -146,5 +147,18 @@ pub(super) fn describe(event: &DomainEvent) -> Option<(&'static str, &'static st
             }
             ReleaseEvent::ReleaseDeleted { name } => ("delete", "release", format!("release {name} deleted")),
         },
+        // The target's URL is shown; its secret never is (it does not render).
+        DomainEvent::Integration(e) => match e {
+            IntegrationEvent::IntegrationCreated { provider, target, .. } => {
+                ("create", "integration", format!("{provider} integration to {}", target.url))
+            }
+            IntegrationEvent::IntegrationCredentialsSet { target } => {
+                ("update", "integration", format!("credentials set, posting to {}", target.url))
+            }
+            IntegrationEvent::IntegrationDeleted => ("delete", "integration", "integration removed".into()),
+        },
+        // Deliveries are the process's bookkeeping, listed by iot-manager's events; alerts are
+        // the devices' reports, listed by devicemonitor.
+        DomainEvent::Webhook(_) | DomainEvent::Monitor(_) => return None,
     })
 }

@@ -36,6 +36,12 @@ pub struct InventoryDoc {
     /// When the device last changed something (microseconds), see the projection.
     #[serde(default)]
     pub check_in_ts: Option<i64>,
+    /// devicemonitor: each check's latest alert is CRITICAL (true) or OK (false).
+    #[serde(default)]
+    pub monitor_checks: std::collections::BTreeMap<String, bool>,
+    /// devicemonitor: alerts raised so far.
+    #[serde(default)]
+    pub monitor_alerts: u64,
 }
 
 impl InventoryDoc {
@@ -70,7 +76,17 @@ impl InventoryDoc {
         for (name, tag) in &self.tags {
             out.push(("tags", Cow::Borrowed(name.as_str()), AttrValue::Text(tag.value.clone())));
         }
+        for name in ["alerts", "alert_count"] {
+            if let Some(value) = self.lookup("monitor", name) {
+                out.push(("monitor", Cow::Borrowed(name), value));
+            }
+        }
         out
+    }
+
+    /// Checks whose latest alert is CRITICAL.
+    pub fn open_critical(&self) -> usize {
+        self.monitor_checks.values().filter(|c| **c).count()
     }
 
     /// One attribute's value.
@@ -90,6 +106,13 @@ impl InventoryDoc {
                 self.connection.map(|(_, at)| AttrValue::Text(rfc3339(at)))
             }
             ("tags", _) => self.tags.get(name).map(|t| AttrValue::Text(t.value.clone())),
+            // Only for devices with a monitor: `alerts` counts open CRITICAL checks.
+            ("monitor", "alerts") if self.monitor_alerts > 0 => {
+                Some(AttrValue::Number(self.open_critical() as f64))
+            }
+            ("monitor", "alert_count") if self.monitor_alerts > 0 => {
+                Some(AttrValue::Number(self.monitor_alerts as f64))
+            }
             _ => None,
         }
     }

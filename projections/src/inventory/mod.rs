@@ -18,6 +18,7 @@ use fleetlog_events::connect::ConnectEvent;
 use fleetlog_events::device::{AuthSetStatus, DeviceEvent};
 use fleetlog_events::filter::{FilterEvent, FilterTerm};
 use fleetlog_events::inventory::InventoryEvent;
+use fleetlog_events::monitor::MonitorEvent;
 use fleetlog_events::{ActorKind, DomainEvent, RecordedEvent};
 
 pub use doc::{InventoryDoc, identity_attributes};
@@ -177,6 +178,12 @@ fn next(old: Option<&InventoryDoc>, id: &str, at: i64, event: &DomainEvent) -> O
             d.connection = Some((false, at));
             return Some(d);
         }
+        // The `monitor` scope: alert counts (devicemonitor), not a change of the inventory.
+        DomainEvent::Monitor(MonitorEvent::AlertRaised { alert }) => {
+            d.monitor_checks.insert(alert.name.clone(), alert.level == "CRITICAL");
+            d.monitor_alerts += 1;
+            return Some(d);
+        }
         _ => return old.cloned(),
     }
     d.updated_ts = at;
@@ -199,7 +206,8 @@ impl Projection for InventoryProjection {
             | DomainEvent::Inventory(_)
             | DomainEvent::Connect(
                 ConnectEvent::DeviceConnected { .. } | ConnectEvent::DeviceDisconnected { .. },
-            ) => {}
+            )
+            | DomainEvent::Monitor(MonitorEvent::AlertRaised { .. }) => {}
             DomainEvent::Filter(FilterEvent::FilterCreated { name, terms }) => {
                 let saved = SavedFilterView { id: agg.id.clone(), name: name.clone(), terms: terms.clone() };
                 w.insert(filter_key(&agg.tenant, &agg.id), to_bytes(&saved)?);

@@ -49,7 +49,7 @@ enum Op {
 }
 
 /// The scopes a filter or sort may name.
-pub const SCOPES: &[&str] = &["identity", "inventory", "system", "tags"];
+pub const SCOPES: &[&str] = &["identity", "inventory", "system", "tags", "monitor"];
 
 impl Predicate {
     /// Checks a term: known scope and operator, operand of the right type.

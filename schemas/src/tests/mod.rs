@@ -104,6 +104,7 @@ fn every_event_renders_as_json() {
         assert_eq!(json["type"], sample.event.event_type());
         assert_eq!(json["data"]["type"], sample.event.event_type());
         assert!(!json.to_string().contains("argon2"), "password hashes never render");
+        assert!(!json.to_string().contains("c0ffee"), "webhook secrets never render");
         assert_eq!(json["actor"]["kind"], "user");
     }
 }

@@ -110,6 +110,8 @@ fn connect_events() -> Vec<DomainEvent> {
     ]
     .into_iter()
     .chain(release_events())
+    .chain(integration_events())
+    .chain(monitor_events())
     .collect()
 }
 
@@ -132,5 +134,55 @@ fn release_events() -> Vec<DomainEvent> {
         DomainEvent::Artifact(fleetlog_events::artifact::ArtifactEvent::ArtifactUploadAbandoned {
             reason: "expired".into(),
         }),
+    ]
+}
+
+/// iot-manager integrations and webhook delivery outcomes (issue 15).
+fn integration_events() -> Vec<DomainEvent> {
+    use fleetlog_events::integration::{IntegrationEvent as I, Secret, WebhookTarget};
+    use fleetlog_events::webhook::{Delivery, WebhookEventEvent as W};
+    let target = |url: &str| WebhookTarget { url: url.into(), secret: Secret("c0ffee".into()) };
+    vec![
+        DomainEvent::Integration(I::IntegrationCreated {
+            provider: "webhook".into(),
+            description: "fleet hooks".into(),
+            target: target("http://127.0.0.1:9000/hook"),
+            event_types: vec![],
+        }),
+        DomainEvent::Integration(I::IntegrationCredentialsSet {
+            target: target("https://hooks.example.com/x"),
+        }),
+        DomainEvent::Integration(I::IntegrationDeleted),
+        DomainEvent::Webhook(W::WebhookDeliveryRecorded {
+            delivery: Delivery {
+                integration_id: "0193a5e0-0000-7000-8000-000000000001".into(),
+                event_type: "device-status-changed".into(),
+                data_json: r#"{"id":"dev-1","status":"accepted"}"#.into(),
+                event_time: fleetlog_events::Timestamp(1_764_000_000_000_000),
+                success: false,
+                status_code: 503,
+                error: "503 Service Unavailable".into(),
+                attempts: 7,
+            },
+        }),
+    ]
+}
+
+/// Device monitors' alerts and configuration (issue 15).
+fn monitor_events() -> Vec<DomainEvent> {
+    use fleetlog_events::monitor::{Alert, MonitorEvent as M};
+    vec![
+        DomainEvent::Monitor(M::AlertRaised {
+            alert: Alert {
+                name: "sshd".into(),
+                level: "CRITICAL".into(),
+                subject_name: "sshd".into(),
+                subject_type: "service".into(),
+                subject_status: "not-running".into(),
+                details_json: r#"{"description":"sshd is not running"}"#.into(),
+                timestamp: fleetlog_events::Timestamp(1_764_000_000_500_000),
+            },
+        }),
+        DomainEvent::Monitor(M::MonitorConfigSet { config_json: r#"{"checks":[{"name":"sshd"}]}"#.into() }),
     ]
 }
