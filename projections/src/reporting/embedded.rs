@@ -1,15 +1,21 @@
 //! The embedded reporting backend: answers from the sled inventory and deployments models by
-//! reading the tenant's records and filtering, sorting and aggregating them in memory. It is
-//! meant for the single-node installation; large fleets use OpenSearch.
+//! reading the tenant's records and filtering, sorting and aggregating them in memory. Device
+//! queries with a positive equality filter (`$eq`, `$in`) read only the devices the inventory's
+//! attribute index lists for its narrowest one; the filters are then checked on each record, so
+//! the answer is the same as a full scan's. It is meant for the single-node installation;
+//! large fleets use OpenSearch.
 
 use std::sync::Arc;
 
+use std::collections::BTreeSet;
+
+use super::filter::{Filter, Op};
 use super::query::{Aggregate, Search};
-use super::record::{Record, compare_by};
+use super::record::{Field, Record, compare_by};
 use super::{AggregationResult, AttributeCount, Page, ReportingError, aggregate};
 use crate::ReadModel;
 use crate::deployments::DeploymentsQueries;
-use crate::inventory::InventoryQueries;
+use crate::inventory::{InventoryQueries, ValueRange};
 
 /// Reporting over the local read models.
 #[derive(Clone)]
@@ -24,16 +30,20 @@ impl Embedded {
         Embedded { inventory, deployments }
     }
 
-    /// Every device of the tenant (or only those of `ids`) as records.
+    /// The devices of the tenant that may pass `filters` (and are among `ids` when given), as
+    /// records: those the index lists for the narrowest positive equality filter, or all.
     fn devices(
         &self,
         tenant: &str,
-        ids: Option<&std::collections::BTreeSet<String>>,
+        ids: Option<&BTreeSet<String>>,
+        filters: &[Filter],
     ) -> Result<Vec<Record>, ReportingError> {
         let q = InventoryQueries(&self.inventory);
-        let ids = match ids {
-            Some(ids) => ids.iter().cloned().collect(),
-            None => q.ids(tenant, 0, usize::MAX)?,
+        let ids: Vec<String> = match (ids, candidates(&q, tenant, filters)?) {
+            (Some(ids), Some(found)) => ids.intersection(&found).cloned().collect(),
+            (Some(ids), None) => ids.iter().cloned().collect(),
+            (None, Some(found)) => found.into_iter().collect(),
+            (None, None) => q.ids(tenant, 0, usize::MAX)?,
         };
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -58,7 +68,7 @@ impl Embedded {
 
     /// `devices/search`.
     pub fn search_devices(&self, tenant: &str, s: &Search) -> Result<Page, ReportingError> {
-        Ok(page(self.devices(tenant, s.ids.as_ref())?, s))
+        Ok(page(self.devices(tenant, s.ids.as_ref(), &s.filters)?, s))
     }
 
     /// `devices/aggregate`.
@@ -67,7 +77,7 @@ impl Embedded {
         tenant: &str,
         a: &Aggregate,
     ) -> Result<Vec<AggregationResult>, ReportingError> {
-        Ok(run_aggregate(&self.devices(tenant, None)?, a))
+        Ok(run_aggregate(&self.devices(tenant, None, &a.filters)?, a))
     }
 
     /// `deployments/devices/search`.
@@ -110,4 +120,41 @@ fn page(records: Vec<Record>, s: &Search) -> Page {
 fn run_aggregate(records: &[Record], a: &Aggregate) -> Vec<AggregationResult> {
     let hits: Vec<&Record> = records.iter().filter(|r| a.filters.iter().all(|f| f.matches(r))).collect();
     aggregate(&hits, &a.aggregations)
+}
+
+/// Whether the inventory's attribute index holds `field` (every device attribute but the id).
+fn indexed(field: &Field) -> bool {
+    !field.scope.is_empty() && !(field.scope == "identity" && field.name == "id")
+}
+
+/// The ids the index lists for the positive equality filter with the fewest entries, if any
+/// filter is one. Each filter is still checked on every record afterwards.
+fn candidates(
+    q: &InventoryQueries<'_>,
+    tenant: &str,
+    filters: &[Filter],
+) -> Result<Option<BTreeSet<String>>, ReportingError> {
+    let mut best: Option<(usize, Vec<ValueRange>, &Field)> = None;
+    for f in filters.iter().filter(|f| indexed(&f.field)) {
+        let ranges: Vec<ValueRange> = match &f.op {
+            Op::Eq(v) => vec![ValueRange::Exact(v.clone())],
+            Op::In(list) => list.iter().cloned().map(ValueRange::Exact).collect(),
+            _ => continue,
+        };
+        // Counted with a cap, so a broad filter costs no more than the narrowest one so far.
+        let cap = best.as_ref().map_or(usize::MAX, |b| b.0);
+        let mut n = 0;
+        for r in &ranges {
+            n += q.estimate(tenant, &f.field.scope, &f.field.name, r, cap.saturating_sub(n))?;
+        }
+        if best.as_ref().is_none_or(|b| n < b.0) {
+            best = Some((n, ranges, &f.field));
+        }
+    }
+    let Some((_, ranges, field)) = best else { return Ok(None) };
+    let mut ids = BTreeSet::new();
+    for r in &ranges {
+        ids.extend(q.matching(tenant, &field.scope, &field.name, r)?);
+    }
+    Ok(Some(ids))
 }

@@ -35,9 +35,11 @@ pub enum Kind {
     Deployments,
 }
 
-/// A filter term.
+/// A filter term as the reporting API takes it (scope optional, `inventory` by default; the
+/// operand optional for `$exists`). Inventory's saved terms are `fleetlog_events::filter::
+/// FilterTerm`; reporting's semantics are OpenSearch's (see `reporting::filter`).
 #[derive(Debug, Clone, Deserialize)]
-pub struct FilterTerm {
+pub struct ReportingTerm {
     /// Field name.
     pub attribute: String,
     /// Scope (devices; default `inventory`).
@@ -102,7 +104,7 @@ pub struct SearchBody {
     pub per_page: Option<i64>,
     /// Filters, all of which must pass.
     #[serde(default)]
-    pub filters: Vec<FilterTerm>,
+    pub filters: Vec<ReportingTerm>,
     /// Sort keys.
     #[serde(default)]
     pub sort: Vec<SortTerm>,
@@ -125,7 +127,7 @@ pub struct AggregateBody {
     pub aggregations: Vec<AggregationTerm>,
     /// Filters, all of which must pass.
     #[serde(default)]
-    pub filters: Vec<FilterTerm>,
+    pub filters: Vec<ReportingTerm>,
 }
 
 /// A checked search.
@@ -193,7 +195,7 @@ pub fn field(kind: Kind, scope: Option<&str>, name: &str) -> Result<Field, Repor
     }
 }
 
-fn filters(kind: Kind, terms: &[FilterTerm]) -> Result<Vec<Filter>, ReportingError> {
+fn filters(kind: Kind, terms: &[ReportingTerm]) -> Result<Vec<Filter>, ReportingError> {
     if terms.len() > MAX_TERMS {
         return Err(invalid(format!("at most {MAX_TERMS} filters")));
     }
