@@ -124,7 +124,8 @@ fn run_aggregate(records: &[Record], a: &Aggregate) -> Vec<AggregationResult> {
 
 /// Whether the inventory's attribute index holds `field` (every device attribute but the id).
 fn indexed(field: &Field) -> bool {
-    !field.scope.is_empty() && !(field.scope == "identity" && field.name == "id")
+    let is_id = field.scope == "identity" && field.name == "id";
+    !field.scope.is_empty() && !is_id
 }
 
 /// The ids the index lists for the positive equality filter with the fewest entries, if any
