@@ -23,6 +23,25 @@ pub(super) async fn cluster_log(cluster: &Cluster) -> (tempfile::TempDir, Connec
     (dir, conn)
 }
 
+/// Waits until both servers' read models reach the end of the log, then checks they are equal
+/// model by model (both applied the same log, so their bytes must match).
+pub(super) async fn assert_same_read_models(a: &crate::server::Server, b: &crate::server::Server) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = a.state.store().last_seq().await.unwrap();
+        let at_end = |s: &crate::server::Server| s.state.read_models.models().all(|m| m.position() >= last);
+        if at_end(a) && at_end(b) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "both replicas reach the end of the log");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for (ma, mb) in a.state.read_models.models().zip(b.state.read_models.models()) {
+        assert_eq!(ma.name(), mb.name());
+        assert_eq!(ma.content_hash().unwrap(), mb.content_hash().unwrap(), "{} equal on both", ma.name());
+    }
+}
+
 /// A replica: its base URL, its data dir and the sender that stops it.
 struct Replica {
     base: String,

@@ -3,10 +3,7 @@
 //! the presigned link A gives it; the deployment finishes on both replicas, whose read models
 //! then hash-equal.
 
-use std::time::{Duration, Instant};
-
 use fleetlog_tests::cluster::Cluster;
-use tokio::process::Command;
 
 use crate::cluster::cluster_log;
 use crate::mender_client::{Device, admit_real_client, clients_available};
@@ -53,18 +50,7 @@ async fn a_real_client_onboarded_on_a_installs_what_b_stored_in_s3() {
     let key = device.path("mender-agent.pem");
     sh(&format!("openssl genpkey -algorithm ed25519 -out {}", key.display()), work.path()).await;
     let id = admit_real_client(&a, &device).await;
-    let mut daemon = Command::new("mender")
-        .args(["--no-syslog", "--config"])
-        .arg(device.path("mender.conf"))
-        .arg("--data")
-        .arg(device.dir.path())
-        .arg("daemon")
-        .env("MENDER_TEST_MAC", mac)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut daemon = device.daemon();
     let done = deploy_and_wait(&b, "across replicas", "cluster-1", &id).await;
     let _ = daemon.kill().await;
     assert_eq!(done["statistics"]["status"]["success"], 1, "{done}");
@@ -74,19 +60,6 @@ async fn a_real_client_onboarded_on_a_installs_what_b_stored_in_s3() {
     assert_eq!(seen_on_a["status"], "finished", "{seen_on_a}");
 
     // Both replicas applied the same log: once both are at its end, their models are equal.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let last = a.state.store().last_seq().await.unwrap();
-        let at_end = |s: &Server| s.state.read_models.models().all(|m| m.position() >= last);
-        if at_end(&a) && at_end(&b) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "both replicas reach the end of the log");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for (ma, mb) in a.state.read_models.models().zip(b.state.read_models.models()) {
-        assert_eq!(ma.name(), mb.name());
-        assert_eq!(ma.content_hash().unwrap(), mb.content_hash().unwrap(), "{} equal on both", ma.name());
-    }
+    crate::cluster::assert_same_read_models(&a, &b).await;
     drop(cluster);
 }

@@ -4,8 +4,6 @@
 //! retrying against the other), the statistics are exact, and the restarted replica catches up
 //! to read models that hash-equal the other's.
 
-use std::time::{Duration, Instant};
-
 use fleetlog_gateway::auth::jwt::Claims;
 use fleetlog_gateway::settings::ServeArgs;
 use fleetlog_tests::cluster::Cluster;
@@ -145,17 +143,5 @@ async fn a_rollout_finishes_through_a_killed_node_and_a_restarted_replica() {
 
     // B again, on its own read models: it catches up and equals A.
     let b = Server::start_on(b_dir, b_conn, shared).await;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let last = a.state.store().last_seq().await.unwrap();
-        let at_end = |s: &Server| s.state.read_models.models().all(|m| m.position() >= last);
-        if at_end(&a) && at_end(&b) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "both replicas reach the end of the log");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    for (ma, mb) in a.state.read_models.models().zip(b.state.read_models.models()) {
-        assert_eq!(ma.content_hash().unwrap(), mb.content_hash().unwrap(), "{} equal on both", ma.name());
-    }
+    crate::cluster::assert_same_read_models(&a, &b).await;
 }

@@ -91,6 +91,22 @@ impl Device {
         self.dir.path().join(name)
     }
 
+    /// The client's daemon (polls, reports inventory, installs), killed when dropped.
+    pub(super) fn daemon(&self) -> tokio::process::Child {
+        Command::new("mender")
+            .args(["--no-syslog", "--config"])
+            .arg(self.path("mender.conf"))
+            .arg("--data")
+            .arg(self.dir.path())
+            .arg("daemon")
+            .env("MENDER_TEST_MAC", &self.mac)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap()
+    }
+
     /// `mender bootstrap`: one auth request; true when the server issued a token.
     pub(super) async fn bootstrap(&self) -> bool {
         let out = Command::new("mender")
@@ -156,18 +172,7 @@ async fn the_real_mender_client_gets_a_token_once_accepted_and_mender_cli_lists_
     assert!(std::fs::read_to_string(rsa.path("mender-agent.pem")).unwrap().contains("RSA PRIVATE KEY"));
 
     // The daemon reports its inventory once authenticated.
-    let mut daemon = Command::new("mender")
-        .args(["--no-syslog", "--config"])
-        .arg(rsa.path("mender.conf"))
-        .arg("--data")
-        .arg(rsa.dir.path())
-        .arg("daemon")
-        .env("MENDER_TEST_MAC", &rsa.mac)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut daemon = rsa.daemon();
     let mut inventory = Value::Null;
     for _ in 0..300 {
         let (_, device) = server.get(&format!("/api/management/v1/inventory/devices/{rsa_id}")).await;

@@ -108,18 +108,7 @@ pub(super) async fn update_end_to_end(server: &Server, mac: &str) {
     let key = device.path("mender-agent.pem");
     sh(&format!("openssl genpkey -algorithm ed25519 -out {}", key.display()), work.path()).await;
     let id = admit_real_client(server, &device).await;
-    let mut daemon = Command::new("mender")
-        .args(["--no-syslog", "--config"])
-        .arg(device.path("mender.conf"))
-        .arg("--data")
-        .arg(device.dir.path())
-        .arg("daemon")
-        .env("MENDER_TEST_MAC", mac)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let mut daemon = device.daemon();
 
     let done = deploy_and_wait(server, "e2e-success", "release-3", &id).await;
     assert_eq!(done["statistics"]["status"]["success"], 1, "{done}");
