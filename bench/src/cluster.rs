@@ -67,6 +67,20 @@ async fn catch_up(url: &str, stream: &str, replicas: usize, last: u64) -> anyhow
     Ok(took)
 }
 
+/// The stream's last position, asked again while the client reconnects after the fault.
+async fn last_seq(commands: &CommandService) -> anyhow::Result<u64> {
+    let started = Instant::now();
+    loop {
+        match commands.store().last_seq().await {
+            Ok(seq) => return Ok(seq),
+            Err(_) if started.elapsed() < Duration::from_secs(60) => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Runs the comparisons and prints them.
 pub async fn run(single: &str) -> anyhow::Result<()> {
     let mut cluster = tokio::task::spawn_blocking(|| Cluster::start(3)).await?;
@@ -117,16 +131,17 @@ pub async fn run(single: &str) -> anyhow::Result<()> {
         hist.max() as f64 / 1000.0,
         hist.len()
     );
-    tokio::task::spawn_blocking(move || {
+    let cluster = tokio::task::spawn_blocking(move || {
         for n in cluster.down() {
             cluster.start_node(n);
         }
         cluster
     })
     .await?;
+    cluster.ready().await;
 
     // A replica started on an empty data dir reads the whole stream into its read models.
-    let last = three.store().last_seq().await?;
+    let last = last_seq(&three).await?;
     let took = catch_up(&urls, "BENCH_C3", 3, last).await?;
     let last1 = one.store().last_seq().await?;
     let took1 = catch_up(single, "BENCH_C1", 1, last1).await?;
