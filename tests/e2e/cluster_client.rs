@@ -51,6 +51,9 @@ async fn a_real_client_onboarded_on_a_installs_what_b_stored_in_s3() {
     sh(&format!("openssl genpkey -algorithm ed25519 -out {}", key.display()), work.path()).await;
     let id = admit_real_client(&a, &device).await;
     let mut daemon = device.daemon();
+    // B checks the device against its own read models: it must have applied A's admission.
+    let written = a.state.store().last_seq().await.unwrap();
+    assert!(b.state.read_models.wait_for(written, std::time::Duration::from_secs(30)).await, "B caught up");
     let done = deploy_and_wait(&b, "across replicas", "cluster-1", &id).await;
     let _ = daemon.kill().await;
     assert_eq!(done["statistics"]["status"]["success"], 1, "{done}");

@@ -78,6 +78,11 @@ async fn a_rollout_finishes_through_a_killed_node_and_a_restarted_replica() {
         append_accepted(a.state.store(), "default", "test", chunk).await.unwrap();
     }
     assert_eq!(crate::deployments::upload(&a, ARTIFACT.to_vec(), "r").await.0, 201);
+    // Replicas are consistent with each other only eventually: B checks the artifact and the
+    // devices against its own read models, so it must have applied what A wrote (read-your-
+    // writes holds per replica; across replicas it is the client's to wait for).
+    let written = a.state.store().last_seq().await.unwrap();
+    assert!(b.state.read_models.wait_for(written, std::time::Duration::from_secs(30)).await, "B caught up");
     let ids: Vec<&str> = devices.iter().map(|d| d.id.as_str()).collect();
     let body = json!({ "name": "cluster rollout", "artifact_name": "release-1", "devices": ids });
     let (status, headers, err) =
