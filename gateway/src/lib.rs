@@ -13,6 +13,7 @@ mod server_tests;
 pub mod settings;
 pub mod state;
 pub mod tls;
+pub mod tls_settings;
 pub mod webhook_settings;
 
 /// The application layer and the keys it signs with live in `fleetlog-commands`; named here

@@ -6,24 +6,19 @@
 //! externally versioned), so a restart, or another replica, resumes where the index is. When
 //! OpenSearch is down the batch is retried with backoff; nothing else waits for it.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use fleetlog_events::deployment::DeploymentEvent;
-use fleetlog_events::device::DeviceEvent;
-use fleetlog_events::{ActorKind, DomainEvent, RecordedEvent};
+use fleetlog_events::RecordedEvent;
 use opensearch::http::Method;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use super::client::{Index, SearchClient, short};
-use super::translate::document;
-use crate::deployments::DeploymentsQueries;
+use super::touched::{Touched, operations};
 use crate::feed::Feed;
-use crate::inventory::InventoryQueries;
-use crate::reporting::{Record, ReportingError};
+use crate::reporting::ReportingError;
 use crate::{Model, ProjectionHost, ReadModel};
 
 /// The name of this projection in metrics, `/readyz` and `fleetlog replay --model`.
@@ -63,7 +58,7 @@ impl IndexerStatus {
 
 /// Which indices a worker writes.
 #[derive(Debug, Clone, Copy)]
-enum Target {
+pub(super) enum Target {
     /// Through the aliases, into whatever generation they point at (the live indexer).
     Live,
     /// Generation `n` directly (a rebuild filling it before it is swapped in).
@@ -190,51 +185,6 @@ struct Worker {
     deployments: Arc<ReadModel>,
     status: Arc<IndexerStatus>,
     target: Target,
-}
-
-/// What a batch touched, each with the sequence of the last event that did.
-#[derive(Default)]
-struct Touched {
-    devices: BTreeMap<(String, String), u64>,
-    parts: BTreeMap<(String, String, String), u64>,
-    /// Deployments all of whose parts changed (aborted).
-    deployments: BTreeMap<(String, String), u64>,
-    /// Devices all of whose parts changed (decommissioned).
-    device_parts: BTreeMap<(String, String), u64>,
-}
-
-impl Touched {
-    fn add(&mut self, e: &RecordedEvent) {
-        let env = &e.envelope;
-        let (t, id) = (env.aggregate.tenant.clone(), env.aggregate.id.clone());
-        match &env.event {
-            DomainEvent::Device(DeviceEvent::DeviceDecommissioned) => {
-                self.device_parts.insert((t.clone(), id.clone()), e.seq);
-                self.devices.insert((t.clone(), id), e.seq);
-            }
-            DomainEvent::Device(_) | DomainEvent::Inventory(_) | DomainEvent::Connect(_) => {
-                self.devices.insert((t.clone(), id), e.seq);
-            }
-            DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => {
-                for device in &spec.devices {
-                    self.parts.insert((t.clone(), id.clone(), device.clone()), e.seq);
-                }
-            }
-            DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
-                self.deployments.insert((t.clone(), id), e.seq);
-            }
-            DomainEvent::DeviceDeployment(_) => {
-                if let Some((dep, device)) = id.split_once(':') {
-                    self.parts.insert((t.clone(), dep.to_owned(), device.to_owned()), e.seq);
-                }
-            }
-            _ => {}
-        }
-        // A device's own events are its check-ins, whatever their aggregate.
-        if env.actor.kind == ActorKind::Device && !env.actor.id.is_empty() {
-            self.devices.insert((env.aggregate.tenant.clone(), env.actor.id.clone()), e.seq);
-        }
-    }
 }
 
 fn backoff(current: Duration) -> Duration {
@@ -379,57 +329,4 @@ impl Worker {
         }
         Ok(())
     }
-}
-
-/// The bulk operations for what a batch touched: action and document (none for a delete).
-fn operations(
-    client: &SearchClient,
-    target: Target,
-    inventory: &ReadModel,
-    deployments: &ReadModel,
-    mut touched: Touched,
-) -> Result<Vec<(Value, Option<Value>)>, ReportingError> {
-    let (inv, dep) = (InventoryQueries(inventory), DeploymentsQueries(deployments));
-    for ((t, id), seq) in std::mem::take(&mut touched.deployments) {
-        for part in dep.parts(&t, &id)? {
-            let key = (t.clone(), id.clone(), part.device_id.clone());
-            touched.parts.entry(key).and_modify(|s| *s = (*s).max(seq)).or_insert(seq);
-        }
-    }
-    for ((t, device), seq) in std::mem::take(&mut touched.device_parts) {
-        for part in dep.history(&t, &device)? {
-            let key = (t.clone(), part.deployment_id.clone(), device.clone());
-            touched.parts.entry(key).and_modify(|s| *s = (*s).max(seq)).or_insert(seq);
-        }
-    }
-    let op = |index: Index, tenant: &str, id: &str, seq: u64, record: Option<Record>| {
-        let mut meta = json!({"_id": format!("{tenant}/{id}"), "version": seq, "version_type": "external"});
-        match target {
-            // Whatever generation the alias points at; never an index made up by a write.
-            Target::Live => meta["_index"] = json!(client.index(index)),
-            Target::Generation(g) => meta["_index"] = json!(client.generation(index, g)),
-        }
-        match record {
-            Some(r) => {
-                // Through the alias only: a write must never create an index of its own.
-                if matches!(target, Target::Live) {
-                    meta["require_alias"] = json!(true);
-                }
-                (json!({ "index": meta }), Some(document(tenant, &r)))
-            }
-            None => (json!({ "delete": meta }), None),
-        }
-    };
-    let mut ops = Vec::with_capacity(touched.devices.len() + touched.parts.len());
-    for ((t, id), seq) in &touched.devices {
-        ops.push(op(Index::Devices, t, id, *seq, inv.get(t, id)?.as_ref().map(Record::device)));
-    }
-    for ((t, dep_id, device), seq) in &touched.parts {
-        let record = match (dep.deployment(t, dep_id)?, dep.part(t, dep_id, device)?) {
-            (Some(d), Some(p)) => Some(Record::device_deployment(&d, &p)),
-            _ => None,
-        };
-        ops.push(op(Index::Deployments, t, &format!("{dep_id}:{device}"), *seq, record));
-    }
-    Ok(ops)
 }

@@ -4,6 +4,7 @@
 mod backend;
 mod client;
 mod indexer;
+mod touched;
 mod translate;
 
 pub use backend::OpenSearchBackend;
