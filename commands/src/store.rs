@@ -64,11 +64,12 @@ struct PubAck {
     seq: u64,
     #[serde(default)]
     duplicate: bool,
-    error: Option<ApiError>,
+    error: Option<JetStreamError>,
 }
 
+/// The error JetStream's API puts in an answer.
 #[derive(Deserialize)]
-struct ApiError {
+struct JetStreamError {
     code: u16,
     #[serde(default)]
     err_code: u32,

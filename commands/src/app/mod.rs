@@ -29,7 +29,7 @@ use fleetlog_events::Aggregate;
 use fleetlog_projections::{Model, ProjectionHost, ReadModel};
 use sha2::{Digest, Sha256};
 
-use crate::{ClaimOp, CommandMeta, CommandService, EventStore, Outcome};
+use crate::{ClaimOp, CommandService, EventStore, Outcome};
 pub use caller::{Caller, DeviceCaller};
 pub use error::AppError;
 
@@ -149,20 +149,7 @@ impl App {
     where
         AppError: From<A::Error>,
     {
-        self.execute_as::<A>(&caller.meta(), id, command).await
-    }
-
-    /// [`App::execute`] with explicit metadata (a command id kept across a retry).
-    pub async fn execute_as<A: Aggregate>(
-        &self,
-        meta: &CommandMeta,
-        id: &str,
-        command: &A::Command,
-    ) -> Result<Outcome, AppError>
-    where
-        AppError: From<A::Error>,
-    {
-        let out = self.commands.execute::<A>(meta, id, command).await?;
+        let out = self.commands.execute::<A>(&caller.meta(), id, command).await?;
         self.seen(out.position).await?;
         Ok(out)
     }
