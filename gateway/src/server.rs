@@ -224,6 +224,14 @@ impl Application {
                 crate::app::direct_upload::sweeper(&state, stop.cancelled()).await
             })
         };
+        // Starts phases on time and stops rollouts over their failure limit (issue 18).
+        let scheduler = {
+            let state = state.clone();
+            tokio::spawn(async move {
+                let stop = state.shutdown.clone();
+                crate::app::rollouts::scheduler(&state, stop.cancelled()).await
+            })
+        };
         let processes =
             tokio::spawn(crate::app::processes::run_all(state.clone(), state.shutdown.child_token()));
         let mut router = crate::http::app(state.clone(), args.max_body_bytes);
@@ -260,6 +268,7 @@ impl Application {
         rebuilds.abort();
         waits.abort();
         sweeper.abort();
+        scheduler.abort();
         if let Some(search) = search {
             search.indexer.stop().await;
         }

@@ -72,19 +72,25 @@ pub(crate) fn artifact_to_proto(e: &ArtifactEvent) -> P {
 
 pub(crate) fn deployment_to_proto(e: &DeploymentEvent) -> P {
     match e {
-        DeploymentEvent::DeploymentCreated { spec } => P::DeploymentCreated(proto::DeploymentCreated {
-            name: spec.name.clone(),
-            artifact_name: spec.artifact_name.clone(),
-            devices: spec.devices.clone(),
-            retries: spec.retries,
-            force_installation: spec.force_installation,
-            target: spec.target.clone(),
-            configuration: spec
-                .configuration
-                .as_ref()
-                .map(|c| proto::DeploymentConfiguration { values: c.clone().into_iter().collect() }),
-        }),
+        DeploymentEvent::DeploymentCreated { spec } => {
+            let mut m = proto::DeploymentCreated {
+                name: spec.name.clone(),
+                artifact_name: spec.artifact_name.clone(),
+                devices: spec.devices.clone(),
+                retries: spec.retries,
+                force_installation: spec.force_installation,
+                target: spec.target.clone(),
+                configuration: spec
+                    .configuration
+                    .as_ref()
+                    .map(|c| proto::DeploymentConfiguration { values: c.clone().into_iter().collect() }),
+                ..Default::default()
+            };
+            crate::convert_rollout::spec_to_proto(spec, &mut m);
+            P::DeploymentCreated(m)
+        }
         DeploymentEvent::DeploymentAborted => P::DeploymentAborted(proto::DeploymentAborted {}),
+        other => crate::convert_rollout::event_to_proto(other).expect("a rollout event"),
     }
 }
 

@@ -127,17 +127,22 @@ pub(crate) fn event_from_proto(p: P) -> DomainEvent {
         P::ArtifactUploadAbandoned(m) => {
             DomainEvent::Artifact(ArtifactEvent::ArtifactUploadAbandoned { reason: m.reason })
         }
-        P::DeploymentCreated(m) => DomainEvent::Deployment(DeploymentEvent::DeploymentCreated {
-            spec: DeploymentSpec {
-                name: m.name,
-                artifact_name: m.artifact_name,
-                devices: m.devices,
-                retries: m.retries,
-                force_installation: m.force_installation,
-                target: m.target,
-                configuration: m.configuration.map(|c| c.values.into_iter().collect()),
-            },
-        }),
+        P::DeploymentCreated(mut m) => {
+            let mut spec = DeploymentSpec::default();
+            crate::convert_rollout::spec_from_proto(&mut m, &mut spec);
+            DomainEvent::Deployment(DeploymentEvent::DeploymentCreated {
+                spec: DeploymentSpec {
+                    name: m.name,
+                    artifact_name: m.artifact_name,
+                    devices: m.devices,
+                    retries: m.retries,
+                    force_installation: m.force_installation,
+                    target: m.target,
+                    configuration: m.configuration.map(|c| c.values.into_iter().collect()),
+                    ..spec
+                },
+            })
+        }
         P::DeploymentAborted(_) => DomainEvent::Deployment(DeploymentEvent::DeploymentAborted),
         P::DeviceDeploymentAssigned(m) => {
             DomainEvent::DeviceDeployment(DeviceDeploymentEvent::DeviceDeploymentAssigned {
@@ -208,6 +213,13 @@ pub(crate) fn event_from_proto(p: P) -> DomainEvent {
             DomainEvent::Monitor(fleetlog_events::monitor::MonitorEvent::MonitorConfigSet {
                 config_json: m.config_json,
             })
+        }
+        p @ (P::DeploymentPhaseStarted(_)
+        | P::DeploymentPaused(_)
+        | P::DeploymentResumed(_)
+        | P::DeploymentControlMapUpdated(_)
+        | P::DeploymentDeviceAdded(_)) => {
+            crate::convert_rollout::event_from_proto(p).expect("a rollout payload")
         }
     }
 }

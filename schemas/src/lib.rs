@@ -7,6 +7,7 @@ mod convert;
 mod convert_events;
 mod convert_from;
 mod convert_integration;
+mod convert_rollout;
 
 use fleetlog_events::EventEnvelope;
 use prost::Message;

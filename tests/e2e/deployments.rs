@@ -94,12 +94,14 @@ async fn an_artifact_is_uploaded_deployed_downloaded_and_reported_to_success() {
     let (device_id, token) = server.accepted_device().await;
     let dev = Device { server: &server, token };
     assert_eq!(dev.next("factory-image").await.0, 204, "no deployment yet");
-    // v2 next is Mender enterprise: 404 makes the client fall back to v1.
+    // v2 next (device_provides; it carries update control maps): nothing either, and a body
+    // without what the device provides is a 400.
     let v2 = format!("{}/api/devices/v2/deployments/device/deployments/next", server.base);
-    assert_eq!(
-        server.http.post(v2).bearer_auth(&dev.token).json(&json!({})).send().await.unwrap().status(),
-        404
-    );
+    let provides =
+        json!({ "device_provides": { "artifact_name": "factory-image", "device_type": "raspberrypi4" } });
+    let send_v2 = |body: Value| server.http.post(&v2).bearer_auth(&dev.token).json(&body).send();
+    assert_eq!(send_v2(provides).await.unwrap().status(), 204);
+    assert_eq!(send_v2(json!({})).await.unwrap().status(), 400);
 
     let bad = json!({ "name": "x", "artifact_name": "nope", "devices": [device_id] });
     assert_eq!(

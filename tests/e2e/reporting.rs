@@ -147,6 +147,7 @@ pub async fn seed(server: &Server) -> u64 {
             force_installation: abort,
             target: if abort { "devices".into() } else { "group:group-a".into() },
             configuration: None,
+            ..Default::default()
         };
         commands.execute::<Deployment>(&meta(), dep, &DeploymentCommand::Create(spec)).await.unwrap();
         for i in range {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use fleetlog_events::deployment::DeviceDeploymentStatus;
 use fleetlog_events::deployment::device::{DeviceDeployment, DeviceDeploymentCommand};
 use fleetlog_events::deployment::next::{Candidate, NextChoice, choose};
-use fleetlog_projections::deployments::DeploymentsQueries;
+use fleetlog_projections::deployments::{DeploymentView, DeploymentsQueries, DeviceDeploymentView};
 use fleetlog_projections::inventory::predicate::Predicate;
 use fleetlog_projections::inventory::search::search;
 use fleetlog_projections::rfc3339;
@@ -101,24 +101,47 @@ pub struct NextQuery<'a> {
     pub artifact_name: &'a str,
     /// Its device type.
     pub device_type: &'a str,
+    /// It takes update control maps (the v2 `next`).
+    pub control_map: bool,
 }
 
-/// Mender's `next`: the device's oldest unfinished deployment with an artifact for its device
-/// type, or `None` (204). Finding no fitting artifact, or the artifact already installed,
-/// finishes the device's part (`noartifact`, `already-installed`) and answers `None`.
+/// The deployment `next` serves the device: its oldest unfinished one it may have now — one it
+/// has started, or one whose phase has started and that is not paused — with its part.
+fn servable(
+    app: &App,
+    t: &str,
+    device: &str,
+) -> Result<Option<(DeploymentView, DeviceDeploymentView)>, AppError> {
+    deployments(app, |q| {
+        // Usually one seek: the first unfinished deployment is the one served.
+        let Some(first) = q.next_for(t, device)? else { return Ok(None) };
+        for id in std::iter::once(first.clone())
+            .chain(q.active_for(t, device)?.into_iter().filter(|id| *id != first))
+        {
+            let (Some(dep), Some(part)) = (q.deployment(t, &id)?, q.part(t, &id, device)?) else { continue };
+            if part.status != DeviceDeploymentStatus::Pending || dep.open_to(part.phase) {
+                return Ok(Some((dep, part)));
+            }
+        }
+        Ok(None)
+    })
+}
+
+/// Mender's `next`: the device's oldest unfinished deployment it may have now (see
+/// [`servable`]; a device matching a dynamic deployment's filter joins it here) with an
+/// artifact for its device type, or `None` (204). Finding no fitting artifact, or the
+/// artifact already installed, finishes the device's part (`noartifact`,
+/// `already-installed`) and answers `None`.
 pub async fn next(app: &App, who: DeviceCaller<'_>, asked: NextQuery<'_>) -> Result<Option<Value>, AppError> {
     let (t, device) = (who.tenant, who.device);
-    let Some(dep_id) = deployments(app, |q| q.next_for(t, device))? else { return Ok(None) };
-    let (dep, part, artifacts) = deployments(app, |q| {
-        let dep = q.deployment(t, &dep_id)?;
-        let part = q.part(t, &dep_id, device)?;
-        let artifacts = match &dep {
-            Some(d) => q.artifacts_named(t, &d.artifact_name)?,
-            None => Vec::new(),
-        };
-        Ok((dep, part, artifacts))
-    })?;
-    let (Some(dep), Some(part)) = (dep, part) else { return Ok(None) };
+    let found = match servable(app, t, device)? {
+        Some(found) => Some(found),
+        None if super::rollouts::join_dynamic(app, who).await? => servable(app, t, device)?,
+        None => None,
+    };
+    let Some((dep, part)) = found else { return Ok(None) };
+    let dep_id = dep.id.clone();
+    let artifacts = deployments(app, |q| q.artifacts_named(t, &dep.artifact_name))?;
     if dep.configuration.is_some() {
         let instructions =
             super::devconfig::instructions(app, &dep_id, &dep.artifact_name, device, asked.device_type)?;
@@ -164,7 +187,7 @@ pub async fn next(app: &App, who: DeviceCaller<'_>, asked: NextQuery<'_>) -> Res
         .await
         .map_err(|e| AppError::Internal(e.into()))?;
     let expire = crate::now().0 + DOWNLOAD_LINK_LIFETIME.as_micros() as i64;
-    Ok(Some(json!({
+    let mut instructions = json!({
         "id": dep_id,
         "artifact": {
             "id": artifact.id,
@@ -172,7 +195,13 @@ pub async fn next(app: &App, who: DeviceCaller<'_>, asked: NextQuery<'_>) -> Res
             "source": { "uri": uri, "expire": rfc3339(expire) },
             "device_types_compatible": artifact.info.device_types,
         }
-    })))
+    });
+    if asked.control_map
+        && let Some(map) = &dep.control_map
+    {
+        instructions["update_control_map"] = super::rollouts::control_map_json(&dep_id, map);
+    }
+    Ok(Some(instructions))
 }
 
 /// Creates a software deployment of an existing artifact name under a new id (derived from
@@ -180,15 +209,22 @@ pub async fn next(app: &App, who: DeviceCaller<'_>, asked: NextQuery<'_>) -> Res
 pub async fn create(
     app: &App,
     caller: &Caller,
-    spec: fleetlog_events::deployment::DeploymentSpec,
+    mut spec: fleetlog_events::deployment::DeploymentSpec,
+    phases: &[fleetlog_events::deployment::rollout::PhaseRequest],
     idempotency_key: Option<&str>,
 ) -> Result<String, AppError> {
     let artifacts = deployments(app, |q| q.artifacts_named(&caller.tenant, &spec.artifact_name))?;
     fleetlog_events::deployment::check_deployable(&spec, artifacts.len())?;
     // A retry with the same key finds its command stored and answers with the same deployment.
     let (caller, id) = caller.creating("deployment", idempotency_key);
+    super::rollouts::plan(&id, &mut spec, phases)?;
+    let rollout = !spec.phases.is_empty();
     let command = fleetlog_events::deployment::DeploymentCommand::Create(spec);
     app.execute::<fleetlog_events::deployment::Deployment>(&caller, &id, &command).await?;
+    if rollout {
+        // A first phase due now starts before the answer; the scheduler starts later ones.
+        super::rollouts::advance(app, &caller.tenant, &id).await?;
+    }
     Ok(id)
 }
 

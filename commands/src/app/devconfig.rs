@@ -35,6 +35,7 @@ pub async fn deploy(
         force_installation: true,
         target: "devices".into(),
         configuration: Some(configuration),
+        ..Default::default()
     };
     // Two decisions, two commands (a command id is what makes a retry idempotent).
     app.execute::<Deployment>(caller, &id, &DeploymentCommand::Create(spec)).await?;

@@ -212,8 +212,16 @@ impl From<DeploymentError> for AppError {
         match e {
             DeploymentError::NotFound => AppError::NotFound(e.to_string()),
             DeploymentError::Finished | DeploymentError::NoArtifact => AppError::Refused(e.to_string()),
-            DeploymentError::AlreadyExists => AppError::Conflict(e.to_string()),
-            other => AppError::Invalid(other.to_string()),
+            DeploymentError::AlreadyExists
+            | DeploymentError::AlreadyPaused
+            | DeploymentError::NotPaused
+            | DeploymentError::NoControlMap
+            | DeploymentError::NotDynamic => AppError::Conflict(e.to_string()),
+            DeploymentError::MissingField
+            | DeploymentError::NoDevices
+            | DeploymentError::TooManyRetries
+            | DeploymentError::Phases(_)
+            | DeploymentError::Invalid(_) => AppError::Invalid(e.to_string()),
         }
     }
 }

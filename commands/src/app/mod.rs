@@ -19,6 +19,7 @@ pub mod inventory;
 pub mod monitor;
 pub mod processes;
 pub mod releases;
+pub mod rollouts;
 pub mod settings;
 pub mod users;
 

@@ -1,16 +1,23 @@
-//! Deployments (Mender's deployments service): an artifact name sent to a fixed list of
-//! devices, resolved when the deployment is created. Creating one is a single event whatever
-//! its size; each device's progress is its own aggregate ([`device::DeviceDeployment`]).
+//! Deployments (Mender's deployments service): an artifact name sent to a list of devices
+//! resolved when the deployment is created, optionally in phases, paused by a failure limit or
+//! an operator, with an update control map, or taking in devices that come to match its filter
+//! (dynamic). Each device's progress is its own aggregate ([`device::DeviceDeployment`]).
 
 pub mod device;
 pub mod next;
+pub mod rollout;
+mod rules;
 mod status;
 
 use serde::{Deserialize, Serialize};
 
+use rules::check_rollout;
+pub use rules::{DeploymentError, MAX_RETRIES, check_deployable};
 pub use status::{ALL_STATUSES, DeviceDeploymentStatus};
 
 use crate::Aggregate;
+use crate::filter::FilterTerm;
+use rollout::{ControlMap, ControlState, ControlStep, FailureLimit, Phase};
 
 /// The deployment aggregate.
 pub struct Deployment;
@@ -34,6 +41,28 @@ pub struct DeploymentSpec {
     /// artifact is generated for each device. `None` for software.
     #[serde(default)]
     pub configuration: Option<std::collections::BTreeMap<String, String>>,
+    /// Its phases, `devices` listed phase by phase; empty when all devices start at once.
+    #[serde(default)]
+    pub phases: Vec<Phase>,
+    /// The automatic stop on failures, if any.
+    #[serde(default)]
+    pub failure_limit: Option<FailureLimit>,
+    /// The update control map sent with it, if any.
+    #[serde(default)]
+    pub update_control_map: Option<ControlMap>,
+    /// Set for a dynamic deployment: devices that come to match take part.
+    #[serde(default)]
+    pub dynamic: Option<DynamicTarget>,
+}
+
+/// What a dynamic deployment keeps matching devices against.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DynamicTarget {
+    /// The saved filter's terms as they were at creation.
+    pub filter: Vec<FilterTerm>,
+    /// The most devices it takes part with (none: no bound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_devices: Option<u64>,
 }
 
 /// A deployment's state.
@@ -49,10 +78,29 @@ pub struct DeploymentState {
     pub spec: DeploymentSpec,
     /// How many devices it targets.
     pub device_count: usize,
+    /// How many of its phases have started (all of them count as started without phases).
+    pub phases_started: usize,
+    /// Why it is paused, while it is.
+    pub paused: Option<String>,
+}
+
+impl DeploymentState {
+    fn open(&self, finished: bool) -> Result<(), DeploymentError> {
+        if !self.created {
+            Err(DeploymentError::NotFound)
+        } else if finished || self.aborted {
+            Err(DeploymentError::Finished)
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// What may be asked of a deployment.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// A creation carries its whole spec and happens once per deployment; boxing it would only
+// move the allocation, and these values never sit in hot collections.
+#[allow(clippy::large_enum_variant)]
 pub enum DeploymentCommand {
     /// Create it.
     Create(DeploymentSpec),
@@ -61,11 +109,48 @@ pub enum DeploymentCommand {
         /// All devices finished already.
         finished: bool,
     },
+    /// Start phase `phase` (0-based) — the rollout scheduler, when its time has come.
+    /// Starting one already started changes nothing.
+    StartPhase {
+        /// Which phase.
+        phase: usize,
+        /// All devices finished already.
+        finished: bool,
+    },
+    /// Stop handing it to devices that have not started it.
+    Pause {
+        /// Why (the failure limit's reason, or the operator's).
+        reason: String,
+        /// All devices finished already.
+        finished: bool,
+    },
+    /// Go on after a pause.
+    Resume {
+        /// All devices finished already.
+        finished: bool,
+    },
+    /// Change states of its update control map (continue or fail a paused step).
+    UpdateControlMap {
+        /// The states to put over the map's.
+        states: std::collections::BTreeMap<ControlState, ControlStep>,
+        /// All devices finished already.
+        finished: bool,
+    },
+    /// A device now matches a dynamic deployment's filter.
+    AddDevice {
+        /// The device.
+        device: String,
+        /// It takes part already (resolved by the caller).
+        member: bool,
+        /// All devices finished already.
+        finished: bool,
+    },
 }
 
 /// The facts recorded about a deployment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type")]
+#[allow(clippy::large_enum_variant)]
 pub enum DeploymentEvent {
     /// A deployment was created.
     DeploymentCreated {
@@ -75,50 +160,41 @@ pub enum DeploymentEvent {
     },
     /// It was aborted: devices not finished end `aborted`.
     DeploymentAborted,
+    /// A phase started: its devices get the deployment from now on.
+    DeploymentPhaseStarted {
+        /// Which (0-based).
+        phase: usize,
+    },
+    /// Devices that have not started it get nothing until it is resumed.
+    DeploymentPaused {
+        /// Why.
+        reason: String,
+    },
+    /// It goes on after a pause.
+    DeploymentResumed,
+    /// Its update control map changed.
+    DeploymentControlMapUpdated {
+        /// The whole map now.
+        map: ControlMap,
+    },
+    /// A device that came to match a dynamic deployment takes part.
+    DeploymentDeviceAdded {
+        /// The device.
+        device: String,
+    },
 }
 
-crate::event_names!(DeploymentEvent { DeploymentCreated, DeploymentAborted });
+crate::event_names!(DeploymentEvent {
+    DeploymentCreated,
+    DeploymentAborted,
+    DeploymentPhaseStarted,
+    DeploymentPaused,
+    DeploymentResumed,
+    DeploymentControlMapUpdated,
+    DeploymentDeviceAdded,
+});
 
 crate::domain_event!(DeploymentEvent => Deployment);
-
-/// Why a deployment command is refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DeploymentError {
-    /// The id is taken.
-    #[error("deployment already exists")]
-    AlreadyExists,
-    /// No such deployment.
-    #[error("deployment not found")]
-    NotFound,
-    /// No name or no artifact name.
-    #[error("name and artifact_name are required")]
-    MissingField,
-    /// Nothing to deploy to.
-    #[error("No devices for the deployment")]
-    NoDevices,
-    /// Aborting a finished deployment.
-    #[error("deployment already finished")]
-    Finished,
-    /// More retries than Mender allows ([`MAX_RETRIES`]).
-    #[error("retries must be at most 100")]
-    TooManyRetries,
-    /// No artifact has the deployment's artifact name.
-    #[error("No artifact for the deployment")]
-    NoArtifact,
-}
-
-/// The most retries a deployment may give each device (Mender's limit).
-pub const MAX_RETRIES: u32 = 100;
-
-/// What a software deployment needs beyond its own fields, checked by the caller that knows
-/// the artifacts (`decide` sees one deployment only): retries within the limit (which `decide`
-/// checks too), then at least one artifact of its name.
-pub fn check_deployable(spec: &DeploymentSpec, artifacts_named: usize) -> Result<(), DeploymentError> {
-    if spec.retries > MAX_RETRIES {
-        return Err(DeploymentError::TooManyRetries);
-    }
-    if artifacts_named == 0 { Err(DeploymentError::NoArtifact) } else { Ok(()) }
-}
 
 impl Aggregate for Deployment {
     const TYPE: &'static str = "deployment";
@@ -139,110 +215,86 @@ impl Aggregate for Deployment {
                 if spec.name.trim().is_empty() || spec.artifact_name.trim().is_empty() {
                     return Err(DeploymentError::MissingField);
                 }
-                if spec.devices.is_empty() {
+                // A dynamic deployment may start empty: devices join as they come to match.
+                if spec.devices.is_empty() && spec.dynamic.is_none() {
                     return Err(DeploymentError::NoDevices);
                 }
                 if spec.retries > MAX_RETRIES {
                     return Err(DeploymentError::TooManyRetries);
                 }
+                check_rollout(spec)?;
                 Ok(vec![DeploymentEvent::DeploymentCreated { spec: spec.clone() }])
             }
-            DeploymentCommand::Abort { .. } if !state.created => Err(DeploymentError::NotFound),
-            DeploymentCommand::Abort { finished } if *finished || state.aborted => {
-                Err(DeploymentError::Finished)
+            DeploymentCommand::Abort { finished } => {
+                state.open(*finished)?;
+                Ok(vec![DeploymentEvent::DeploymentAborted])
             }
-            DeploymentCommand::Abort { .. } => Ok(vec![DeploymentEvent::DeploymentAborted]),
+            DeploymentCommand::StartPhase { phase, finished } => {
+                state.open(*finished)?;
+                // Phases start in order; the scheduler of another replica may have been first.
+                if *phase != state.phases_started || *phase >= state.spec.phases.len() {
+                    return Ok(vec![]);
+                }
+                Ok(vec![DeploymentEvent::DeploymentPhaseStarted { phase: *phase }])
+            }
+            DeploymentCommand::Pause { reason, finished } => {
+                state.open(*finished)?;
+                if state.paused.is_some() {
+                    return Err(DeploymentError::AlreadyPaused);
+                }
+                Ok(vec![DeploymentEvent::DeploymentPaused { reason: reason.chars().take(500).collect() }])
+            }
+            DeploymentCommand::Resume { finished } => {
+                state.open(*finished)?;
+                match state.paused {
+                    Some(_) => Ok(vec![DeploymentEvent::DeploymentResumed]),
+                    None => Err(DeploymentError::NotPaused),
+                }
+            }
+            DeploymentCommand::UpdateControlMap { states, finished } => {
+                state.open(*finished)?;
+                let map = state.spec.update_control_map.as_ref().ok_or(DeploymentError::NoControlMap)?;
+                let map = map.merged(states);
+                map.check().map_err(DeploymentError::Invalid)?;
+                Ok(vec![DeploymentEvent::DeploymentControlMapUpdated { map }])
+            }
+            DeploymentCommand::AddDevice { device, member, finished } => {
+                state.open(*finished)?;
+                let dynamic = state.spec.dynamic.as_ref().ok_or(DeploymentError::NotDynamic)?;
+                let full = dynamic.max_devices.is_some_and(|max| state.device_count as u64 >= max);
+                if *member || full {
+                    return Ok(vec![]);
+                }
+                Ok(vec![DeploymentEvent::DeploymentDeviceAdded { device: device.clone() }])
+            }
         }
     }
 
     fn evolve(mut state: DeploymentState, event: &DeploymentEvent) -> DeploymentState {
         match event {
             DeploymentEvent::DeploymentCreated { spec } => {
-                let without_devices = DeploymentSpec {
-                    name: spec.name.clone(),
-                    artifact_name: spec.artifact_name.clone(),
-                    devices: Vec::new(),
-                    retries: spec.retries,
-                    force_installation: spec.force_installation,
-                    target: spec.target.clone(),
-                    configuration: spec.configuration.clone(),
-                };
+                let without_devices = DeploymentSpec { devices: Vec::new(), ..spec.clone() };
                 state = DeploymentState {
                     created: true,
                     aborted: false,
                     spec: without_devices,
                     device_count: spec.devices.len(),
+                    phases_started: 0,
+                    paused: None,
                 }
             }
             DeploymentEvent::DeploymentAborted => state.aborted = true,
+            DeploymentEvent::DeploymentPhaseStarted { phase } => state.phases_started = phase + 1,
+            DeploymentEvent::DeploymentPaused { reason } => state.paused = Some(reason.clone()),
+            DeploymentEvent::DeploymentResumed => state.paused = None,
+            DeploymentEvent::DeploymentControlMapUpdated { map } => {
+                state.spec.update_control_map = Some(map.clone())
+            }
+            DeploymentEvent::DeploymentDeviceAdded { .. } => state.device_count += 1,
         }
         state
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::testing::Given;
-
-    fn spec(devices: &[&str]) -> DeploymentSpec {
-        DeploymentSpec {
-            name: "fix-1".into(),
-            artifact_name: "release-2".into(),
-            devices: devices.iter().map(|d| (*d).to_owned()).collect(),
-            target: "devices".into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn a_deployment_needs_devices_and_names() {
-        let created = DeploymentEvent::DeploymentCreated { spec: spec(&["d1"]) };
-        Given::<Deployment>::nothing().when(DeploymentCommand::Create(spec(&["d1"]))).then([created]);
-        Given::<Deployment>::nothing()
-            .when(DeploymentCommand::Create(spec(&[])))
-            .then_err(DeploymentError::NoDevices);
-        let unnamed = DeploymentSpec { name: " ".into(), ..spec(&["d1"]) };
-        Given::<Deployment>::nothing()
-            .when(DeploymentCommand::Create(unnamed))
-            .then_err(DeploymentError::MissingField);
-    }
-
-    #[test]
-    fn retries_are_capped_and_an_artifact_is_needed() {
-        let at_most = DeploymentSpec { retries: MAX_RETRIES, ..spec(&["d1"]) };
-        let created = DeploymentEvent::DeploymentCreated { spec: at_most.clone() };
-        Given::<Deployment>::nothing().when(DeploymentCommand::Create(at_most)).then([created]);
-        let too_many = DeploymentSpec { retries: MAX_RETRIES + 1, ..spec(&["d1"]) };
-        Given::<Deployment>::nothing()
-            .when(DeploymentCommand::Create(too_many))
-            .then_err(DeploymentError::TooManyRetries);
-        let many = DeploymentSpec { retries: MAX_RETRIES + 1, ..spec(&["d1"]) };
-        assert_eq!(check_deployable(&many, 0), Err(DeploymentError::TooManyRetries));
-        assert_eq!(check_deployable(&spec(&["d1"]), 0), Err(DeploymentError::NoArtifact));
-        assert_eq!(check_deployable(&spec(&["d1"]), 2), Ok(()));
-    }
-
-    #[test]
-    fn the_state_counts_the_devices_without_keeping_them() {
-        let created = DeploymentEvent::DeploymentCreated { spec: spec(&["d1", "d2"]) };
-        let given = Given::<Deployment>::events([created]);
-        let state = given.state();
-        assert_eq!((state.device_count, state.spec.devices.len()), (2, 0));
-        assert_eq!(state.spec.artifact_name, "release-2");
-    }
-
-    #[test]
-    fn only_unfinished_deployments_abort() {
-        let created = DeploymentEvent::DeploymentCreated { spec: spec(&["d1"]) };
-        Given::<Deployment>::events([created.clone()])
-            .when(DeploymentCommand::Abort { finished: false })
-            .then([DeploymentEvent::DeploymentAborted]);
-        Given::<Deployment>::events([created.clone()])
-            .when(DeploymentCommand::Abort { finished: true })
-            .then_err(DeploymentError::Finished);
-        Given::<Deployment>::events([created, DeploymentEvent::DeploymentAborted])
-            .when(DeploymentCommand::Abort { finished: false })
-            .then_err(DeploymentError::Finished);
-    }
-}
+mod tests;

@@ -8,11 +8,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use fleetlog_commands::app::Caller;
-use fleetlog_events::deployment::{ALL_STATUSES, DeploymentSpec};
+use fleetlog_events::deployment::{ALL_STATUSES, DeploymentSpec, DynamicTarget};
 use fleetlog_projections::deployments::DeploymentView;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::deployments_rollout::RolloutIn;
 use super::idempotency::IdempotencyKey;
 use super::json::{AppJson, rfc3339};
 use super::{ApiError, UserAuth, deployment_devices};
@@ -29,8 +30,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/management/v2/deployments/deployments", get(super::deployments_list::list).post(create))
         .route(&format!("{BASE}/group/{{name}}"), post(create_for_group))
         .route(&format!("{BASE}/statistics/list"), post(statistics_list))
-        .route(&format!("{BASE}/{{id}}"), get(one))
-        .route(&format!("{BASE}/{{id}}/status"), put(abort))
+        .route(&format!("{BASE}/{{id}}"), get(one).patch(super::deployments_rollout::patch))
+        .route(&format!("{BASE}/{{id}}/status"), put(put_status))
         .route(&format!("{BASE}/{{id}}/statistics"), get(statistics))
         .route(&format!("{BASE}/{{id}}/devices"), get(deployment_devices::devices))
         .route(&format!("{BASE}/{{id}}/devices/list"), get(deployment_devices::devices_paged))
@@ -69,6 +70,7 @@ pub(super) fn deployment_json(state: &AppState, d: &DeploymentView) -> Result<Va
     if let Some(group) = d.target.strip_prefix("group:") {
         v["groups"] = json!([group]);
     }
+    super::deployments_rollout::add_json(&mut v, d);
     Ok(v)
 }
 
@@ -87,15 +89,23 @@ struct NewDeployment {
     force_installation: bool,
     #[serde(default)]
     retries: u32,
+    #[serde(flatten)]
+    rollout: RolloutIn,
 }
 
 async fn store(
     state: &AppState,
     user: &Caller,
     key: &IdempotencyKey,
-    spec: DeploymentSpec,
+    mut spec: DeploymentSpec,
+    rollout: RolloutIn,
 ) -> Result<Response, ApiError> {
-    let id = crate::app::deployments::create(state, user, spec, key.value()).await?;
+    let phases = rollout.apply(&mut spec)?;
+    if let Some(max) = spec.dynamic.as_ref().and_then(|d| d.max_devices) {
+        // A dynamic deployment takes at most max_devices, the ones matching at creation first.
+        spec.devices.truncate(usize::try_from(max).unwrap_or(usize::MAX));
+    }
+    let id = crate::app::deployments::create(state, user, spec, &phases, key.value()).await?;
     let location = format!("{BASE}/{id}");
     Ok((StatusCode::CREATED, [(header::LOCATION, location)]).into_response())
 }
@@ -112,6 +122,7 @@ async fn create(
     if chosen != 1 {
         return Err(ApiError::BadRequest("give exactly one of devices, all_devices or filter_id".into()));
     }
+    let mut dynamic = None;
     let (devices, target) = if let Some(devices) = body.devices {
         let mut devices = devices;
         devices.sort();
@@ -127,6 +138,9 @@ async fn create(
             other => other?,
         };
         let filters = crate::app::filters::filters_of(&saved)?;
+        // As in Mender, a deployment to a filter is dynamic: devices that come to match it
+        // while it is open take part too.
+        dynamic = Some(DynamicTarget { filter: saved.terms.clone(), max_devices: None });
         (accepted_devices(&state, filters)?, format!("filter:{filter_id}"))
     } else {
         (accepted_devices(&state, Vec::new())?, "all".to_owned())
@@ -138,9 +152,10 @@ async fn create(
         retries: body.retries,
         force_installation: body.force_installation,
         target,
-        configuration: None,
+        dynamic,
+        ..Default::default()
     };
-    store(&state, &user.caller, &key, spec).await
+    store(&state, &user.caller, &key, spec, body.rollout).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +166,8 @@ struct NewGroupDeployment {
     force_installation: bool,
     #[serde(default)]
     retries: u32,
+    #[serde(flatten)]
+    rollout: RolloutIn,
 }
 
 async fn create_for_group(
@@ -171,9 +188,9 @@ async fn create_for_group(
         retries: body.retries,
         force_installation: body.force_installation,
         target: format!("group:{group}"),
-        configuration: None,
+        ..Default::default()
     };
-    store(&state, &user.caller, &key, spec).await
+    store(&state, &user.caller, &key, spec, body.rollout).await
 }
 
 pub(super) fn find(state: &AppState, id: &str) -> Result<DeploymentView, ApiError> {
@@ -221,15 +238,12 @@ struct AbortIn {
     status: String,
 }
 
-async fn abort(
+async fn put_status(
     State(state): State<AppState>,
     user: UserAuth,
     Path(id): Path<String>,
     AppJson(body): AppJson<AbortIn>,
 ) -> Result<StatusCode, ApiError> {
-    if body.status != "aborted" {
-        return Err(ApiError::BadRequest("status must be \"aborted\"".into()));
-    }
-    crate::app::deployments::abort(&state, &user.caller, &id).await?;
+    super::deployments_rollout::set_status(&state, &user, &id, &body.status).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,15 +1,17 @@
-//! Mender's deployments device API: `next` (v1 POST with flat provides, v1 GET), status
-//! reports and log uploads. The v2 `next` is left unrouted, so its 404 makes the 3.4 client
-//! fall back to v1. A poll that finds nothing records nothing.
+//! Mender's deployments device API: `next` (v2 POST with `device_provides`, which carries the
+//! deployment's update control map to clients that ask for it; v1 POST with flat provides; v1
+//! GET), the control map refresh, status reports and log uploads. A poll that finds nothing
+//! records nothing.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{post, put};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use fleetlog_events::deployment::DeviceDeploymentStatus;
 use fleetlog_events::deployment::device::DeviceDeploymentCommand;
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::json::AppJson;
 use super::{ApiError, DeviceAuth, RequestId};
@@ -26,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{base}/next"), post(next_post).get(next_get))
         .route(&format!("{base}/{{id}}/status"), put(status))
         .route(&format!("{base}/{{id}}/log"), put(log))
+        .route("/api/devices/v2/deployments/device/deployments/next", post(next_v2))
+        .route("/api/devices/v2/deployments/device/deployments/{id}/update_control_map", get(control_map))
 }
 
 /// What the device runs; further keys (the 3.4 client's flat provides) are ignored.
@@ -51,9 +55,10 @@ async fn answer(
     device: &DeviceAuth,
     request_id: &str,
     p: &Provides,
+    control_map: bool,
 ) -> Result<Response, ApiError> {
     check(p)?;
-    let asked = NextQuery { artifact_name: &p.artifact_name, device_type: &p.device_type };
+    let asked = NextQuery { artifact_name: &p.artifact_name, device_type: &p.device_type, control_map };
     Ok(match next(state, device.borrowed(request_id), asked).await? {
         Some(instructions) => Json(instructions).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
@@ -66,7 +71,37 @@ async fn next_post(
     axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
     AppJson(p): AppJson<Provides>,
 ) -> Result<Response, ApiError> {
-    answer(&state, &device, &request_id, &p).await
+    answer(&state, &device, &request_id, &p, false).await
+}
+
+/// The v2 body: what the device provides, and whether it takes update control maps.
+#[derive(Debug, Deserialize)]
+struct NextV2 {
+    device_provides: Provides,
+    #[serde(default)]
+    update_control_map: bool,
+}
+
+async fn next_v2(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    AppJson(body): AppJson<NextV2>,
+) -> Result<Response, ApiError> {
+    answer(&state, &device, &request_id, &body.device_provides, body.update_control_map).await
+}
+
+/// `GET v2/.../{id}/update_control_map`: the map a paused client refreshes (404 without one).
+async fn control_map(
+    State(state): State<AppState>,
+    device: DeviceAuth,
+    axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    match crate::app::rollouts::device_control_map(&state, device.borrowed(&request_id), &id)? {
+        Some(map) => Ok(super::deployments_rollout::device_map_json(map)),
+        None => Err(ApiError::NotFound("no update control map for this device and deployment".into())),
+    }
 }
 
 async fn next_get(
@@ -75,7 +110,7 @@ async fn next_get(
     axum::Extension(RequestId(request_id)): axum::Extension<RequestId>,
     Query(p): Query<Provides>,
 ) -> Result<Response, ApiError> {
-    answer(&state, &device, &request_id, &p).await
+    answer(&state, &device, &request_id, &p, false).await
 }
 
 #[derive(Debug, Deserialize)]

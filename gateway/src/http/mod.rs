@@ -10,6 +10,7 @@ mod deployments;
 mod deployments_device;
 mod deployments_history;
 mod deployments_list;
+mod deployments_rollout;
 mod devauth;
 mod devauth_search;
 mod device_mtls;

@@ -105,6 +105,20 @@ pub(super) fn describe(event: &DomainEvent) -> Option<(&'static str, &'static st
         DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
             ("abort", "deployment", "deployment aborted".into())
         }
+        DomainEvent::Deployment(DeploymentEvent::DeploymentPhaseStarted { phase }) => {
+            ("start_phase", "deployment", format!("phase {} started", phase + 1))
+        }
+        DomainEvent::Deployment(DeploymentEvent::DeploymentPaused { reason }) => {
+            ("pause", "deployment", format!("deployment paused: {reason}"))
+        }
+        DomainEvent::Deployment(DeploymentEvent::DeploymentResumed) => {
+            ("resume", "deployment", "deployment resumed".into())
+        }
+        DomainEvent::Deployment(DeploymentEvent::DeploymentControlMapUpdated { map }) => {
+            ("update", "deployment", format!("update control map changed ({} states)", map.states.len()))
+        }
+        // A device joining a dynamic deployment is the deployment's progress, not a user action.
+        DomainEvent::Deployment(DeploymentEvent::DeploymentDeviceAdded { .. }) => return None,
         // Devices' progress is shown by the deployment itself, not as user actions.
         DomainEvent::DeviceDeployment(_) => return None,
         DomainEvent::DeviceConfig(e) => match e {

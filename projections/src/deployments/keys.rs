@@ -98,3 +98,27 @@ pub fn dep_of_timed_key(k: &[u8]) -> Option<&str> {
 pub fn active_of_key(k: &[u8], _t: &str, device: &str) -> Option<(String, String)> {
     Some((dep_of_timed_key(k)?.to_owned(), device.to_owned()))
 }
+
+/// An unfinished deployment with phases or a failure limit: what the rollout scheduler watches.
+pub fn rollout_key(t: &str, id: &str) -> Vec<u8> {
+    format!("R/{t}/{id}").into_bytes()
+}
+
+/// Prefix of every tenant's [`rollout_key`]s.
+pub const ROLLOUT_PREFIX: &[u8] = b"R/";
+
+/// (tenant, deployment) of a [`rollout_key`].
+pub fn rollout_of_key(k: &[u8]) -> Option<(String, String)> {
+    let (t, id) = std::str::from_utf8(k).ok()?.strip_prefix("R/")?.split_once('/')?;
+    Some((t.to_owned(), id.to_owned()))
+}
+
+/// An unfinished dynamic deployment, oldest first: what a polling device may join.
+pub fn dynamic_key(t: &str, at: i64, id: &str) -> Vec<u8> {
+    format!("Y/{t}/{}{id}", ts(at)).into_bytes()
+}
+
+/// Prefix of [`dynamic_key`]s.
+pub fn dynamic_prefix(t: &str) -> Vec<u8> {
+    format!("Y/{t}/").into_bytes()
+}

@@ -5,104 +5,24 @@
 
 mod keys;
 mod queries;
+mod rollout;
+#[cfg(test)]
+mod rollout_tests;
 #[cfg(test)]
 mod tests;
+mod views;
 
 use fleetlog_events::artifact::ArtifactEvent;
 use fleetlog_events::deployment::device::DeviceDeploymentEvent;
 use fleetlog_events::deployment::{DeploymentEvent, DeviceDeploymentStatus as S};
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::{DomainEvent, RecordedEvent};
-use serde::{Deserialize, Serialize};
 
 pub use queries::DeploymentsQueries;
+pub use views::{ArtifactView, DeploymentView, DeviceDeploymentView, PhaseView};
 
 use crate::{Projection, ProjectionError, Writer, from_bytes, to_bytes};
 use keys::*;
-
-/// An artifact as the management API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ArtifactView {
-    /// Its id.
-    pub id: String,
-    /// Name, description, device types, parsed metadata, size, storage key.
-    pub info: fleetlog_events::artifact::ArtifactInfo,
-    /// Last change, microseconds since the epoch.
-    pub modified_ts: i64,
-}
-
-/// A deployment with its statistics.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeploymentView {
-    /// Its id.
-    pub id: String,
-    /// What it was created with (the device list is not kept here; see the per-device keys).
-    pub name: String,
-    /// Artifact name.
-    pub artifact_name: String,
-    /// Where the devices came from.
-    pub target: String,
-    /// Retries per device.
-    pub retries: u32,
-    /// Install even if already installed.
-    pub force_installation: bool,
-    /// Created, microseconds since the epoch.
-    pub created_ts: i64,
-    /// Finished (every device done, or aborted), microseconds since the epoch.
-    pub finished_ts: Option<i64>,
-    /// Aborted by an operator.
-    pub aborted: bool,
-    /// Devices targeted.
-    pub device_count: u64,
-    /// Devices per status.
-    pub stats: std::collections::BTreeMap<S, u64>,
-    /// The configuration sent, for a configuration deployment.
-    #[serde(default)]
-    pub configuration: Option<std::collections::BTreeMap<String, String>>,
-}
-
-impl DeploymentView {
-    /// Mender's overall status: `pending` until a device starts, then `inprogress`, then
-    /// `finished`.
-    pub fn status(&self) -> &'static str {
-        if self.finished_ts.is_some() {
-            "finished"
-        } else if self.stats.get(&S::Pending).copied().unwrap_or(0) == self.device_count {
-            "pending"
-        } else {
-            "inprogress"
-        }
-    }
-
-    fn unfinished(&self) -> u64 {
-        self.stats.iter().filter(|(s, _)| !s.is_finished()).map(|(_, n)| n).sum()
-    }
-}
-
-/// One device's part in one deployment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeviceDeploymentView {
-    /// The deployment.
-    pub deployment_id: String,
-    /// The device.
-    pub device_id: String,
-    /// Current status.
-    pub status: S,
-    /// The device's substate text.
-    pub substate: String,
-    /// The artifact it was given.
-    pub artifact_id: Option<String>,
-    /// Created (= the deployment's creation), microseconds.
-    pub created_ts: i64,
-    /// First report, microseconds.
-    pub started_ts: Option<i64>,
-    /// Finished, microseconds.
-    pub finished_ts: Option<i64>,
-    /// Failed attempts retried.
-    pub attempts: u32,
-    /// A log was uploaded.
-    pub has_log: bool,
-}
 
 /// The projection that maintains the deployments model.
 pub struct DeploymentsProjection;
@@ -127,11 +47,15 @@ fn set_status(
     part.status = status;
     // The device's first report starts its part; an abort or a decommission only ends it.
     let by_device = !matches!(status, S::Pending | S::Aborted | S::Decommissioned);
-    if old == S::Pending && part.started_ts.is_none() && by_device {
+    let first_request = old == S::Pending && part.started_ts.is_none() && by_device;
+    if first_request {
         part.started_ts = Some(at);
     }
     let dep_key = deployment_key(t, &part.deployment_id);
     let Some(mut dep) = get::<DeploymentView>(w, &dep_key)? else { return Ok(()) };
+    if first_request && let Some(phase) = dep.phases.get_mut(part.phase) {
+        phase.requested += 1;
+    }
     let pending_key = active_key(t, &part.device_id, dep.created_ts, &part.deployment_id);
     if status.is_finished() {
         part.finished_ts = Some(at);
@@ -145,13 +69,11 @@ fn set_status(
     }
     *dep.stats.entry(status).or_default() += 1;
     dep.stats.retain(|_, n| *n > 0);
-    if dep.unfinished() == 0 && dep.finished_ts.is_none() {
-        dep.finished_ts = Some(at);
-        w.remove(by_artifact_key(t, &dep.artifact_name, &dep.id))?;
-    } else if dep.unfinished() > 0 && dep.finished_ts.is_some() {
+    if dep.done() && dep.finished_ts.is_none() {
+        rollout::finish(w, t, &mut dep, at)?;
+    } else if !dep.done() && dep.finished_ts.is_some() {
         // A retried failure reopens a deployment that had finished.
-        dep.finished_ts = None;
-        w.insert(by_artifact_key(t, &dep.artifact_name, &dep.id), Vec::new());
+        rollout::reopen(w, t, &mut dep);
     }
     w.insert(dep_key, to_bytes(&dep)?);
     Ok(())
@@ -159,6 +81,35 @@ fn set_status(
 
 fn save_part(w: &mut Writer<'_>, t: &str, part: &DeviceDeploymentView) -> Result<(), ProjectionError> {
     w.insert(part_key(t, &part.deployment_id, &part.device_id), to_bytes(part)?);
+    Ok(())
+}
+
+/// A new pending part of `device` in deployment `id` (created at `at`), in its history and in
+/// the queue `next` reads.
+fn add_part(
+    w: &mut Writer<'_>,
+    t: &str,
+    id: &str,
+    device: &str,
+    at: i64,
+    phase: usize,
+) -> Result<(), ProjectionError> {
+    let part = DeviceDeploymentView {
+        deployment_id: id.to_owned(),
+        device_id: device.to_owned(),
+        status: S::Pending,
+        substate: String::new(),
+        artifact_id: None,
+        created_ts: at,
+        started_ts: None,
+        finished_ts: None,
+        attempts: 0,
+        has_log: false,
+        phase,
+    };
+    save_part(w, t, &part)?;
+    w.insert(history_key(t, device, at, id), Vec::new());
+    w.insert(active_key(t, device, at, id), Vec::new());
     Ok(())
 }
 
@@ -188,7 +139,8 @@ impl Projection for DeploymentsProjection {
 
     fn version(&self) -> u32 {
         // 2: a part ended by an abort or a decommission before the device reported has no start.
-        2
+        // 3: rollout controls (phases, pauses, control maps, dynamic deployments).
+        3
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -217,41 +169,13 @@ impl Projection for DeploymentsProjection {
                 _ => {}
             },
             DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => {
-                let mut stats = std::collections::BTreeMap::new();
-                stats.insert(S::Pending, spec.devices.len() as u64);
-                let view = DeploymentView {
-                    id: id.clone(),
-                    name: spec.name.clone(),
-                    artifact_name: spec.artifact_name.clone(),
-                    target: spec.target.clone(),
-                    retries: spec.retries,
-                    force_installation: spec.force_installation,
-                    created_ts: at,
-                    finished_ts: None,
-                    aborted: false,
-                    device_count: spec.devices.len() as u64,
-                    stats,
-                    configuration: spec.configuration.clone(),
-                };
-                w.insert(deployment_key(t, id), to_bytes(&view)?);
+                let view = rollout::created(w, t, id, at, spec)?;
                 w.insert(created_key(t, at, id), Vec::new());
                 w.insert(by_artifact_key(t, &spec.artifact_name, id), Vec::new());
+                // `devices` lists phase 1's devices first, then phase 2's, and so on.
+                let mut phase_of = rollout::phase_of(&view.phases);
                 for device in &spec.devices {
-                    let part = DeviceDeploymentView {
-                        deployment_id: id.clone(),
-                        device_id: device.clone(),
-                        status: S::Pending,
-                        substate: String::new(),
-                        artifact_id: None,
-                        created_ts: at,
-                        started_ts: None,
-                        finished_ts: None,
-                        attempts: 0,
-                        has_log: false,
-                    };
-                    save_part(w, t, &part)?;
-                    w.insert(history_key(t, device, at, id), Vec::new());
-                    w.insert(active_key(t, device, at, id), Vec::new());
+                    add_part(w, t, id, device, at, phase_of())?;
                 }
             }
             DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
@@ -265,7 +189,21 @@ impl Projection for DeploymentsProjection {
                     .filter_map(|(k, _)| part_of_key(&k, t))
                     .collect();
                 finish_all(w, t, parts, S::Aborted, at)?;
+                // A deployment without unfinished parts (a dynamic one nobody joined) ends here.
+                if let Some(mut dep) = get::<DeploymentView>(w, &deployment_key(t, id))?
+                    && dep.finished_ts.is_none()
+                {
+                    rollout::finish(w, t, &mut dep, at)?;
+                    w.insert(deployment_key(t, id), to_bytes(&dep)?);
+                }
             }
+            DomainEvent::Deployment(DeploymentEvent::DeploymentDeviceAdded { device }) => {
+                // The part sorts with the deployment's creation, like the parts it started with.
+                if let Some((phase, created)) = rollout::device_added(w, t, id)? {
+                    add_part(w, t, id, device, created, phase)?;
+                }
+            }
+            DomainEvent::Deployment(e) => rollout::apply(w, t, id, e)?,
             DomainEvent::Device(DeviceEvent::DeviceDecommissioned) => {
                 let parts = w
                     .scan_prefix(&active_prefix(t, id))?

@@ -118,4 +118,31 @@ impl DeploymentsQueries<'_> {
         };
         Ok(dep_of_timed_key(&k?).map(str::to_owned))
     }
+
+    /// A device's unfinished deployments, oldest first (`next` serves the first it may have).
+    pub fn active_for(&self, t: &str, device: &str) -> Result<Vec<String>, ProjectionError> {
+        let mut out = Vec::new();
+        for k in self.0.tree().scan_prefix(active_prefix(t, device)).keys() {
+            out.extend(dep_of_timed_key(&k?).map(str::to_owned));
+        }
+        Ok(out)
+    }
+
+    /// Every tenant's unfinished deployments with phases or a failure limit: (tenant, id).
+    pub fn rollouts(&self) -> Result<Vec<(String, String)>, ProjectionError> {
+        let mut out = Vec::new();
+        for k in self.0.tree().scan_prefix(ROLLOUT_PREFIX).keys() {
+            out.extend(rollout_of_key(&k?));
+        }
+        Ok(out)
+    }
+
+    /// A tenant's unfinished dynamic deployments, oldest first.
+    pub fn dynamic_deployments(&self, t: &str) -> Result<Vec<String>, ProjectionError> {
+        let mut out = Vec::new();
+        for k in self.0.tree().scan_prefix(dynamic_prefix(t)).keys() {
+            out.extend(dep_of_timed_key(&k?).map(str::to_owned));
+        }
+        Ok(out)
+    }
 }

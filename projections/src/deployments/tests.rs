@@ -34,6 +34,7 @@ fn create(name: &str, devices: &[&str]) -> DeploymentEvent {
         force_installation: false,
         target: "devices".into(),
         configuration: None,
+        ..Default::default()
     };
     DeploymentEvent::DeploymentCreated { spec }
 }

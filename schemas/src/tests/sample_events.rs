@@ -59,6 +59,7 @@ fn deployment_events() -> Vec<DomainEvent> {
                 force_installation: false,
                 target: "group:prod".into(),
                 configuration: None,
+                ..Default::default()
             },
         }),
         DomainEvent::Deployment(DeploymentEvent::DeploymentAborted),
@@ -112,6 +113,7 @@ fn connect_events() -> Vec<DomainEvent> {
     .chain(release_events())
     .chain(integration_events())
     .chain(monitor_events())
+    .chain(rollout_events())
     .collect()
 }
 
@@ -185,4 +187,52 @@ fn monitor_events() -> Vec<DomainEvent> {
         }),
         DomainEvent::Monitor(M::MonitorConfigSet { config_json: r#"{"checks":[{"name":"sshd"}]}"#.into() }),
     ]
+}
+
+/// Rollout controls (issue 18): a phased, dynamic deployment with a failure limit and an
+/// update control map, and the events that start, pause, resume and change it.
+fn rollout_events() -> Vec<DomainEvent> {
+    use fleetlog_events::deployment::rollout::{
+        ControlAction, ControlMap, ControlState, ControlStep, FailureLimit, Phase,
+    };
+    use fleetlog_events::deployment::{DeploymentEvent as E, DeploymentSpec, DynamicTarget};
+    let step = ControlStep {
+        action: Some(ControlAction::Pause),
+        on_map_expire: Some(ControlAction::Fail),
+        on_action_executed: Some(ControlAction::Continue),
+    };
+    let map = ControlMap { priority: 2, states: [(ControlState::Reboot, step)].into_iter().collect() };
+    let term = fleetlog_events::filter::FilterTerm {
+        scope: "inventory".into(),
+        attribute: "device_type".into(),
+        op: "$eq".into(),
+        value_json: "\"rpi4\"".into(),
+    };
+    let spec = DeploymentSpec {
+        name: "canary".into(),
+        artifact_name: "release-3".into(),
+        devices: vec!["dev-2".into(), "dev-1".into()],
+        retries: 0,
+        force_installation: true,
+        target: "filter:f1".into(),
+        configuration: None,
+        phases: vec![
+            Phase { batch_size: 50, start_ts: 1_764_000_000_000_000, device_count: 1 },
+            Phase { batch_size: 50, start_ts: 1_764_000_360_000_000, device_count: 1 },
+        ],
+        failure_limit: Some(FailureLimit { max_failure_rate: 20, min_devices: 5 }),
+        update_control_map: Some(map.clone()),
+        dynamic: Some(DynamicTarget { filter: vec![term], max_devices: Some(40) }),
+    };
+    [
+        E::DeploymentCreated { spec },
+        E::DeploymentPhaseStarted { phase: 1 },
+        E::DeploymentPaused { reason: "failure rate 40% is over the limit of 20%".into() },
+        E::DeploymentResumed,
+        E::DeploymentControlMapUpdated { map },
+        E::DeploymentDeviceAdded { device: "dev-3".into() },
+    ]
+    .into_iter()
+    .map(DomainEvent::Deployment)
+    .collect()
 }
