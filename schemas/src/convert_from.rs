@@ -218,7 +218,8 @@ pub(crate) fn event_from_proto(p: P) -> DomainEvent {
         | P::DeploymentPaused(_)
         | P::DeploymentResumed(_)
         | P::DeploymentControlMapUpdated(_)
-        | P::DeploymentDeviceAdded(_)) => {
+        | P::DeploymentDeviceAdded(_)
+        | P::DeploymentDevicesListed(_)) => {
             crate::convert_rollout::event_from_proto(p).expect("a rollout payload")
         }
     }

@@ -38,6 +38,7 @@ pub(crate) fn spec_to_proto(spec: &DeploymentSpec, m: &mut proto::DeploymentCrea
             .collect(),
         max_devices: d.max_devices.unwrap_or(0),
     });
+    m.total_devices = spec.total_devices;
 }
 
 /// Fills the rollout fields of `spec` from a stored `DeploymentCreated` (absent in events
@@ -65,6 +66,7 @@ pub(crate) fn spec_from_proto(m: &mut proto::DeploymentCreated, spec: &mut Deplo
             .collect(),
         max_devices: (d.max_devices > 0).then_some(d.max_devices),
     });
+    spec.total_devices = m.total_devices;
 }
 
 /// The payload of a rollout event (`None` for the older deployment events).
@@ -85,6 +87,9 @@ pub(crate) fn event_to_proto(e: &DeploymentEvent) -> Option<P> {
         DeploymentEvent::DeploymentDeviceAdded { device } => {
             P::DeploymentDeviceAdded(proto::DeploymentDeviceAdded { device: device.clone() })
         }
+        DeploymentEvent::DeploymentDevicesListed { devices } => {
+            P::DeploymentDevicesListed(proto::DeploymentDevicesListed { devices: devices.clone() })
+        }
         DeploymentEvent::DeploymentCreated { .. } | DeploymentEvent::DeploymentAborted => return None,
     })
 }
@@ -99,6 +104,7 @@ pub(crate) fn event_from_proto(p: P) -> Option<DomainEvent> {
             map: m.map.map(map_from_proto).unwrap_or_default(),
         },
         P::DeploymentDeviceAdded(m) => DeploymentEvent::DeploymentDeviceAdded { device: m.device },
+        P::DeploymentDevicesListed(m) => DeploymentEvent::DeploymentDevicesListed { devices: m.devices },
         _ => return None,
     };
     Some(DomainEvent::Deployment(e))

@@ -8,6 +8,7 @@ mod cluster_rollout;
 mod connect_env;
 mod connect_protocol;
 mod deployments;
+mod deployments_big;
 mod device_keys;
 mod devicemonitor;
 mod gateway;

@@ -53,6 +53,22 @@ pub struct DeploymentSpec {
     /// Set for a dynamic deployment: devices that come to match take part.
     #[serde(default)]
     pub dynamic: Option<DynamicTarget>,
+    /// How many devices it was created for, when `devices` is only the first part of the list
+    /// (the rest follow in [`DeploymentEvent::DeploymentDevicesListed`]); 0 in older events and
+    /// when `devices` is the whole list.
+    #[serde(default)]
+    pub total_devices: u64,
+}
+
+/// The most device ids one event carries: a deployment to more devices lists the rest in
+/// further events of the same append, so no event outgrows a NATS message (10k ids ≈ 400 KB).
+pub const DEVICES_PER_EVENT: usize = 10_000;
+
+impl DeploymentSpec {
+    /// How many devices the deployment was created for.
+    pub fn device_total(&self) -> u64 {
+        self.total_devices.max(self.devices.len() as u64)
+    }
 }
 
 /// What a dynamic deployment keeps matching devices against.
@@ -182,6 +198,12 @@ pub enum DeploymentEvent {
         /// The device.
         device: String,
     },
+    /// More of the devices a deployment was created for (after the first
+    /// [`DEVICES_PER_EVENT`], in the same append as its creation).
+    DeploymentDevicesListed {
+        /// The next part of the list, in order.
+        devices: Vec<String>,
+    },
 }
 
 crate::event_names!(DeploymentEvent {
@@ -192,6 +214,7 @@ crate::event_names!(DeploymentEvent {
     DeploymentResumed,
     DeploymentControlMapUpdated,
     DeploymentDeviceAdded,
+    DeploymentDevicesListed,
 });
 
 crate::domain_event!(DeploymentEvent => Deployment);
@@ -223,7 +246,16 @@ impl Aggregate for Deployment {
                     return Err(DeploymentError::TooManyRetries);
                 }
                 check_rollout(spec)?;
-                Ok(vec![DeploymentEvent::DeploymentCreated { spec: spec.clone() }])
+                // Big fleets: the list goes in parts, all appended together with the creation.
+                let mut parts = spec.devices.chunks(DEVICES_PER_EVENT);
+                let first = parts.next().unwrap_or_default().to_vec();
+                let total_devices =
+                    if spec.devices.len() > DEVICES_PER_EVENT { spec.devices.len() as u64 } else { 0 };
+                let created = DeploymentSpec { devices: first, total_devices, ..spec.clone() };
+                let mut events = vec![DeploymentEvent::DeploymentCreated { spec: created }];
+                events
+                    .extend(parts.map(|p| DeploymentEvent::DeploymentDevicesListed { devices: p.to_vec() }));
+                Ok(events)
             }
             DeploymentCommand::Abort { finished } => {
                 state.open(*finished)?;
@@ -291,6 +323,7 @@ impl Aggregate for Deployment {
                 state.spec.update_control_map = Some(map.clone())
             }
             DeploymentEvent::DeploymentDeviceAdded { .. } => state.device_count += 1,
+            DeploymentEvent::DeploymentDevicesListed { devices } => state.device_count += devices.len(),
         }
         state
     }

@@ -97,6 +97,30 @@ fn phases_start_in_order_once_and_must_account_for_every_device() {
 }
 
 #[test]
+fn a_big_deployment_lists_its_devices_in_parts_of_one_append() {
+    let ids: Vec<String> = (0..DEVICES_PER_EVENT * 2 + 5).map(|i| format!("d{i}")).collect();
+    let big = DeploymentSpec { devices: ids.clone(), ..spec(&[]) };
+    let events = Deployment::decide(&DeploymentState::default(), &DeploymentCommand::Create(big)).unwrap();
+    assert_eq!(events.len(), 3);
+    let DeploymentEvent::DeploymentCreated { spec: first } = &events[0] else { panic!("{events:?}") };
+    assert_eq!((first.devices.len(), first.device_total()), (DEVICES_PER_EVENT, ids.len() as u64));
+    let listed: Vec<String> = events
+        .iter()
+        .flat_map(|e| match e {
+            DeploymentEvent::DeploymentCreated { spec } => spec.devices.clone(),
+            DeploymentEvent::DeploymentDevicesListed { devices } => devices.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(listed, ids, "every device once, in order");
+    let state = events.iter().fold(DeploymentState::default(), Deployment::evolve);
+    assert_eq!(state.device_count, ids.len());
+    let small =
+        Deployment::decide(&DeploymentState::default(), &DeploymentCommand::Create(spec(&["d1"]))).unwrap();
+    assert!(matches!(&small[..], [DeploymentEvent::DeploymentCreated { spec }] if spec.total_devices == 0));
+}
+
+#[test]
 fn pause_and_resume_alternate() {
     let created = DeploymentEvent::DeploymentCreated { spec: rollout_spec() };
     let paused = DeploymentEvent::DeploymentPaused { reason: "why".into() };

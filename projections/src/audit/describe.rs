@@ -100,7 +100,7 @@ pub(super) fn describe(event: &DomainEvent) -> Option<(&'static str, &'static st
         DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => (
             "create",
             "deployment",
-            format!("deployment {} of {} to {} devices", spec.name, spec.artifact_name, spec.devices.len()),
+            format!("deployment {} of {} to {} devices", spec.name, spec.artifact_name, spec.device_total()),
         ),
         DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
             ("abort", "deployment", "deployment aborted".into())
@@ -118,7 +118,9 @@ pub(super) fn describe(event: &DomainEvent) -> Option<(&'static str, &'static st
             ("update", "deployment", format!("update control map changed ({} states)", map.states.len()))
         }
         // A device joining a dynamic deployment is the deployment's progress, not a user action.
-        DomainEvent::Deployment(DeploymentEvent::DeploymentDeviceAdded { .. }) => return None,
+        DomainEvent::Deployment(
+            DeploymentEvent::DeploymentDeviceAdded { .. } | DeploymentEvent::DeploymentDevicesListed { .. },
+        ) => return None,
         // Devices' progress is shown by the deployment itself, not as user actions.
         DomainEvent::DeviceDeployment(_) => return None,
         DomainEvent::DeviceConfig(e) => match e {

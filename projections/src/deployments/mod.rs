@@ -84,6 +84,25 @@ fn save_part(w: &mut Writer<'_>, t: &str, part: &DeviceDeploymentView) -> Result
     Ok(())
 }
 
+/// Adds the next part of deployment `id`'s device list: pending parts, counted, each in its
+/// phase (the list holds phase 1's devices first, then phase 2's, and so on).
+fn list_devices(w: &mut Writer<'_>, t: &str, id: &str, devices: &[String]) -> Result<(), ProjectionError> {
+    let Some(mut dep) = get::<DeploymentView>(w, &deployment_key(t, id))? else { return Ok(()) };
+    let listed = dep.device_count;
+    let n = devices.len() as u64;
+    dep.device_count += n;
+    dep.initial_device_count += n;
+    if n > 0 {
+        *dep.stats.entry(S::Pending).or_default() += n;
+    }
+    w.insert(deployment_key(t, id), to_bytes(&dep)?);
+    for (i, device) in devices.iter().enumerate() {
+        let phase = rollout::phase_at(&dep.phases, listed + i as u64);
+        add_part(w, t, id, device, dep.created_ts, phase)?;
+    }
+    Ok(())
+}
+
 /// A new pending part of `device` in deployment `id` (created at `at`), in its history and in
 /// the queue `next` reads.
 fn add_part(
@@ -169,14 +188,13 @@ impl Projection for DeploymentsProjection {
                 _ => {}
             },
             DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => {
-                let view = rollout::created(w, t, id, at, spec)?;
+                rollout::created(w, t, id, at, spec)?;
                 w.insert(created_key(t, at, id), Vec::new());
                 w.insert(by_artifact_key(t, &spec.artifact_name, id), Vec::new());
-                // `devices` lists phase 1's devices first, then phase 2's, and so on.
-                let mut phase_of = rollout::phase_of(&view.phases);
-                for device in &spec.devices {
-                    add_part(w, t, id, device, at, phase_of())?;
-                }
+                list_devices(w, t, id, &spec.devices)?;
+            }
+            DomainEvent::Deployment(DeploymentEvent::DeploymentDevicesListed { devices }) => {
+                list_devices(w, t, id, devices)?;
             }
             DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
                 if let Some(mut dep) = get::<DeploymentView>(w, &deployment_key(t, id))? {

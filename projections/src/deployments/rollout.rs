@@ -17,11 +17,6 @@ pub(super) fn created(
     at: i64,
     spec: &DeploymentSpec,
 ) -> Result<DeploymentView, ProjectionError> {
-    let count = spec.devices.len() as u64;
-    let mut stats = std::collections::BTreeMap::new();
-    if count > 0 {
-        stats.insert(S::Pending, count);
-    }
     let phases = spec.phases.iter().map(|p: &Phase| PhaseView {
         batch_size: p.batch_size,
         start_ts: p.start_ts,
@@ -39,15 +34,16 @@ pub(super) fn created(
         created_ts: at,
         finished_ts: None,
         aborted: false,
-        device_count: count,
-        stats,
+        // The devices are counted as their list is applied (`list_devices`).
+        device_count: 0,
+        stats: std::collections::BTreeMap::new(),
         configuration: spec.configuration.clone(),
         phases: phases.collect(),
         paused: None,
         failure_limit: spec.failure_limit,
         control_map: spec.update_control_map.clone(),
         dynamic: spec.dynamic.clone(),
-        initial_device_count: count,
+        initial_device_count: 0,
         resumed_at_counts: (0, 0),
     };
     index(w, t, &view);
@@ -55,21 +51,16 @@ pub(super) fn created(
     Ok(view)
 }
 
-/// Gives each device, in the order the event lists them, its phase number.
-pub(super) fn phase_of(phases: &[PhaseView]) -> impl FnMut() -> usize {
-    let bounds: Vec<u64> = phases
-        .iter()
-        .scan(0, |sum, p| {
-            *sum += p.device_count;
-            Some(*sum)
-        })
-        .collect();
-    let mut seen = 0u64;
-    move || {
-        let phase = bounds.iter().position(|end| seen < *end).unwrap_or(0);
-        seen += 1;
-        phase
+/// The phase of the device at `position` in the deployment's device list.
+pub(super) fn phase_at(phases: &[PhaseView], position: u64) -> usize {
+    let mut end = 0;
+    for (i, p) in phases.iter().enumerate() {
+        end += p.device_count;
+        if position < end {
+            return i;
+        }
     }
+    0
 }
 
 /// Enters an unfinished deployment in the scheduler's and the joiners' indexes.

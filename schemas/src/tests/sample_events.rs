@@ -223,6 +223,7 @@ fn rollout_events() -> Vec<DomainEvent> {
         failure_limit: Some(FailureLimit { max_failure_rate: 20, min_devices: 5 }),
         update_control_map: Some(map.clone()),
         dynamic: Some(DynamicTarget { filter: vec![term], max_devices: Some(40) }),
+        total_devices: 3,
     };
     [
         E::DeploymentCreated { spec },
@@ -231,6 +232,7 @@ fn rollout_events() -> Vec<DomainEvent> {
         E::DeploymentResumed,
         E::DeploymentControlMapUpdated { map },
         E::DeploymentDeviceAdded { device: "dev-3".into() },
+        E::DeploymentDevicesListed { devices: vec!["dev-4".into()] },
     ]
     .into_iter()
     .map(DomainEvent::Deployment)

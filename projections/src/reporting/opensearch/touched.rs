@@ -46,6 +46,14 @@ impl Touched {
                     self.parts.insert((t.clone(), id.clone(), device.clone()), e.seq);
                 }
             }
+            DomainEvent::Deployment(DeploymentEvent::DeploymentDevicesListed { devices }) => {
+                for device in devices {
+                    self.parts.insert((t.clone(), id.clone(), device.clone()), e.seq);
+                }
+            }
+            DomainEvent::Deployment(DeploymentEvent::DeploymentDeviceAdded { device }) => {
+                self.parts.insert((t.clone(), id.clone(), device.clone()), e.seq);
+            }
             DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
                 self.deployments.insert((t.clone(), id), e.seq);
             }
