@@ -170,5 +170,37 @@ pub async fn run(
         "(q) peak RSS of the process (server, its read models and the simulator) after the rollout: {} MiB",
         crate::peak_rss_kib() / 1024
     );
+    whole_fleet(state, sim, operator, total).await
+}
+
+/// (r) One deployment to every accepted device (`all_devices`): its device list goes in parts
+/// of one append, so it is created, counted and aborted at any fleet size.
+async fn whole_fleet(state: &AppState, sim: &Sim, operator: &str, total: usize) -> anyhow::Result<()> {
+    let before = state.store().last_seq().await?;
+    let body = json!({ "name": "everyone", "artifact_name": "release-1", "all_devices": true });
+    let started = Instant::now();
+    let url = format!("{}/api/management/v1/deployments/deployments", sim.base);
+    let res = sim.http.post(url).bearer_auth(operator).json(&body).send().await?;
+    ensure!(res.status() == StatusCode::CREATED, "create: {} {}", res.status(), res.text().await?);
+    let created = started.elapsed();
+    let location = res.headers().get("location").and_then(|l| l.to_str().ok()).unwrap_or_default().to_owned();
+    let events = state.store().last_seq().await? - before;
+    let url = format!("{}{location}", sim.base);
+    let d: Value = sim.http.get(&url).bearer_auth(operator).send().await?.json().await?;
+    ensure!(d["device_count"] == total as u64, "counted {} of {total}", d["device_count"]);
+    let started = Instant::now();
+    let abort = json!({ "status": "aborted" });
+    let res = sim.http.put(format!("{url}/status")).bearer_auth(operator).json(&abort).send().await?;
+    ensure!(res.status() == StatusCode::NO_CONTENT, "abort: {}", res.status());
+    let d: Value = sim.http.get(&url).bearer_auth(operator).send().await?.json().await?;
+    ensure!(d["statistics"]["status"]["aborted"] == total as u64, "aborted: {}", d["statistics"]);
+    println!(
+        "(r) one deployment to all {total} devices (all_devices): created and projected in {:.2} s as {events} events of at most {} device ids, counted {}, aborted and projected in {:.2} s; peak RSS {} MiB",
+        created.as_secs_f64(),
+        fleetlog_events::deployment::DEVICES_PER_EVENT,
+        d["device_count"],
+        started.elapsed().as_secs_f64(),
+        crate::peak_rss_kib() / 1024
+    );
     Ok(())
 }

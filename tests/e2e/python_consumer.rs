@@ -79,6 +79,21 @@ fn one_of_each() -> Vec<(&'static str, DomainEvent)> {
             DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec: Default::default() }),
         ),
         ("deployment", DomainEvent::Deployment(DeploymentEvent::DeploymentAborted)),
+        ("deployment", DomainEvent::Deployment(DeploymentEvent::DeploymentPhaseStarted { phase: 1 })),
+        ("deployment", DomainEvent::Deployment(DeploymentEvent::DeploymentPaused { reason: "r".into() })),
+        ("deployment", DomainEvent::Deployment(DeploymentEvent::DeploymentResumed)),
+        (
+            "deployment",
+            DomainEvent::Deployment(DeploymentEvent::DeploymentControlMapUpdated { map: Default::default() }),
+        ),
+        (
+            "deployment",
+            DomainEvent::Deployment(DeploymentEvent::DeploymentDeviceAdded { device: "d".into() }),
+        ),
+        (
+            "deployment",
+            DomainEvent::Deployment(DeploymentEvent::DeploymentDevicesListed { devices: vec!["d".into()] }),
+        ),
         part(D::DeviceDeploymentAssigned { artifact_id: "a".into() }),
         part(D::DeviceDeploymentStatusChanged {
             status: DeviceDeploymentStatus::Success,
