@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::ensure;
 use fleetlog_commands::EventStore;
-use fleetlog_gateway::auth::jwt::Claims;
 use fleetlog_gateway::state::AppState;
 use fleetlog_tests::{SeedDevice, append_accepted};
 use futures::{StreamExt, TryStreamExt};
@@ -77,21 +76,10 @@ pub async fn run(
     seeded: &[(String, String)],
 ) -> anyhow::Result<()> {
     // A sample of the appended devices, with tokens minted by the server's key, poll like any.
-    let now = fleetlog_commands::now().unix_seconds();
     for (k, (device, set)) in seeded.iter().take(SAMPLE as usize).enumerate() {
         let mut d = SimDevice::new(seed, crate::deployments::ONBOARDED + k as u32);
         d.id.clone_from(device);
-        d.token = state.jwt.sign(&Claims {
-            jti: set.clone(),
-            sub: device.clone(),
-            iat: now,
-            exp: now + 3600,
-            iss: "fleetlog".into(),
-            device: true,
-            user: false,
-            tenant: String::new(),
-            epoch: None,
-        });
+        d.token = state.jwt.sign(&fleetlog_tests::device_claims(device, set, None));
         ensure!(sim.next(&d).await?.is_none(), "an appended device is an accepted, idle device");
     }
 

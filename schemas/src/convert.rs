@@ -138,15 +138,7 @@ fn event_to_proto(e: &DomainEvent) -> P {
         DomainEvent::Filter(FilterEvent::FilterCreated { name, terms }) => {
             P::FilterCreated(proto::FilterCreated {
                 name: name.clone(),
-                terms: terms
-                    .iter()
-                    .map(|t| proto::FilterTerm {
-                        scope: t.scope.clone(),
-                        attribute: t.attribute.clone(),
-                        op: t.op.clone(),
-                        value_json: t.value_json.clone(),
-                    })
-                    .collect(),
+                terms: terms.iter().map(term_to_proto).collect(),
             })
         }
         DomainEvent::Filter(FilterEvent::FilterDeleted) => P::FilterDeleted(proto::FilterDeleted {}),
@@ -176,5 +168,25 @@ fn event_to_proto(e: &DomainEvent) -> P {
         DomainEvent::Settings(SettingsEvent::SettingsSaved { json }) => {
             P::SettingsSaved(proto::SettingsSaved { json: json.clone() })
         }
+    }
+}
+
+/// A filter term (saved filters, dynamic deployments) as stored.
+pub(crate) fn term_to_proto(t: &fleetlog_events::filter::FilterTerm) -> proto::FilterTerm {
+    proto::FilterTerm {
+        scope: t.scope.clone(),
+        attribute: t.attribute.clone(),
+        op: t.op.clone(),
+        value_json: t.value_json.clone(),
+    }
+}
+
+/// A stored filter term.
+pub(crate) fn term_from_proto(t: proto::FilterTerm) -> fleetlog_events::filter::FilterTerm {
+    fleetlog_events::filter::FilterTerm {
+        scope: t.scope,
+        attribute: t.attribute,
+        op: t.op,
+        value_json: t.value_json,
     }
 }

@@ -9,7 +9,7 @@ use fleetlog_events::deployment::device::DeviceDeploymentEvent;
 use fleetlog_events::deployment::{DeploymentEvent, DeploymentSpec, DeviceDeploymentStatus};
 use fleetlog_events::devconfig::DeviceConfigEvent;
 use fleetlog_events::device::DeviceEvent;
-use fleetlog_events::filter::{FilterEvent, FilterTerm};
+use fleetlog_events::filter::FilterEvent;
 use fleetlog_events::inventory::{InventoryEvent, Tag};
 use fleetlog_events::release::ReleaseEvent;
 use fleetlog_events::settings::SettingsEvent;
@@ -94,16 +94,7 @@ pub(crate) fn event_from_proto(p: P) -> DomainEvent {
         P::InventoryDeleted(_) => DomainEvent::Inventory(InventoryEvent::InventoryDeleted),
         P::FilterCreated(m) => DomainEvent::Filter(FilterEvent::FilterCreated {
             name: m.name,
-            terms: m
-                .terms
-                .into_iter()
-                .map(|t| FilterTerm {
-                    scope: t.scope,
-                    attribute: t.attribute,
-                    op: t.op,
-                    value_json: t.value_json,
-                })
-                .collect(),
+            terms: m.terms.into_iter().map(crate::convert::term_from_proto).collect(),
         }),
         P::FilterDeleted(_) => DomainEvent::Filter(FilterEvent::FilterDeleted),
         P::ArtifactUploaded(m) => DomainEvent::Artifact(ArtifactEvent::ArtifactUploaded {

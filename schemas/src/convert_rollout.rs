@@ -5,7 +5,6 @@
 use fleetlog_events::DomainEvent;
 use fleetlog_events::deployment::rollout::{ControlMap, ControlStep, FailureLimit, Phase};
 use fleetlog_events::deployment::{DeploymentEvent, DeploymentSpec, DynamicTarget};
-use fleetlog_events::filter::FilterTerm;
 
 use crate::proto::{self, envelope::Event as P};
 
@@ -26,16 +25,7 @@ pub(crate) fn spec_to_proto(spec: &DeploymentSpec, m: &mut proto::DeploymentCrea
     });
     m.update_control_map = spec.update_control_map.as_ref().map(map_to_proto);
     m.dynamic = spec.dynamic.as_ref().map(|d| proto::DeploymentDynamicTarget {
-        filter: d
-            .filter
-            .iter()
-            .map(|t| proto::FilterTerm {
-                scope: t.scope.clone(),
-                attribute: t.attribute.clone(),
-                op: t.op.clone(),
-                value_json: t.value_json.clone(),
-            })
-            .collect(),
+        filter: d.filter.iter().map(crate::convert::term_to_proto).collect(),
         max_devices: d.max_devices.unwrap_or(0),
     });
     m.total_devices = spec.total_devices;
@@ -54,16 +44,7 @@ pub(crate) fn spec_from_proto(m: &mut proto::DeploymentCreated, spec: &mut Deplo
         .map(|l| FailureLimit { max_failure_rate: l.max_failure_rate, min_devices: l.min_devices });
     spec.update_control_map = m.update_control_map.take().map(map_from_proto);
     spec.dynamic = m.dynamic.take().map(|d| DynamicTarget {
-        filter: d
-            .filter
-            .into_iter()
-            .map(|t| FilterTerm {
-                scope: t.scope,
-                attribute: t.attribute,
-                op: t.op,
-                value_json: t.value_json,
-            })
-            .collect(),
+        filter: d.filter.into_iter().map(crate::convert::term_from_proto).collect(),
         max_devices: (d.max_devices > 0).then_some(d.max_devices),
     });
     spec.total_devices = m.total_devices;

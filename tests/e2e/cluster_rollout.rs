@@ -4,10 +4,9 @@
 //! retrying against the other), the statistics are exact, and the restarted replica catches up
 //! to read models that hash-equal the other's.
 
-use fleetlog_gateway::auth::jwt::Claims;
 use fleetlog_gateway::settings::ServeArgs;
 use fleetlog_tests::cluster::Cluster;
-use fleetlog_tests::{MAX_SEED_BATCH, SeedDevice, append_accepted};
+use fleetlog_tests::{MAX_SEED_BATCH, SeedDevice, append_accepted, device_claims};
 use futures::StreamExt as _;
 use serde_json::json;
 
@@ -89,22 +88,9 @@ async fn a_rollout_finishes_through_a_killed_node_and_a_restarted_replica() {
         b.send(reqwest::Method::POST, "/api/management/v1/deployments/deployments", Some(body)).await;
     assert_eq!(status, 201, "{err}");
     let location = headers["location"].to_str().unwrap().to_owned();
-    let now = fleetlog_commands::now().unix_seconds();
     // Tokens of the admission the seeding recorded: its epoch is the accept's log position.
     let epoch = a.state.store().last_seq().await.unwrap();
-    let token = |d: &SeedDevice| {
-        a.state.jwt.sign(&Claims {
-            jti: d.auth_set.clone(),
-            sub: d.id.clone(),
-            iat: now,
-            exp: now + 3600,
-            iss: "fleetlog".into(),
-            device: true,
-            user: false,
-            tenant: String::new(),
-            epoch: Some(epoch),
-        })
-    };
+    let token = |d: &SeedDevice| a.state.jwt.sign(&device_claims(&d.id, &d.auth_set, Some(epoch)));
     let tokens: Vec<String> = devices.iter().map(token).collect();
 
     // Half the fleet on each replica, 16 at a time; the leader node dies a quarter in.

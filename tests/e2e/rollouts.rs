@@ -4,8 +4,7 @@
 
 use std::time::Duration;
 
-use fleetlog_gateway::auth::jwt::Claims;
-use fleetlog_tests::{SeedDevice, append_accepted};
+use fleetlog_tests::{SeedDevice, append_accepted, device_claims};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -34,22 +33,9 @@ impl Fleet {
         append_accepted(server.state.store(), "default", "test", &devices).await.unwrap();
         let written = server.state.store().last_seq().await.unwrap();
         assert!(server.state.read_models.wait_for(written, Duration::from_secs(30)).await);
-        let now = fleetlog_commands::now().unix_seconds();
         let tokens = devices
             .iter()
-            .map(|d| {
-                server.state.jwt.sign(&Claims {
-                    jti: d.auth_set.clone(),
-                    sub: d.id.clone(),
-                    iat: now,
-                    exp: now + 3600,
-                    iss: "fleetlog".into(),
-                    device: true,
-                    user: false,
-                    tenant: String::new(),
-                    epoch: Some(written),
-                })
-            })
+            .map(|d| server.state.jwt.sign(&device_claims(&d.id, &d.auth_set, Some(written))))
             .collect();
         Fleet { ids: devices.into_iter().map(|d| d.id).collect(), tokens }
     }

@@ -9,7 +9,7 @@ mod opensearch;
 mod seed;
 
 pub use opensearch::{OpenSearchNode, opensearch_home, opensearch_java, shared_opensearch_url};
-pub use seed::{MAX_SEED_BATCH, SeedDevice, append_accepted};
+pub use seed::{MAX_SEED_BATCH, SeedDevice, append_accepted, device_claims};
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

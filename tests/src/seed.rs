@@ -65,3 +65,25 @@ pub async fn append_accepted(
         .collect::<Result<Vec<_>, StoreError>>()?;
     Ok(store.append(&uuid::Uuid::new_v4().to_string(), &appends).await?.last_seq)
 }
+
+/// The claims of a device token for a seeded device (valid for an hour), as the server would
+/// issue them on the device's auth request; `epoch` is its admission's log position, if known.
+/// Tests and benches sign them with the server's key to skip onboarding each device over HTTP.
+pub fn device_claims(
+    device: &str,
+    auth_set: &str,
+    epoch: Option<u64>,
+) -> fleetlog_gateway::auth::jwt::Claims {
+    let now = fleetlog_commands::now().unix_seconds();
+    fleetlog_gateway::auth::jwt::Claims {
+        jti: auth_set.to_owned(),
+        sub: device.to_owned(),
+        iat: now,
+        exp: now + 3600,
+        iss: "fleetlog".into(),
+        device: true,
+        user: false,
+        tenant: String::new(),
+        epoch,
+    }
+}
