@@ -109,14 +109,5 @@ pub async fn sweep(app: &App) -> Result<usize, AppError> {
 /// `shutdown` completes.
 pub async fn sweeper(app: &App, shutdown: impl std::future::Future<Output = ()>) {
     let period = (app.direct_upload_expiry / 4).clamp(Duration::from_secs(1), Duration::from_secs(60));
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            () = tokio::time::sleep(period) => {}
-        }
-        if let Err(e) = sweep(app).await {
-            tracing::warn!(error = %e, "sweeping expired direct uploads");
-        }
-    }
+    super::every(period, shutdown, "sweeping expired direct uploads", || sweep(app)).await
 }

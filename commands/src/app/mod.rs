@@ -184,3 +184,25 @@ pub fn claim_id(kind: &str, value: &str) -> String {
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     fleetlog_events::claim::claim_id(kind, &hex)
 }
+
+/// Runs `pass` every `period` until `shutdown` completes; a failed pass is logged as `what`
+/// and the next one runs on time (the background tasks: upload sweeper, rollout scheduler).
+pub async fn every<T, F>(
+    period: std::time::Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+    what: &str,
+    mut pass: impl FnMut() -> F,
+) where
+    F: std::future::Future<Output = Result<T, AppError>>,
+{
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(period) => {}
+        }
+        if let Err(e) = pass().await {
+            tracing::warn!(error = %e, "{what}");
+        }
+    }
+}

@@ -81,16 +81,7 @@ pub async fn tick(app: &App) -> Result<usize, AppError> {
 /// Runs [`tick`] every [`TICK`] until `shutdown` completes: phases start on time whether or
 /// not a device polls.
 pub async fn scheduler(app: &App, shutdown: impl std::future::Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            () = &mut shutdown => return,
-            () = tokio::time::sleep(TICK) => {}
-        }
-        if let Err(e) = tick(app).await {
-            tracing::warn!(error = %e, "rollout scheduler");
-        }
-    }
+    super::every(TICK, shutdown, "rollout scheduler", || tick(app)).await
 }
 
 /// An operator pauses a deployment: devices that have not started it get nothing.
