@@ -78,6 +78,35 @@ pub async fn device_command(
     Ok(())
 }
 
+/// The calling device reports `status` in deployment `id` (404 when it has no part there).
+/// Waits until the read models show it: the next poll must see this report (a finished
+/// deployment is not served again). A failure in a deployment with a failure limit is checked
+/// against it at once rather than at the scheduler's next tick.
+pub async fn report(
+    app: &App,
+    device: &Caller,
+    id: &str,
+    status: DeviceDeploymentStatus,
+    substate: String,
+) -> Result<(), AppError> {
+    let (t, me) = (&device.tenant, &device.actor.id);
+    let (dep, part) = deployments(app, |q| Ok((q.deployment(t, id)?, q.part(t, id, me)?)))?;
+    let (Some(dep), Some(_)) = (dep, part) else {
+        return Err(AppError::NotFound("deployment not found for this device".into()));
+    };
+    let command =
+        DeviceDeploymentCommand::Report { status, substate, aborted: dep.aborted, retries: dep.retries };
+    device_command(app, device, id, &command).await?;
+    if status == DeviceDeploymentStatus::Failure
+        && dep.failure_limit.is_some()
+        && let Err(e) = super::rollouts::advance(app, t, id).await
+    {
+        // The report is stored; the scheduler checks the limit again within a second.
+        tracing::warn!(deployment = %id, error = %e, "checking the failure limit after a report");
+    }
+    Ok(())
+}
+
 /// Runs an operator's `command` on each of `device`'s parts whose finished state `wanted`
 /// picks (abort the unfinished ones, drop the finished ones from its history), and waits until
 /// the read models show the last change. A device with no parts changes nothing.
@@ -143,8 +172,9 @@ pub async fn next(app: &App, who: DeviceCaller<'_>, asked: NextQuery<'_>) -> Res
     let dep_id = dep.id.clone();
     let artifacts = deployments(app, |q| q.artifacts_named(t, &dep.artifact_name))?;
     if dep.configuration.is_some() {
-        let instructions =
+        let mut instructions =
             super::devconfig::instructions(app, &dep_id, &dep.artifact_name, device, asked.device_type)?;
+        with_control_map(&mut instructions, &asked, &dep);
         if part.artifact_id.is_none() {
             let assign = DeviceDeploymentCommand::Assign { artifact_id: format!("{dep_id}:{device}") };
             device_command(app, &who.caller(), &dep_id, &assign).await?;
@@ -196,12 +226,17 @@ pub async fn next(app: &App, who: DeviceCaller<'_>, asked: NextQuery<'_>) -> Res
             "device_types_compatible": artifact.info.device_types,
         }
     });
+    with_control_map(&mut instructions, &asked, &dep);
+    Ok(Some(instructions))
+}
+
+/// Adds the deployment's update control map to `next`'s answer for a client that takes maps.
+fn with_control_map(instructions: &mut Value, asked: &NextQuery<'_>, dep: &DeploymentView) {
     if asked.control_map
         && let Some(map) = &dep.control_map
     {
-        instructions["update_control_map"] = super::rollouts::control_map_json(&dep_id, map);
+        instructions["update_control_map"] = super::rollouts::control_map_json(&dep.id, map);
     }
-    Ok(Some(instructions))
 }
 
 /// Creates a software deployment of an existing artifact name under a new id (derived from

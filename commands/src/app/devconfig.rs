@@ -20,6 +20,7 @@ pub async fn deploy(
     device: &str,
     configuration: BTreeMap<String, String>,
     retries: u32,
+    update_control_map: Option<fleetlog_events::deployment::rollout::ControlMap>,
 ) -> Result<String, AppError> {
     // The aggregate's rule, checked before the deployment is made (it is recorded after).
     if configuration.is_empty() {
@@ -35,6 +36,7 @@ pub async fn deploy(
         force_installation: true,
         target: "devices".into(),
         configuration: Some(configuration),
+        update_control_map,
         ..Default::default()
     };
     // Two decisions, two commands (a command id is what makes a retry idempotent).

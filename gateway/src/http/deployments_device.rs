@@ -129,21 +129,8 @@ async fn status(
 ) -> Result<StatusCode, ApiError> {
     let reported = DeviceDeploymentStatus::parse(&body.status)
         .ok_or_else(|| ApiError::BadRequest(format!("invalid status {:?}", body.status)))?;
-    let t = device.tenant();
-    let (dep, part) =
-        deployments(&state, |q| Ok((q.deployment(t, &id)?, q.part(t, &id, device.device_id())?)))?;
-    let (Some(dep), Some(_)) = (dep, part) else {
-        return Err(ApiError::NotFound("deployment not found for this device".into()));
-    };
-    let command = DeviceDeploymentCommand::Report {
-        status: reported,
-        substate: body.substate,
-        aborted: dep.aborted,
-        retries: dep.retries,
-    };
-    // Waits until the read models show it: the next poll must see this report (a finished
-    // deployment is not served again).
-    device_command(&state, &device.caller(&request_id), &id, &command).await?;
+    crate::app::deployments::report(&state, &device.caller(&request_id), &id, reported, body.substate)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

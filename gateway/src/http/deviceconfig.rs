@@ -106,6 +106,9 @@ async fn device_report(
 struct DeployIn {
     #[serde(default)]
     retries: u32,
+    /// Mender's pause points for the configuration's update (checked like a deployment's).
+    #[serde(default)]
+    update_control_map: Option<fleetlog_events::deployment::rollout::ControlMap>,
 }
 
 /// `{deployment_id}`: the wanted configuration goes out as a configuration deployment.
@@ -117,7 +120,17 @@ async fn deploy(
 ) -> Result<Json<Value>, ApiError> {
     crate::app::inventory::device(&state, &id)?;
     let configured = remote(&state, |q| q.config(user.tenant(), &id))?.unwrap_or_default().configured;
-    let deployment_id =
-        crate::app::devconfig::deploy(&state, &user.caller, &id, configured, body.retries).await?;
+    if let Some(map) = &body.update_control_map {
+        map.check().map_err(ApiError::BadRequest)?;
+    }
+    let deployment_id = crate::app::devconfig::deploy(
+        &state,
+        &user.caller,
+        &id,
+        configured,
+        body.retries,
+        body.update_control_map,
+    )
+    .await?;
     Ok(Json(json!({ "deployment_id": deployment_id })))
 }
