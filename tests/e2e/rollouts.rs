@@ -235,4 +235,13 @@ async fn a_failure_rate_over_the_limit_pauses_the_rollout_until_the_operator_res
     let pause = json!({ "status": "paused" });
     assert_eq!(server.send(Method::PUT, &format!("{DEPLOYMENTS}/{dep}/status"), Some(pause)).await.0, 204);
     assert!(get(&server, &dep).await["pause_reason"].as_str().unwrap().starts_with("paused by"));
+
+    // Replaying the log reproduces the rollout: a replica building its read models from the
+    // log shows the same phases, pauses, counts and devices.
+    let replica = server.replica_server(|_| {}).await;
+    let written = server.state.store().last_seq().await.unwrap();
+    assert!(replica.state.read_models.wait_for(written, Duration::from_secs(30)).await);
+    assert_eq!(get(&replica, &dep).await, get(&server, &dep).await);
+    let devices = format!("{DEPLOYMENTS}/{dep}/devices");
+    assert_eq!(replica.get(&devices).await.1, server.get(&devices).await.1);
 }
