@@ -35,6 +35,8 @@ async fn a_dynamic_deployment_takes_devices_that_come_to_match_up_to_max_devices
     .await;
     let d = get(&server, &dep).await;
     assert_eq!((d["dynamic"].clone(), d["initial_device_count"].clone()), (json!(true), json!(1)));
+    assert_eq!((d["filter"]["id"].clone(), d["filter"]["name"].clone()), (json!(filter), json!("beta")));
+    assert_eq!(d["filter"]["terms"], json!([term]));
     assert_eq!(fleet.next(&server, 0).await.0, 200);
     assert_eq!(fleet.next(&server, 1).await.0, 204, "not matching");
     // Device 1 moves to beta while the deployment is open: its next poll joins it.

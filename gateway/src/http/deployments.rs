@@ -70,7 +70,7 @@ pub(super) fn deployment_json(state: &AppState, d: &DeploymentView) -> Result<Va
     if let Some(group) = d.target.strip_prefix("group:") {
         v["groups"] = json!([group]);
     }
-    super::deployments_rollout::add_json(&mut v, d);
+    super::deployments_rollout::add_json(state, &mut v, d);
     Ok(v)
 }
 

@@ -104,9 +104,10 @@ impl RolloutIn {
 }
 
 /// The rollout fields of a deployment's JSON: Mender's `phases` (each with the devices that
-/// asked within it as `device_count`), `update_control_map`, `max_devices`, `dynamic`,
-/// `initial_device_count`; fleetlog's `paused`/`pause_reason` and `max_failure_rate`.
-pub fn add_json(v: &mut Value, d: &DeploymentView) {
+/// asked within it as `device_count`), `update_control_map`, `max_devices`, `dynamic`, `filter`
+/// (its terms as at creation; the name while the saved filter exists), `initial_device_count`;
+/// fleetlog's `paused`/`pause_reason` and `max_failure_rate`.
+pub fn add_json(state: &AppState, v: &mut Value, d: &DeploymentView) {
     if !d.phases.is_empty() {
         let phases: Vec<Value> = d
             .phases
@@ -130,6 +131,12 @@ pub fn add_json(v: &mut Value, d: &DeploymentView) {
     }
     if let Some(dynamic) = &d.dynamic {
         v["dynamic"] = true.into();
+        let id = d.target.strip_prefix("filter:").unwrap_or_default();
+        let name =
+            crate::app::filters::saved(state, crate::DEFAULT_TENANT, id).map(|f| f.name).unwrap_or_default();
+        let terms: Vec<Value> =
+            dynamic.filter.iter().map(fleetlog_projections::inventory::wire::to_json).collect();
+        v["filter"] = json!({ "id": id, "name": name, "terms": terms });
         v["initial_device_count"] = d.initial_device_count.into();
         if let Some(max) = dynamic.max_devices {
             v["max_devices"] = max.into();
