@@ -52,8 +52,9 @@ fn main() -> anyhow::Result<()> {
         let value = args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
         Ok(value.map(|n| n.parse()).transpose()?.unwrap_or(default))
     };
-    // `inventory-model` only: the fleet size and the sled cache it runs with.
-    let devices = number("--devices", 1_000_000)? as usize;
+    // `inventory-model` only: the fleet size and the sled cache it runs with. 100k by default:
+    // a million devices takes ~16 GB of scratch disk and an hour on a 2-core machine.
+    let devices = number("--devices", 100_000)? as usize;
     let cache_mb = number("--cache-mb", 256)?;
     // One nats-server configured exactly as the embedded one (JetStream, sync_interval: always).
     let server = own_nats_server(None, None);

@@ -95,7 +95,8 @@ impl From<sled::Error> for QueryError {
 
 /// Default page cache of the read models' sled store, MiB. sled's own default (1 GiB) alone
 /// would spend the memory budget of a million-device server (1 GiB of RSS); sled counts its
-/// cache in encoded bytes, so the process holds more than this for it.
+/// cache in encoded bytes, so the process holds more than this for it (~3× with 100k
+/// devices' inventory, bench/RESULTS.md).
 pub const DEFAULT_CACHE_MB: u64 = 256;
 
 /// Opens the read models' sled database at `path` with a page cache of `cache_mb` MiB.
