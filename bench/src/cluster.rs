@@ -57,6 +57,7 @@ async fn catch_up(url: &str, stream: &str, replicas: usize, last: u64) -> anyhow
         stream: stream.into(),
         subject_prefix: stream.to_lowercase(),
         replicas,
+        cache_mb: fleetlog_projections::DEFAULT_CACHE_MB,
     };
     let started = Instant::now();
     let app = Box::pin(Application::build(ServeArgs::with_defaults(conn, "127.0.0.1:0".parse()?))).await?;

@@ -289,7 +289,8 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fs_size(p: &std::path::Path) -> u64 {
+/// Bytes of every file under `p`.
+pub(crate) fn fs_size(p: &std::path::Path) -> u64 {
     std::fs::read_dir(p)
         .map(|d| {
             d.filter_map(Result::ok)

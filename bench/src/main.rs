@@ -1,7 +1,7 @@
 //! `make bench`: fleetlog's hot paths as ratios against baselines measured in the same run on
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
-//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|connect|tail|tls|cluster|deployments|reporting|webhooks|all] [--events N]`,
+//! Usage: `fleetlog-bench [append|rebuild|identity|inventory|inventory-model|connect|tail|tls|cluster|deployments|reporting|webhooks|all] [--events N] [--devices N] [--cache-mb M]` (the last two for `inventory-model`),
 //! `fleetlog-bench fuzz [--target T] [--execs N] [--seed S]` (no nats-server needed), or `fleetlog-bench simulate --url URL --user EMAIL --password PASSWORD [--devices N] ...` to
 //! run the device simulator against a running `fleetlog serve`.
 
@@ -16,6 +16,7 @@ mod fuzz;
 mod fuzz_cli;
 mod identity;
 mod inventory;
+mod inventory_model;
 mod rebuild;
 mod reporting;
 mod rollout;
@@ -47,6 +48,14 @@ fn main() -> anyhow::Result<()> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(200_000);
+    let number = |flag: &str, default: u64| -> anyhow::Result<u64> {
+        let value = args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
+        Ok(value.map(|n| n.parse()).transpose()?.unwrap_or(default))
+    };
+    // `inventory-model` only: the fleet size and the sled cache it runs with. 100k by default:
+    // a million devices takes ~16 GB of scratch disk and an hour on a 2-core machine.
+    let devices = number("--devices", 100_000)? as usize;
+    let cache_mb = number("--cache-mb", 256)?;
     // One nats-server configured exactly as the embedded one (JetStream, sync_interval: always).
     let server = own_nats_server(None, None);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -63,6 +72,9 @@ fn main() -> anyhow::Result<()> {
         }
         if which == "inventory" || which == "all" {
             Box::pin(inventory::run(server.url())).await?;
+        }
+        if which == "inventory-model" || which == "all" {
+            Box::pin(inventory_model::run(server.url(), devices, cache_mb)).await?;
         }
         if which == "connect" || which == "all" {
             Box::pin(connect::run(server.url())).await?;

@@ -57,7 +57,11 @@ where
 }
 
 /// Reads the whole stream with a push ordered consumer (what the runner uses).
-async fn raw_push_read(client: &async_nats::Client, stream: &str, last: u64) -> anyhow::Result<f64> {
+pub(crate) async fn raw_push_read(
+    client: &async_nats::Client,
+    stream: &str,
+    last: u64,
+) -> anyhow::Result<f64> {
     let stream = async_nats::jetstream::new(client.clone()).get_stream(stream).await?;
     let started = Instant::now();
     let config = async_nats::jetstream::consumer::push::OrderedConfig {
@@ -76,10 +80,12 @@ async fn raw_pull_read(client: &async_nats::Client, stream: &str, last: u64) -> 
 }
 
 /// Writes every key and value of `tree` into a fresh tree in batches of 1000: what sled alone
-/// costs for the model's data. Returns (keys, keys per second).
-fn raw_sled_write(tree: &sled::Tree) -> anyhow::Result<(usize, f64)> {
+/// costs for the model's data. Returns (keys, keys per second, bytes of the fresh store's files
+/// after a flush).
+pub(crate) fn raw_sled_write(tree: &sled::Tree) -> anyhow::Result<(usize, f64, u64)> {
     let dir = tempfile::tempdir()?;
-    let target = sled::open(dir.path())?.open_tree("raw")?;
+    let db = sled::open(dir.path())?;
+    let target = db.open_tree("raw")?;
     let pairs: Vec<(sled::IVec, sled::IVec)> = tree.iter().collect::<Result<_, _>>()?;
     let started = Instant::now();
     for chunk in pairs.chunks(1000) {
@@ -89,7 +95,9 @@ fn raw_sled_write(tree: &sled::Tree) -> anyhow::Result<(usize, f64)> {
         }
         target.apply_batch(batch)?;
     }
-    Ok((pairs.len(), pairs.len() as f64 / started.elapsed().as_secs_f64()))
+    let rate = pairs.len() as f64 / started.elapsed().as_secs_f64();
+    db.flush()?;
+    Ok((pairs.len(), rate, crate::inventory::fs_size(dir.path())))
 }
 
 /// Runs the comparison and prints it.
@@ -127,7 +135,7 @@ pub async fn run(url: &str, events: usize) -> anyhow::Result<()> {
     let pull = crate::median(pull);
     println!("    vs async-nats's pull ordered consumer {pull:.0} events/s = {:.2}x", ours / pull);
     let model = host.model("devices").expect("devices model");
-    let (keys, sled_rate) = raw_sled_write(&model.tree())?;
+    let (keys, sled_rate, _) = raw_sled_write(&model.tree())?;
     println!(
         "    sled ceiling: the model's {keys} keys written raw in batches of 1000 at {sled_rate:.0} keys/s; the rebuild writes {:.0} keys/s ({:.2} of that)",
         ours * keys as f64 / last as f64,

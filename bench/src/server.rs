@@ -40,6 +40,7 @@ impl BenchServer {
             stream: stream.into(),
             subject_prefix: prefix.into(),
             replicas: 1,
+            cache_mb: fleetlog_projections::DEFAULT_CACHE_MB,
         };
         let mut args = ServeArgs::with_defaults(conn, "127.0.0.1:0".parse()?);
         tune(&mut args);

@@ -58,7 +58,8 @@ async fn copy_until(args: &ReplayArgs, nats: &Nats, to: &str, out: &std::path::P
     if path.exists() {
         anyhow::bail!("{} exists already: choose an empty --out", path.display());
     }
-    let db = sled::open(&path).with_context(|| format!("creating {}", path.display()))?;
+    let db = fleetlog_projections::open_store(&path, args.conn.cache_mb)
+        .with_context(|| format!("creating {}", path.display()))?;
     let all = projections();
     let chosen: Vec<_> =
         all.into_iter().filter(|p| args.model.as_deref().is_none_or(|m| m == p.name())).collect();
@@ -88,7 +89,7 @@ pub async fn replay(args: &ReplayArgs) -> anyhow::Result<()> {
     }
     let result = async {
         let path = args.conn.data_dir.join("readmodels");
-        let db = match sled::open(&path) {
+        let db = match args.conn.open_read_models() {
             Ok(db) => db,
             // Locked: a `serve` runs on this data dir. Ask it to rebuild its own models.
             Err(e) => {

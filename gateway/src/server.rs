@@ -136,7 +136,7 @@ impl Application {
         let nats = Nats::connect(&args.conn).await?;
         let store_cfg = args.conn.store_config();
         let store = crate::nats_client::open_store(&nats.client, store_cfg).await?;
-        let db = sled::open(args.conn.data_dir.join("readmodels")).context("opening the read models")?;
+        let db = args.conn.open_read_models().context("opening the read models")?;
         let host_cfg = HostConfig { stream: args.conn.stream.clone(), ..HostConfig::default() };
         let read_models = ProjectionHost::start(db, nats.client.clone(), host_cfg, projections()).await?;
         let listener =

@@ -77,9 +77,17 @@ pub struct ConnectionArgs {
     /// Stream replicas (3 on a JetStream cluster).
     #[arg(long, env = "FLEETLOG_REPLICAS", default_value_t = 1)]
     pub replicas: usize,
+    /// Page cache of the read models' sled store, in MiB (most of fleetlog's memory).
+    #[arg(long, env = "FLEETLOG_CACHE_MB", default_value_t = fleetlog_projections::DEFAULT_CACHE_MB)]
+    pub cache_mb: u64,
 }
 
 impl ConnectionArgs {
+    /// Opens the read models' store under the data dir with the chosen cache.
+    pub fn open_read_models(&self) -> Result<sled::Db, sled::Error> {
+        fleetlog_projections::open_store(&self.data_dir.join("readmodels"), self.cache_mb)
+    }
+
     /// The event store settings these flags select.
     pub fn store_config(&self) -> fleetlog_commands::StoreConfig {
         fleetlog_commands::StoreConfig {

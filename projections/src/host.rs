@@ -90,7 +90,10 @@ impl ProjectionHost {
                 meta.insert(version_key(&tree_name), current.as_bytes())?;
                 meta.insert(active_key(name), tree_name.as_bytes())?;
             }
-            let view = Arc::new(ReadModel::new(name, tree.clone(), position));
+            // The shape the tree in service was written in (an older one until its rebuild).
+            let shape =
+                stored_version.as_deref().and_then(|v| v.parse().ok()).unwrap_or(projection.version());
+            let view = Arc::new(ReadModel::new(name, tree.clone(), shape, position));
             let slot = Arc::new(Slot {
                 projection,
                 view,

@@ -64,7 +64,7 @@ impl ProjectionHost {
         self.meta.insert(version_key(&new_name), slot.projection.version().to_string().as_bytes())?;
         self.meta.insert(active_key(name), new_name.as_bytes())?;
         self.meta.flush_async().await?;
-        slot.view.swap(tree.clone(), position);
+        slot.view.swap(tree.clone(), slot.projection.version(), position);
         slot.view.set_lag(pending);
         *slot.tree_name.lock().expect("tree name lock") = new_name;
         start_live(slot, tree, feed, position);

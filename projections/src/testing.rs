@@ -74,6 +74,11 @@ impl<P: Projection> Given<P> {
         self.event(kind, id, event)
     }
 
+    /// The events so far, as the log holds them.
+    pub fn events(&self) -> &[RecordedEvent] {
+        &self.events
+    }
+
     /// Applies every event in one batch and hands the model to `check`.
     pub fn then(self, check: impl FnOnce(&ReadModel)) {
         check(&self.model());
@@ -93,7 +98,7 @@ impl<P: Projection> Given<P> {
         }
         let position = checkpoint(&tree).expect("checkpoint");
         assert_eq!(position, self.events.last().map_or(0, |e| e.seq), "checkpoint after the last event");
-        let model = ReadModel::new(self.projection.name(), tree, position);
+        let model = ReadModel::new(self.projection.name(), tree, self.projection.version(), position);
         Applied { model, _db: db }
     }
 

@@ -17,17 +17,18 @@ pub(crate) const LAG_UNKNOWN: u64 = u64::MAX;
 /// A read model as queries see it. Rebuilds swap the tree underneath without readers noticing.
 pub struct ReadModel {
     name: &'static str,
-    tree: ArcSwap<Tree>,
+    /// The tree in service and the shape version its bytes are in.
+    served: ArcSwap<(Arc<Tree>, u32)>,
     position: watch::Sender<u64>,
     lag: AtomicU64,
     failed: AtomicBool,
 }
 
 impl ReadModel {
-    pub(crate) fn new(name: &'static str, tree: Tree, position: u64) -> Self {
+    pub(crate) fn new(name: &'static str, tree: Tree, shape: u32, position: u64) -> Self {
         ReadModel {
             name,
-            tree: ArcSwap::from_pointee(tree),
+            served: ArcSwap::from_pointee((Arc::new(tree), shape)),
             position: watch::Sender::new(position),
             lag: AtomicU64::new(LAG_UNKNOWN),
             failed: AtomicBool::new(false),
@@ -41,7 +42,15 @@ impl ReadModel {
 
     /// The tree to read from now. Hold it for one query only: a rebuild may swap it.
     pub fn tree(&self) -> Arc<Tree> {
-        self.tree.load_full()
+        self.served.load().0.clone()
+    }
+
+    /// The tree to read from now and the shape version (`Projection::version`) it was written
+    /// in: while a rebuild to a new shape runs, the old tree serves, so a query that builds keys
+    /// asks which form they take.
+    pub fn served(&self) -> (Arc<Tree>, u32) {
+        let served = self.served.load();
+        (served.0.clone(), served.1)
     }
 
     /// The last stream sequence applied to the tree in service.
@@ -95,8 +104,8 @@ impl ReadModel {
         self.failed.store(true, Ordering::Relaxed);
     }
 
-    pub(crate) fn swap(&self, tree: Tree, position: u64) {
-        self.tree.store(Arc::new(tree));
+    pub(crate) fn swap(&self, tree: Tree, shape: u32, position: u64) {
+        self.served.store(Arc::new((Arc::new(tree), shape)));
         self.position.send_replace(position);
     }
 }

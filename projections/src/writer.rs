@@ -58,6 +58,13 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
+    /// The keys this batch writes so far, each with whether it is set (or removed): what a
+    /// test counts to check that an event writes only what it changes.
+    #[cfg(test)]
+    pub(crate) fn written(&self) -> Vec<(&[u8], bool)> {
+        self.pending.iter().map(|(k, v)| (k.as_slice(), v.is_some())).collect()
+    }
+
     /// Keys and values under `prefix`, including this batch's writes, in key order (for the
     /// few events that touch a whole family of keys, such as aborting a deployment).
     pub fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, IVec)>, ProjectionError> {

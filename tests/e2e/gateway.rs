@@ -26,6 +26,7 @@ fn serve_args(data_dir: PathBuf, nats_url: Option<String>) -> ServeArgs {
             stream: format!("G{id}"),
             subject_prefix: format!("g{}", &id[..12]),
             replicas: 1,
+            cache_mb: fleetlog_projections::DEFAULT_CACHE_MB,
         },
         "127.0.0.1:0".parse().unwrap(),
     )

@@ -114,6 +114,7 @@ pub fn fresh_conn(tag: &str) -> (tempfile::TempDir, fleetlog_gateway::settings::
         stream: format!("{}{id}", tag.to_uppercase()),
         subject_prefix: format!("{}{}", tag.to_lowercase(), &id[..12]),
         replicas: 1,
+        cache_mb: fleetlog_projections::DEFAULT_CACHE_MB,
     };
     (dir, conn)
 }

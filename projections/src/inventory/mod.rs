@@ -4,6 +4,7 @@
 //! disappears; its index entries and counts go with it.
 
 mod doc;
+mod footprint;
 pub mod index;
 pub mod predicate;
 mod query;
@@ -11,8 +12,6 @@ pub mod search;
 #[cfg(test)]
 mod tests;
 pub mod wire;
-
-use std::collections::BTreeSet;
 
 use fleetlog_events::connect::ConnectEvent;
 use fleetlog_events::device::{AuthSetStatus, DeviceEvent};
@@ -24,7 +23,10 @@ use fleetlog_events::{ActorKind, DomainEvent, RecordedEvent};
 pub use doc::{InventoryDoc, identity_attributes};
 pub use query::{InventoryQueries, ValueRange};
 
-use crate::{Projection, ProjectionError, Writer, from_bytes, to_bytes};
+use crate::{Projection, ProjectionError, Writer, to_bytes};
+
+/// The model version from which index keys hold UUID device ids as 16 bytes.
+const COMPACT_IDS_SINCE: u32 = 5;
 
 /// The projection that maintains the inventory documents and their index.
 pub struct InventoryProjection;
@@ -66,39 +68,26 @@ fn add(w: &mut Writer<'_>, key: Vec<u8>, delta: i64) -> Result<(), ProjectionErr
     Ok(())
 }
 
-/// The index keys and the attribute names of a document.
-fn footprint(tenant: &str, d: &InventoryDoc) -> (BTreeSet<Vec<u8>>, BTreeSet<(&'static str, String)>) {
-    let mut keys = BTreeSet::new();
-    let mut names = BTreeSet::new();
-    for (scope, name, value) in d.entries() {
-        for s in index::scalars(&value) {
-            keys.insert(index::entry_key(tenant, scope, &name, &s, &d.id));
-        }
-        names.insert((scope, name.into_owned()));
-    }
-    (keys, names)
-}
-
-/// Replaces a device's document (or removes it, for `None`), keeping index and counts in step.
+/// Replaces a device's document (or removes it, for `None`), writing only the index entries
+/// and counts that change with it.
 fn store(
     w: &mut Writer<'_>,
     tenant: &str,
     old: Option<&InventoryDoc>,
     new: Option<&InventoryDoc>,
 ) -> Result<(), ProjectionError> {
-    let empty = || (BTreeSet::new(), BTreeSet::new());
-    let (old_keys, old_names) = old.map_or_else(empty, |d| footprint(tenant, d));
-    let (new_keys, new_names) = new.map_or_else(empty, |d| footprint(tenant, d));
-    for k in old_keys.difference(&new_keys) {
-        w.remove(k.clone())?;
+    let id = old.or(new).map(|d| d.id.as_str()).unwrap_or_default();
+    let change = footprint::change(tenant, id, old, new);
+    for k in change.removed_keys {
+        w.remove(k)?;
     }
-    for k in new_keys.difference(&old_keys) {
-        w.insert(k.clone(), Vec::new());
+    for k in change.added_keys {
+        w.insert(k, Vec::new());
     }
-    for (scope, name) in old_names.difference(&new_names) {
+    for (scope, name) in &change.gone {
         add(w, count_key(tenant, scope, name), -1)?;
     }
-    for (scope, name) in new_names.difference(&old_names) {
+    for (scope, name) in &change.appeared {
         add(w, count_key(tenant, scope, name), 1)?;
     }
     match (old, new) {
@@ -106,9 +95,9 @@ fn store(
         (Some(_), None) => add(w, total_key(tenant), -1)?,
         _ => {}
     }
-    let key = doc_key(tenant, old.or(new).map(|d| d.id.as_str()).unwrap_or_default());
+    let key = doc_key(tenant, id);
     match new {
-        Some(d) => w.insert(key, to_bytes(d)?),
+        Some(d) => w.insert(key, d.encode()?),
         None => w.remove(key)?,
     }
     Ok(())
@@ -196,7 +185,9 @@ impl Projection for InventoryProjection {
     }
 
     fn version(&self) -> u32 {
-        4
+        // 5: documents stored positionally (MessagePack arrays, no field names), UUID device
+        // ids in index keys as their 16 bytes.
+        5
     }
 
     fn apply(&self, w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError> {
@@ -219,7 +210,7 @@ impl Projection for InventoryProjection {
             _ => return check_in(w, e),
         }
         let key = doc_key(&agg.tenant, &agg.id);
-        let old: Option<InventoryDoc> = w.get(&key)?.map(|v| from_bytes(&v)).transpose()?;
+        let old = w.get(&key)?.map(|v| InventoryDoc::decode(&v)).transpose()?;
         let mut new = next(old.as_ref(), &agg.id, e.envelope.occurred_at.0, &e.envelope.event);
         if let Some(d) = new.as_mut()
             && e.envelope.actor.kind == ActorKind::Device
@@ -243,7 +234,7 @@ fn check_in(w: &mut Writer<'_>, e: &RecordedEvent) -> Result<(), ProjectionError
         return Ok(());
     }
     let key = doc_key(&env.aggregate.tenant, &env.actor.id);
-    let Some(old) = w.get(&key)?.map(|v| from_bytes::<InventoryDoc>(&v)).transpose()? else { return Ok(()) };
+    let Some(old) = w.get(&key)?.map(|v| InventoryDoc::decode(&v)).transpose()? else { return Ok(()) };
     let mut new = old.clone();
     new.check_in_ts = Some(env.occurred_at.0);
     store(w, &env.aggregate.tenant, Some(&old), Some(&new))

@@ -26,7 +26,7 @@ pub struct InventoryQueries<'a>(pub &'a ReadModel);
 impl InventoryQueries<'_> {
     /// One device's document.
     pub fn get(&self, tenant: &str, device: &str) -> Result<Option<InventoryDoc>, ProjectionError> {
-        self.0.tree().get(doc_key(tenant, device))?.map(|v| from_bytes(&v)).transpose()
+        self.0.tree().get(doc_key(tenant, device))?.map(|v| InventoryDoc::decode(&v)).transpose()
     }
 
     /// How many devices the tenant's inventory holds.
@@ -126,8 +126,8 @@ impl InventoryQueries<'_> {
         let mut out = Vec::new();
         for k in self.0.tree().range::<Vec<u8>, _>((lo, hi)).keys() {
             let k = k?;
-            if let Some(id) = device_of(&k, attr.len()) {
-                out.push(id.to_owned());
+            if let Some((_, id)) = device_of(&k, attr.len()) {
+                out.push(id.into_owned());
             }
         }
         out.sort_unstable();
@@ -144,7 +144,13 @@ impl InventoryQueries<'_> {
         v: &Scalar,
         device: &str,
     ) -> Result<bool, ProjectionError> {
-        Ok(self.0.tree().contains_key(index::entry_key(tenant, scope, name, v, device))?)
+        let (tree, shape) = self.0.served();
+        let key = if shape >= super::COMPACT_IDS_SINCE {
+            index::entry_key(tenant, scope, name, v, device)
+        } else {
+            index::text_id_entry_key(tenant, scope, name, v, device)
+        };
+        Ok(tree.contains_key(key)?)
     }
 
     /// The distinct values of a text attribute (e.g. `system/group`), in order. It jumps over
@@ -162,8 +168,7 @@ impl InventoryQueries<'_> {
         let end = index::type_end(&attr, false);
         while let Some(kv) = tree.range(from.clone()..end.clone()).keys().next() {
             let k = kv?;
-            let Some(device) = device_of(&k, attr.len()) else { break };
-            let value_end = k.len() - device.len();
+            let Some((value_end, _)) = device_of(&k, attr.len()) else { break };
             // Strip the type byte and the `00 01` terminator, then undo the NUL escaping.
             let encoded = &k[attr.len() + 1..value_end - 2];
             let mut text = Vec::with_capacity(encoded.len());
