@@ -38,6 +38,7 @@ mod reporting_cases;
 mod reporting_faults;
 mod restart;
 mod server;
+mod snapshots;
 mod spec_sweep;
 mod store;
 mod support;
