@@ -6,44 +6,12 @@ use fleetlog_events::{Actor, Aggregate, AggregateRef, EventEnvelope, Timestamp};
 use crate::cache::StateCache;
 use crate::error::{CommandError, StoreError};
 use crate::load::fold;
+use crate::ride_out::RideOut;
 use crate::snapshot::Snapshots;
 use crate::store::{EventStore, SubjectAppend};
 
 /// How often a command is decided again after losing a race, before answering 409.
 pub(crate) const MAX_ATTEMPTS: usize = 5;
-
-/// How long a command rides out a log that cannot answer (a JetStream leader election after a
-/// node died, a reconnect) before the failure reaches the caller.
-const RIDE_OUT: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// Waits out transient failures of the log, within [`RIDE_OUT`], with a growing pause.
-pub(crate) struct RideOut {
-    started: std::time::Instant,
-    pause: std::time::Duration,
-}
-
-impl RideOut {
-    pub(crate) fn new() -> RideOut {
-        RideOut { started: std::time::Instant::now(), pause: std::time::Duration::from_millis(50) }
-    }
-
-    /// True (after a pause) when `e` may pass and there is time left to try again. Safe for an
-    /// append whose outcome is unknown: the retry reloads the subject first, and a command id
-    /// already in it answers as a repeat (the store's message id also de-duplicates).
-    pub(crate) async fn retry(&mut self, e: &StoreError) -> bool {
-        let transient = matches!(
-            e,
-            StoreError::Unavailable(_) | StoreError::OutcomeUnknown(_) | StoreError::Server { code: 503, .. }
-        );
-        if !transient || self.started.elapsed() + self.pause > RIDE_OUT {
-            return false;
-        }
-        tracing::warn!(error = %e, pause_ms = self.pause.as_millis() as u64, "the log did not answer; retrying");
-        tokio::time::sleep(self.pause).await;
-        self.pause = (self.pause * 2).min(std::time::Duration::from_secs(1));
-        true
-    }
-}
 
 /// A uniqueness claim to take or release together with a command.
 #[derive(Debug, Clone, Copy)]
@@ -235,8 +203,11 @@ impl CommandService {
                     Err(e) => return Err(e.into()),
                 };
                 let (claim_state, claim_expected) = fold::<Claim>(&claim_history)?;
-                let taken = Claim::decide(&claim_state, op)
-                    .map_err(|ClaimError::Taken(holder)| CommandError::Taken { holder })?;
+                let taken = Claim::decide(&claim_state, op).map_err(|e| match e {
+                    ClaimError::Taken(holder) => CommandError::Taken { holder },
+                    // Only a new aggregate's take (`TakeNew`, not used here) is refused so.
+                    ClaimError::Released(_) => CommandError::Conflict,
+                })?;
                 envelopes.push(taken.into_iter().map(|e| envelope(meta, claim_agg, e.into())).collect());
                 appends_meta.push((claim_subject.clone(), claim_expected));
             }

@@ -7,10 +7,12 @@
 pub mod app;
 pub mod auth;
 mod cache;
+mod claim_first;
 mod error;
 mod handler;
 mod limits;
 mod load;
+mod ride_out;
 pub mod snapshot;
 mod store;
 

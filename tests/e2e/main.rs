@@ -29,6 +29,7 @@ mod logtools;
 mod mender_client;
 mod mender_tls;
 mod mender_update;
+mod onboarding;
 mod playback;
 mod projections;
 mod python_consumer;
