@@ -53,7 +53,9 @@ async fn fleetlog_round(store: &EventStore, round: usize) -> f64 {
     PER_ROUND as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn raw_round(js: &async_nats::jetstream::Context, prefix: &str, round: usize) -> f64 {
+/// Guarded publishes per second straight through async-nats: `PER_ROUND` new subjects under
+/// `prefix`, `IN_FLIGHT` at a time (the log's own ceiling on this machine, now).
+pub(crate) async fn raw_round(js: &async_nats::jetstream::Context, prefix: &str, round: usize) -> f64 {
     // The same bytes and headers, prepared outside the timed loop's per-message work only as
     // far as the raw client itself would need them.
     let started = Instant::now();

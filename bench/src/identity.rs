@@ -1,6 +1,7 @@
 //! Identity figures: a device-authenticated no-op route against the same route without auth,
-//! and auth requests per second for Ed25519 and RSA-3072 device keys, through HTTP on a real
-//! fleetlog server.
+//! auth requests per second for Ed25519 and RSA-3072 device keys, and first auth requests of
+//! new devices (each creates a device and claims its identity) against the accepted device's
+//! re-authentication in the same run, through HTTP on a real fleetlog server.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +19,8 @@ use sha2::{Digest, Sha256};
 const IN_FLIGHT: usize = 32;
 /// Length of one measured run.
 const RUN: Duration = Duration::from_secs(3);
+/// New devices that onboard in the new-device run (each once: a first request is a new device).
+const NEW_DEVICES: usize = 4000;
 
 /// A device key that can sign auth requests.
 enum Key {
@@ -92,6 +95,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     ];
 
     let mut device_token = String::new();
+    let mut accepted_rate = 0.0;
     for (i, (name, key)) in keys.iter().enumerate() {
         let id_data = format!(r#"{{"mac":"02:be:00:00:00:{i:02x}"}}"#);
         let body = serde_json::json!({ "id_data": id_data, "tenant_token": "", "pubkey": key.pem() })
@@ -142,11 +146,28 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
             async move { fut.await.is_ok_and(|r| r.status() == 200) }
         })
         .await;
+        if i == 0 {
+            accepted_rate = rate;
+        }
         println!(
             "(c) auth requests of an accepted {name} device: {rate:.0}/s  ({IN_FLIGHT} in flight, {} s)",
             RUN.as_secs()
         );
     }
+
+    // The log's own ceiling right now: a new device is two guarded appends (its identity claim,
+    // then its first event), so half the raw rate is the most it can reach.
+    let raw = raw_publish_rate(url).await?;
+    let new_rate = new_devices(&http, &base).await?;
+    let model = state.read_models.model("devices").expect("devices model");
+    let pending = fleetlog_projections::devices::DevicesQueries(&model)
+        .count("default", Some(fleetlog_events::device::DeviceStatus::Pending))?;
+    anyhow::ensure!(pending == NEW_DEVICES, "{pending} pending devices, expected {NEW_DEVICES}");
+    println!(
+        "(c) first auth requests of {NEW_DEVICES} new Ed25519 devices (401, device pending): {new_rate:.0}/s vs raw guarded publish {raw:.0}/s = {:.2}x (two appends per device: 0.50 is the log's ceiling); vs the accepted device's re-auth {accepted_rate:.0}/s = {:.2}x  ({IN_FLIGHT} in flight)",
+        new_rate / raw,
+        new_rate / accepted_rate
+    );
 
     // The same no-op route with and without device authentication, on the real state.
     let routes = Router::new()
@@ -176,4 +197,63 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     );
     server.stop().await?;
     Ok(())
+}
+
+/// Raw guarded publishes per second on a stream of their own (the append bench's round, after
+/// one warm-up round).
+async fn raw_publish_rate(url: &str) -> anyhow::Result<f64> {
+    let client = async_nats::connect(url).await?;
+    let cfg =
+        fleetlog_commands::StoreConfig { stream: "BENCH_ID_RAW".into(), prefix: "bidr".into(), replicas: 1 };
+    fleetlog_commands::EventStore::open(client.clone(), cfg).await?;
+    let js = async_nats::jetstream::new(client);
+    crate::append::raw_round(&js, "bidr", 1000).await;
+    Ok(crate::append::raw_round(&js, "bidr", 0).await)
+}
+
+/// Sends the first auth request of [`NEW_DEVICES`] devices, each with its own identity and
+/// Ed25519 key, `IN_FLIGHT` at a time; returns requests per second. The bodies are signed
+/// before the clock starts, so the figure is the server's (verify, claim the identity, create
+/// the device, wait for the read models) and not the simulated devices' signing.
+async fn new_devices(http: &reqwest::Client, base: &str) -> anyhow::Result<f64> {
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let requests: Vec<(String, String)> = (0..NEW_DEVICES)
+        .map(|n| {
+            let seed: [u8; 32] = Sha256::digest(format!("{run}/{n}")).into();
+            let key = Key::Ed25519(Box::new(ed25519_dalek::SigningKey::from_bytes(&seed)));
+            let id_data = format!(r#"{{"mac":"02:{}:{n:08x}"}}"#, &run[..8]);
+            let body = serde_json::json!({ "id_data": id_data, "tenant_token": "", "pubkey": key.pem() })
+                .to_string()
+                + "\n";
+            let signature = key.sign(body.as_bytes());
+            (body, signature)
+        })
+        .collect();
+    let requests = Arc::new(requests);
+    let next = Arc::new(AtomicU64::new(0));
+    let url = Arc::new(format!("{base}/api/devices/v1/authentication/auth_requests"));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..IN_FLIGHT)
+        .map(|_| {
+            let (http, url, requests, next) = (http.clone(), url.clone(), requests.clone(), next.clone());
+            tokio::spawn(async move {
+                loop {
+                    let n = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some((body, signature)) = requests.get(n) else { return anyhow::Ok(()) };
+                    let res = http
+                        .post(url.as_str())
+                        .header("Content-Type", "application/json")
+                        .header("X-MEN-Signature", signature)
+                        .body(body.clone())
+                        .send()
+                        .await?;
+                    anyhow::ensure!(res.status() == 401, "a new device is pending, got {}", res.status());
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.await??;
+    }
+    Ok(NEW_DEVICES as f64 / started.elapsed().as_secs_f64())
 }

@@ -15,6 +15,7 @@ const RECENT_COMMANDS: usize = 8;
 
 struct Entry {
     last_seq: u64,
+    since_snapshot: usize,
     state: Arc<dyn Any + Send + Sync>,
     commands: Vec<String>,
 }
@@ -30,6 +31,8 @@ pub(crate) struct Cached<S> {
     pub state: S,
     pub last_seq: u64,
     pub commands: Vec<String>,
+    /// Events past the aggregate's newest snapshot (for those that have snapshots).
+    pub since_snapshot: usize,
 }
 
 impl StateCache {
@@ -41,7 +44,12 @@ impl StateCache {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         let e = entries.get(subject)?;
         let state = e.state.downcast_ref::<S>()?.clone();
-        Some(Cached { state, last_seq: e.last_seq, commands: e.commands.clone() })
+        Some(Cached {
+            state,
+            last_seq: e.last_seq,
+            commands: e.commands.clone(),
+            since_snapshot: e.since_snapshot,
+        })
     }
 
     pub(crate) fn put<S: Send + Sync + 'static>(
@@ -50,6 +58,7 @@ impl StateCache {
         state: S,
         last_seq: u64,
         mut commands: Vec<String>,
+        since_snapshot: usize,
     ) {
         if commands.len() > RECENT_COMMANDS {
             commands.drain(..commands.len() - RECENT_COMMANDS);
@@ -60,7 +69,8 @@ impl StateCache {
         if entries.len() >= self.capacity && !entries.contains_key(subject) {
             entries.clear();
         }
-        entries.insert(subject.to_owned(), Entry { last_seq, state: Arc::new(state), commands });
+        entries
+            .insert(subject.to_owned(), Entry { last_seq, since_snapshot, state: Arc::new(state), commands });
     }
 
     pub(crate) fn forget(&self, subject: &str) {
@@ -75,13 +85,14 @@ mod tests {
     #[test]
     fn entries_round_trip_are_bounded_and_typed() {
         let c = StateCache::new(2);
-        c.put("a", 1u32, 5, vec!["c1".into()]);
+        c.put("a", 1u32, 5, vec!["c1".into()], 0);
         let got = c.get::<u32>("a").unwrap();
         assert_eq!((got.state, got.last_seq, got.commands), (1, 5, vec!["c1".to_owned()]));
         assert!(c.get::<String>("a").is_none(), "another type is a miss");
-        c.put("b", 2u32, 1, (0..20).map(|i| i.to_string()).collect());
+        c.put("b", 2u32, 1, (0..20).map(|i| i.to_string()).collect(), 3);
+        assert_eq!(c.get::<u32>("b").unwrap().since_snapshot, 3);
         assert_eq!(c.get::<u32>("b").unwrap().commands.len(), RECENT_COMMANDS);
-        c.put("c", 3u32, 1, vec![]);
+        c.put("c", 3u32, 1, vec![], 0);
         assert!(c.get::<u32>("a").is_none(), "full: started over");
         c.forget("c");
         assert!(c.get::<u32>("c").is_none());

@@ -1,47 +1,17 @@
 //! The command loop: load an aggregate, decide, append under optimistic concurrency, retry.
 
 use fleetlog_events::claim::{Claim, ClaimCommand, ClaimError};
-use fleetlog_events::{Actor, Aggregate, AggregateRef, EventEnvelope, RecordedEvent, Timestamp};
+use fleetlog_events::{Actor, Aggregate, AggregateRef, EventEnvelope, Timestamp};
 
 use crate::cache::StateCache;
 use crate::error::{CommandError, StoreError};
+use crate::load::fold;
+use crate::ride_out::RideOut;
+use crate::snapshot::Snapshots;
 use crate::store::{EventStore, SubjectAppend};
 
 /// How often a command is decided again after losing a race, before answering 409.
-const MAX_ATTEMPTS: usize = 5;
-
-/// How long a command rides out a log that cannot answer (a JetStream leader election after a
-/// node died, a reconnect) before the failure reaches the caller.
-const RIDE_OUT: std::time::Duration = std::time::Duration::from_secs(20);
-
-/// Waits out transient failures of the log, within [`RIDE_OUT`], with a growing pause.
-struct RideOut {
-    started: std::time::Instant,
-    pause: std::time::Duration,
-}
-
-impl RideOut {
-    fn new() -> RideOut {
-        RideOut { started: std::time::Instant::now(), pause: std::time::Duration::from_millis(50) }
-    }
-
-    /// True (after a pause) when `e` may pass and there is time left to try again. Safe for an
-    /// append whose outcome is unknown: the retry reloads the subject first, and a command id
-    /// already in it answers as a repeat (the store's message id also de-duplicates).
-    async fn retry(&mut self, e: &StoreError) -> bool {
-        let transient = matches!(
-            e,
-            StoreError::Unavailable(_) | StoreError::OutcomeUnknown(_) | StoreError::Server { code: 503, .. }
-        );
-        if !transient || self.started.elapsed() + self.pause > RIDE_OUT {
-            return false;
-        }
-        tracing::warn!(error = %e, pause_ms = self.pause.as_millis() as u64, "the log did not answer; retrying");
-        tokio::time::sleep(self.pause).await;
-        self.pause = (self.pause * 2).min(std::time::Duration::from_secs(1));
-        true
-    }
-}
+pub(crate) const MAX_ATTEMPTS: usize = 5;
 
 /// A uniqueness claim to take or release together with a command.
 #[derive(Debug, Clone, Copy)]
@@ -97,6 +67,7 @@ pub struct Outcome {
 pub struct CommandService {
     store: EventStore,
     cache: std::sync::Arc<StateCache>,
+    snapshots: std::sync::Arc<Snapshots>,
 }
 
 /// Aggregates whose state this process keeps between commands.
@@ -105,7 +76,12 @@ const CACHED_AGGREGATES: usize = 50_000;
 impl CommandService {
     /// A service over one store.
     pub fn new(store: EventStore) -> Self {
-        CommandService { store, cache: std::sync::Arc::new(StateCache::new(CACHED_AGGREGATES)) }
+        let snapshots = std::sync::Arc::new(Snapshots::new(store.clone()));
+        CommandService { store, cache: std::sync::Arc::new(StateCache::new(CACHED_AGGREGATES)), snapshots }
+    }
+
+    pub(crate) fn snapshots(&self) -> &Snapshots {
+        &self.snapshots
     }
 
     /// The underlying store.
@@ -196,22 +172,17 @@ impl CommandService {
             // The first attempt decides on the cached state when there is one; a conflict
             // means it was stale, and the next attempt reads the log.
             let cached = if attempt == 1 { self.cache.get::<A::State>(&subject) } else { None };
-            let (state, expected, mut commands) = match cached {
-                Some(c) => (c.state, c.last_seq, c.commands),
-                None => {
-                    let history = match self.store.load(&subject).await {
-                        Ok(h) => h,
-                        // Not a lost race: this attempt does not count.
-                        Err(e) if ride.retry(&e).await => {
-                            attempt -= 1;
-                            continue;
-                        }
-                        Err(e) => return Err(e.into()),
-                    };
-                    let (state, last) = fold::<A>(&history)?;
-                    let ids = history.iter().map(|r| r.envelope.command_id.clone()).collect();
-                    (state, last, ids)
-                }
+            let (state, expected, mut commands, since_snapshot) = match cached {
+                Some(c) => (c.state, c.last_seq, c.commands, c.since_snapshot),
+                None => match self.load_subject::<A>(&subject).await {
+                    Ok(l) => (l.state, l.last_seq, l.commands, l.since_snapshot),
+                    // Not a lost race: this attempt does not count.
+                    Err(e) if ride.retry(&e).await => {
+                        attempt -= 1;
+                        continue;
+                    }
+                    Err(e) => return Err(e.into()),
+                },
             };
             if commands.contains(&meta.command_id) {
                 return Ok(Outcome { position: expected, appended: 0, duplicate: true });
@@ -232,8 +203,11 @@ impl CommandService {
                     Err(e) => return Err(e.into()),
                 };
                 let (claim_state, claim_expected) = fold::<Claim>(&claim_history)?;
-                let taken = Claim::decide(&claim_state, op)
-                    .map_err(|ClaimError::Taken(holder)| CommandError::Taken { holder })?;
+                let taken = Claim::decide(&claim_state, op).map_err(|e| match e {
+                    ClaimError::Taken(holder) => CommandError::Taken { holder },
+                    // Only a new aggregate's take (`TakeNew`, not used here) is refused so.
+                    ClaimError::Released(_) => CommandError::Conflict,
+                })?;
                 envelopes.push(taken.into_iter().map(|e| envelope(meta, claim_agg, e.into())).collect());
                 appends_meta.push((claim_subject.clone(), claim_expected));
             }
@@ -257,7 +231,11 @@ impl CommandService {
                         // The aggregate's events come first in the batch.
                         let last_own = done.last_seq - appended as u64 + own_events as u64;
                         commands.push(meta.command_id.clone());
-                        self.cache.put(&subject, next_state, last_own, commands);
+                        let last = (last_own, envelopes[0][own_events - 1].event_id.as_str());
+                        let since = since_snapshot + own_events;
+                        let since =
+                            self.after_append::<A>(&subject, &next_state, last, &commands, since).await;
+                        self.cache.put(&subject, next_state, last_own, commands, since);
                     }
                     return Ok(Outcome { position: done.last_seq, appended, duplicate: false });
                 }
@@ -276,19 +254,6 @@ impl CommandService {
         }
         Err(CommandError::Conflict)
     }
-}
-
-/// Folds a subject's history into the aggregate's state; returns it with the last sequence.
-pub fn fold<A: Aggregate>(history: &[RecordedEvent]) -> Result<(A::State, u64), StoreError> {
-    let mut state = A::initial();
-    for r in history {
-        let event = A::Event::try_from(r.envelope.event.clone()).map_err(|_| StoreError::Decode {
-            seq: r.seq,
-            source: fleetlog_schemas::DecodeError::InvalidField("aggregate_type"),
-        })?;
-        state = A::evolve(state, &event);
-    }
-    Ok((state, history.last().map_or(0, |r| r.seq)))
 }
 
 /// Wraps one decided event with the command's metadata and a fresh UUIDv7.

@@ -7,14 +7,19 @@
 pub mod app;
 pub mod auth;
 mod cache;
+mod claim_first;
 mod error;
 mod handler;
 mod limits;
+mod load;
+mod ride_out;
+pub mod snapshot;
 mod store;
 
 pub use error::{CommandError, StoreError};
-pub use handler::{ClaimOp, CommandMeta, CommandService, Outcome, envelope, fold};
+pub use handler::{ClaimOp, CommandMeta, CommandService, Outcome, envelope};
 pub use limits::check_token;
+pub use load::{Loaded, fold};
 pub use store::{Appended, EventStore, StoreConfig, SubjectAppend};
 
 /// The current time as an event timestamp (handlers read the clock, `decide` never does).

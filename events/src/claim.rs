@@ -1,6 +1,7 @@
 //! Uniqueness claims: a subject per unique value (a user's e-mail, a device identity) whose
 //! holder is decided like any aggregate, and written in the same atomic batch as the change
-//! that needs it. Two concurrent claimants race on the claim's subject; one wins.
+//! that needs it, or, for a new aggregate, just before its first event ([`ClaimCommand::TakeNew`]).
+//! Two concurrent claimants race on the claim's subject; one wins.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,6 +15,10 @@ pub struct Claim;
 pub struct ClaimState {
     /// The holder's id, if held.
     pub holder: Option<String>,
+    /// Ids that held the value and gave it up, oldest first (not part of the history's JSON:
+    /// the events say the same).
+    #[serde(skip)]
+    pub released_by: Vec<String>,
 }
 
 /// What may be asked of a claim.
@@ -22,6 +27,13 @@ pub enum ClaimCommand {
     /// Take the value for `holder` (a no-op if it already holds it).
     Take {
         /// Id of the aggregate that will hold the value.
+        holder: String,
+    },
+    /// Take the value for `holder`, a new aggregate whose own events follow this claim: as
+    /// `Take`, but refused if `holder` held the value before and gave it up (a finished
+    /// aggregate must not get it back from a slow or retried creation).
+    TakeNew {
+        /// Id of the new aggregate.
         holder: String,
     },
     /// Give the value up (a no-op unless `holder` holds it).
@@ -57,6 +69,9 @@ pub enum ClaimError {
     /// Another aggregate holds the value.
     #[error("already taken by {0}")]
     Taken(String),
+    /// A new aggregate's take by an id that already held the value and released it.
+    #[error("{0} held this value before and gave it up")]
+    Released(String),
 }
 
 impl Aggregate for Claim {
@@ -67,12 +82,21 @@ impl Aggregate for Claim {
     type Error = ClaimError;
 
     fn decide(state: &ClaimState, command: &ClaimCommand) -> Result<Vec<ClaimEvent>, ClaimError> {
+        if let ClaimCommand::TakeNew { holder } = command
+            && state.released_by.contains(holder)
+        {
+            return Err(ClaimError::Released(holder.clone()));
+        }
         match (command, &state.holder) {
-            (ClaimCommand::Take { holder }, None) => {
+            (ClaimCommand::Take { holder } | ClaimCommand::TakeNew { holder }, None) => {
                 Ok(vec![ClaimEvent::ClaimTaken { holder: holder.clone() }])
             }
-            (ClaimCommand::Take { holder }, Some(h)) if h == holder => Ok(vec![]),
-            (ClaimCommand::Take { .. }, Some(h)) => Err(ClaimError::Taken(h.clone())),
+            (ClaimCommand::Take { holder } | ClaimCommand::TakeNew { holder }, Some(h)) if h == holder => {
+                Ok(vec![])
+            }
+            (ClaimCommand::Take { .. } | ClaimCommand::TakeNew { .. }, Some(h)) => {
+                Err(ClaimError::Taken(h.clone()))
+            }
             (ClaimCommand::Release { holder }, Some(h)) if h == holder => {
                 Ok(vec![ClaimEvent::ClaimReleased { holder: holder.clone() }])
             }
@@ -81,10 +105,13 @@ impl Aggregate for Claim {
     }
 
     fn evolve(mut state: ClaimState, event: &ClaimEvent) -> ClaimState {
-        state.holder = match event {
-            ClaimEvent::ClaimTaken { holder } => Some(holder.clone()),
-            ClaimEvent::ClaimReleased { .. } => None,
-        };
+        match event {
+            ClaimEvent::ClaimTaken { holder } => state.holder = Some(holder.clone()),
+            ClaimEvent::ClaimReleased { holder } => {
+                state.holder = None;
+                state.released_by.push(holder.clone());
+            }
+        }
         state
     }
 }
@@ -126,6 +153,26 @@ mod tests {
         Given::<Claim>::events(history)
             .when(take("u2"))
             .then([ClaimEvent::ClaimTaken { holder: "u2".into() }]);
+    }
+
+    #[test]
+    fn a_new_holder_takes_a_free_value_but_never_one_it_gave_up() {
+        let new = |h: &str| ClaimCommand::TakeNew { holder: h.into() };
+        Given::<Claim>::nothing().when(new("d1")).then([ClaimEvent::ClaimTaken { holder: "d1".into() }]);
+        Given::<Claim>::events([ClaimEvent::ClaimTaken { holder: "d1".into() }])
+            .when(new("d1"))
+            .then_nothing();
+        Given::<Claim>::events([ClaimEvent::ClaimTaken { holder: "d1".into() }])
+            .when(new("d2"))
+            .then_err(ClaimError::Taken("d1".into()));
+        let released = [
+            ClaimEvent::ClaimTaken { holder: "d1".into() },
+            ClaimEvent::ClaimReleased { holder: "d1".into() },
+        ];
+        Given::<Claim>::events(released.clone()).when(new("d1")).then_err(ClaimError::Released("d1".into()));
+        Given::<Claim>::events(released)
+            .when(new("d2"))
+            .then([ClaimEvent::ClaimTaken { holder: "d2".into() }]);
     }
 
     #[test]

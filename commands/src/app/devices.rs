@@ -49,25 +49,33 @@ pub async fn auth_request(
 
     let tenant = super::DEFAULT_TENANT;
     let claim = super::claim_id("identity", &identity);
-    let mut device_id = match app.claim_holder(tenant, &claim).await? {
-        Some(holder) => holder,
-        None => uuid::Uuid::new_v4().to_string(),
-    };
     let command = DeviceCommand::SubmitAuthSet {
         auth_set_id: uuid::Uuid::new_v4().to_string(),
         identity_data: identity,
         pubkey: pubkey.clone(),
     };
-    loop {
-        let caller = Caller::device(tenant, &device_id, request_id);
-        let take = [ClaimOp::Take(&claim)];
-        match app.execute_with_claims::<Device>(&caller, &device_id, &command, &take).await {
-            Ok(_) => break,
-            // Another request created this identity's device first: join it.
-            Err(AppError::Taken { holder }) if holder != device_id => device_id = holder,
-            Err(e) => return Err(e),
+    let device_id = match app.claim_holder(tenant, &claim).await? {
+        // The identity's device: its command (also the first event of a device whose creation
+        // was cut short after its claim, which this completes).
+        Some(holder) => {
+            app.execute::<Device>(&Caller::device(tenant, &holder, request_id), &holder, &command).await?;
+            holder
         }
-    }
+        None => {
+            let fresh = uuid::Uuid::new_v4().to_string();
+            let caller = Caller::device(tenant, &fresh, request_id);
+            match app.execute_claim_first::<Device>(&caller, &fresh, &command, &claim).await {
+                Ok(_) => fresh,
+                // Another request claimed this identity first: join its device.
+                Err(AppError::Taken { holder }) => {
+                    let caller = Caller::device(tenant, &holder, request_id);
+                    app.execute::<Device>(&caller, &holder, &command).await?;
+                    holder
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    };
 
     let device = devices(app, |q| q.get(tenant, &device_id))?.ok_or_else(unauthorized)?;
     let set = device.auth_sets.iter().find(|a| a.pubkey == pubkey).ok_or_else(unauthorized)?;
@@ -167,9 +175,20 @@ pub async fn preauthorize(
         identity_data: identity,
         pubkey: key.to_canonical_pem(),
     };
-    match app.execute_with_claims::<Device>(caller, id, &command, &[ClaimOp::Take(&claim)]).await {
+    match app.execute_claim_first::<Device>(caller, id, &command, &claim).await {
         Ok(outcome) => Ok(Preauthorized::Created(id.to_owned(), outcome)),
+        // Held by another device; one whose creation was cut short has no events yet and is
+        // completed by its own next auth request (a preauthorization does not take it over: the
+        // holder could be decommissioned meanwhile, and must then stay so).
         Err(AppError::Taken { holder }) => Ok(Preauthorized::Exists(holder)),
+        // The claim is this device's, but a first auth request of the identity, joining the
+        // claim, created the device before the preauthorization's event landed.
+        Err(AppError::Conflict(reason)) => {
+            match app.claim_holder(&caller.tenant, &claim).await?.as_deref() == Some(id) {
+                true => Ok(Preauthorized::Exists(id.to_owned())),
+                false => Err(AppError::Conflict(reason)),
+            }
+        }
         Err(e) => Err(e),
     }
 }

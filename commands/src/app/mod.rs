@@ -172,6 +172,25 @@ impl App {
         Ok(out)
     }
 
+    /// Creates the new aggregate `id` (a fresh id) that holds a unique value: the claim first,
+    /// then the command, two single appends instead of one atomic batch (see
+    /// [`CommandService::execute_claim_first`] for why that keeps the value unique); then waits
+    /// as [`App::execute`] does. [`AppError::Taken`] names the holder if another has it.
+    pub async fn execute_claim_first<A: Aggregate>(
+        &self,
+        caller: &Caller,
+        id: &str,
+        command: &A::Command,
+        claim: &str,
+    ) -> Result<Outcome, AppError>
+    where
+        AppError: From<A::Error>,
+    {
+        let out = self.commands.execute_claim_first::<A>(&caller.meta(), id, command, claim).await?;
+        self.seen(out.position).await?;
+        Ok(out)
+    }
+
     /// Who holds a unique value, if anyone.
     pub async fn claim_holder(&self, tenant: &str, claim: &str) -> Result<Option<String>, AppError> {
         Ok(self.commands.claim_holder(tenant, claim).await?)

@@ -51,7 +51,7 @@ pub struct Tag {
 pub type Tags = BTreeMap<String, Tag>;
 
 /// The folded inventory of one device.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InventoryState {
     /// Current device-reported attributes.
     pub attributes: Attributes,
