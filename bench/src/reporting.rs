@@ -1,7 +1,9 @@
-//! Reporting figures: 20k devices (20 attributes each) loaded through the log, then (r1) how
-//! fast a server indexes them into a real OpenSearch node against how fast the same server
-//! builds its sled read models from the same log, and (r2/r3) search and aggregation latency
-//! answered by OpenSearch against the embedded backend over the same devices.
+//! Reporting figures: 100k devices (20 attributes each; `FLEETLOG_BENCH_REPORTING_DEVICES`
+//! changes it) loaded through the log, then (r1) how fast a server indexes them into a real
+//! OpenSearch node against how fast the same server builds its sled read models from the same
+//! log, (r2/r3) search and aggregation latency answered by OpenSearch against the embedded
+//! backend over the same devices, and (r4) the lag from a device's inventory report over HTTP
+//! to its visibility in a reporting search on each backend.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +14,10 @@ use serde_json::{Value, json};
 use crate::inventory::{fill, latency, ms};
 use crate::server::BenchServer;
 
-const DEVICES: usize = 20_000;
+/// Devices loaded unless `FLEETLOG_BENCH_REPORTING_DEVICES` says otherwise.
+const DEVICES: usize = 100_000;
+/// Reports timed for the lag figure (sequential).
+const LAG_SAMPLES: usize = 100;
 /// Queries timed per backend: the embedded one scans every device per query, so fewer.
 const QUERIES: [usize; 2] = [200, 20];
 
@@ -37,9 +42,13 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     let client = async_nats::connect(url).await?;
     let cfg = StoreConfig { stream: "BENCH_REP".into(), prefix: "brep".into(), replicas: 1 };
     let store = EventStore::open(client, cfg.clone()).await?;
-    let last = fill(&store, DEVICES).await?;
+    let devices = std::env::var("FLEETLOG_BENCH_REPORTING_DEVICES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(DEVICES);
+    let last = fill(&store, devices).await?;
     println!(
-        "(r) OpenSearch 3.8.0 answered after {:.1} s; {DEVICES} devices = {last} events in the log",
+        "(r) OpenSearch 3.8.0 answered after {:.1} s; {devices} devices = {last} events in the log (appended directly)",
         node.startup.as_secs_f64()
     );
 
@@ -55,8 +64,8 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     let search_done = reaches(&http, &base, "search", last).await?;
     let (sled, search) = ((sled_done - started).as_secs_f64(), (search_done - started).as_secs_f64());
     println!(
-        "(r1) indexing: {DEVICES} device documents into OpenSearch in {search:.1} s = {:.0} docs/s vs the sled read models from the same log in {sled:.1} s = {:.2}x  (same server, same start)",
-        DEVICES as f64 / search,
+        "(r1) indexing: {devices} device documents into OpenSearch in {search:.1} s = {:.0} docs/s vs the sled read models from the same log in {sled:.1} s = {:.2}x  (same server, same start)",
+        devices as f64 / search,
         sled / search
     );
     http.post(format!("{}/bench-*/_refresh", node.url())).send().await?;
@@ -115,8 +124,65 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
             QUERIES[1]
         );
     }
+    for (label, server, token) in [("OpenSearch", &searched, &tokens[0]), ("embedded", &embedded, &tokens[1])]
+    {
+        let h = report_lag(&http, server, token, devices).await?;
+        println!(
+            "(r4) lag from a device's inventory report (PUT over HTTP, answered) to its visibility in a reporting search, {label}: p50 {:.1} ms p99 {:.1} ms  ({LAG_SAMPLES} sequential reports)",
+            ms(&h, 0.5),
+            ms(&h, 0.99)
+        );
+    }
     searched.stop().await?;
     embedded.stop().await?;
     tokio::task::spawn_blocking(move || node.stop()).await?;
     Ok(())
+}
+
+/// Times [`LAG_SAMPLES`] inventory reports of devices of `server` (a new `lag_mark` value each,
+/// sent with a device token of the server's key) until a reporting search finds the value.
+async fn report_lag(
+    http: &reqwest::Client,
+    server: &BenchServer,
+    token: &str,
+    devices: usize,
+) -> anyhow::Result<hdrhistogram::Histogram<u64>> {
+    let base = format!("http://{}", server.addr);
+    let mut h = hdrhistogram::Histogram::<u64>::new(3)?;
+    let salt = uuid::Uuid::new_v4().simple().to_string();
+    for k in 0..LAG_SAMPLES {
+        let i = k * devices / LAG_SAMPLES;
+        let device = server.state.jwt.sign(&fleetlog_tests::device_claims(
+            &format!("dev-{i:06}"),
+            &format!("as-{i:06}"),
+            None,
+        ));
+        let mark = format!("{salt}-{k}");
+        let started = Instant::now();
+        let res = http
+            .put(format!("{base}/api/devices/v1/inventory/device/attributes"))
+            .bearer_auth(&device)
+            .json(&json!([{ "name": "lag_mark", "value": mark }]))
+            .send()
+            .await?;
+        anyhow::ensure!(res.status() == 200, "report: {}", res.status());
+        let search = json!({ "filters": [{ "scope": "inventory", "attribute": "lag_mark", "type": "$eq", "value": mark }] });
+        loop {
+            let found: Value = http
+                .post(format!("{base}/api/management/v1/reporting/devices/search"))
+                .bearer_auth(token)
+                .json(&search)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if found.as_array().is_some_and(|a| !a.is_empty()) {
+                break;
+            }
+            anyhow::ensure!(started.elapsed() < Duration::from_secs(60), "report {k} never visible");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        h.record(started.elapsed().as_micros() as u64)?;
+    }
+    Ok(h)
 }
