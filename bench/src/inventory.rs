@@ -8,7 +8,6 @@ use fleetlog_commands::{EventStore, StoreConfig, SubjectAppend};
 use fleetlog_events::device::DeviceEvent;
 use fleetlog_events::inventory::{AttrValue, Attributes, InventoryEvent, Scalar};
 use fleetlog_events::{Actor, AggregateRef, DomainEvent, EventEnvelope};
-use fleetlog_gateway::auth::jwt::Claims;
 use futures::StreamExt;
 use hdrhistogram::Histogram;
 
@@ -235,20 +234,13 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     );
 
     // PATCH: accepted devices with tokens signed by the server, each report changing a value.
-    let now = fleetlog_commands::now().0 / 1_000_000;
     let tokens: Vec<String> = (0..PATCHERS)
         .map(|i| {
-            state.jwt.sign(&Claims {
-                jti: format!("as-{i:06}"),
-                sub: format!("dev-{i:06}"),
-                iat: now,
-                exp: now + 3600,
-                iss: "fleetlog".into(),
-                device: true,
-                user: false,
-                tenant: String::new(),
-                epoch: None,
-            })
+            state.jwt.sign(&fleetlog_tests::device_claims(
+                &format!("dev-{i:06}"),
+                &format!("as-{i:06}"),
+                None,
+            ))
         })
         .collect();
     let patch_url = format!("{base}/api/devices/v1/inventory/device/attributes");
