@@ -72,6 +72,24 @@ pub(crate) fn attributes(i: usize) -> Attributes {
     a
 }
 
+/// Appends each device's groups of events, each group on its own new subject, in one atomic
+/// batch; answers the batch's last position.
+pub(crate) async fn append_new(
+    store: &EventStore,
+    per_device: &[[Vec<EventEnvelope>; 2]],
+) -> Result<u64, fleetlog_commands::StoreError> {
+    let appends: Vec<SubjectAppend<'_>> = per_device
+        .iter()
+        .flat_map(|pair| pair.iter())
+        .map(|evs| SubjectAppend {
+            subject: store.subject(&evs[0].aggregate).expect("bench subjects are valid"),
+            expected_last_seq: 0,
+            events: evs,
+        })
+        .collect();
+    Ok(store.append(&uuid::Uuid::new_v4().to_string(), &appends).await?.last_seq)
+}
+
 /// Appends each device's admission, report and group: 4 events per device.
 pub(crate) async fn fill(store: &EventStore, devices: usize) -> anyhow::Result<u64> {
     let batches: Vec<Vec<usize>> =
@@ -110,16 +128,7 @@ pub(crate) async fn fill(store: &EventStore, devices: usize) -> anyhow::Result<u
                     ]
                 })
                 .collect();
-            let appends: Vec<SubjectAppend<'_>> = per_device
-                .iter()
-                .flat_map(|pair| pair.iter())
-                .map(|evs| SubjectAppend {
-                    subject: store.subject(&evs[0].aggregate).unwrap(),
-                    expected_last_seq: 0,
-                    events: evs,
-                })
-                .collect();
-            store.append(&uuid::Uuid::new_v4().to_string(), &appends).await.map(|a| a.last_seq)
+            append_new(store, &per_device).await
         })
         .buffer_unordered(4);
     while let Some(r) = results.next().await {

@@ -81,16 +81,7 @@ async fn fill(store: &EventStore, devices: usize) -> anyhow::Result<Vec<u64>> {
                 ]
             })
             .collect();
-        let appends: Vec<SubjectAppend<'_>> = per_device
-            .iter()
-            .flat_map(|pair| pair.iter())
-            .map(|evs| SubjectAppend {
-                subject: store.subject(&evs[0].aggregate).unwrap(),
-                expected_last_seq: 0,
-                events: evs,
-            })
-            .collect();
-        let last = store.append(&uuid::Uuid::new_v4().to_string(), &appends).await?.last_seq;
+        let last = crate::inventory::append_new(store, &per_device).await?;
         let first = last + 1 - 4 * chunk.len() as u64;
         positions.extend((0..chunk.len() as u64).map(|j| first + 4 * j + 3));
     }
