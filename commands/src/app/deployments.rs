@@ -9,7 +9,7 @@ use fleetlog_events::deployment::next::{Candidate, NextChoice, choose};
 use fleetlog_projections::deployments::{DeploymentView, DeploymentsQueries, DeviceDeploymentView};
 use fleetlog_projections::inventory::predicate::Predicate;
 use fleetlog_projections::inventory::search::search;
-use fleetlog_projections::rfc3339;
+use fleetlog_projections::{ProjectionError, rfc3339};
 use serde_json::{Value, json};
 
 use super::inventory::inventory;
@@ -142,14 +142,22 @@ fn servable(
     device: &str,
 ) -> Result<Option<(DeploymentView, DeviceDeploymentView)>, AppError> {
     deployments(app, |q| {
-        // Usually one seek: the first unfinished deployment is the one served.
+        let may_have = |id: &str| -> Result<Option<(DeploymentView, DeviceDeploymentView)>, ProjectionError> {
+            let (Some(dep), Some(part)) = (q.deployment(t, id)?, q.part(t, id, device)?) else {
+                return Ok(None);
+            };
+            let open = part.status != DeviceDeploymentStatus::Pending || dep.open_to(part.phase);
+            Ok(open.then_some((dep, part)))
+        };
+        // One seek in the usual case: the oldest unfinished deployment is the one served.
         let Some(first) = q.next_for(t, device)? else { return Ok(None) };
-        for id in std::iter::once(first.clone())
-            .chain(q.active_for(t, device)?.into_iter().filter(|id| *id != first))
-        {
-            let (Some(dep), Some(part)) = (q.deployment(t, &id)?, q.part(t, &id, device)?) else { continue };
-            if part.status != DeviceDeploymentStatus::Pending || dep.open_to(part.phase) {
-                return Ok(Some((dep, part)));
+        if let Some(found) = may_have(&first)? {
+            return Ok(Some(found));
+        }
+        // It is held back (a phase not started, a pause): a later one may be served.
+        for id in q.active_for(t, device)?.iter().filter(|id| **id != first) {
+            if let Some(found) = may_have(id)? {
+                return Ok(Some(found));
             }
         }
         Ok(None)

@@ -107,10 +107,12 @@ pub async fn update_control_map(
     app: &App,
     caller: &Caller,
     id: &str,
+    priority: Option<i32>,
     states: BTreeMap<ControlState, ControlStep>,
 ) -> Result<(), AppError> {
     let dep = view(app, &caller.tenant, id)?;
-    let command = DeploymentCommand::UpdateControlMap { states, finished: dep.finished_ts.is_some() };
+    let command =
+        DeploymentCommand::UpdateControlMap { priority, states, finished: dep.finished_ts.is_some() };
     app.execute::<Deployment>(caller, id, &command).await?;
     Ok(())
 }

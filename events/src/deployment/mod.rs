@@ -89,6 +89,8 @@ pub enum DeploymentCommand {
     },
     /// Change states of its update control map (continue or fail a paused step).
     UpdateControlMap {
+        /// The priority the operator sent with them, if any: it must be the map's own.
+        priority: Option<i32>,
         /// The states to put over the map's.
         states: std::collections::BTreeMap<ControlState, ControlStep>,
         /// All devices finished already.
@@ -225,9 +227,12 @@ impl Aggregate for Deployment {
                     None => Err(DeploymentError::NotPaused),
                 }
             }
-            DeploymentCommand::UpdateControlMap { states, finished } => {
+            DeploymentCommand::UpdateControlMap { priority, states, finished } => {
                 state.open(*finished)?;
                 let map = state.spec.update_control_map.as_ref().ok_or(DeploymentError::NoControlMap)?;
+                if priority.is_some_and(|p| p != map.priority) {
+                    return Err(DeploymentError::Invalid("update_control_map.priority cannot change".into()));
+                }
                 let map = map.merged(states);
                 map.check().map_err(DeploymentError::Invalid)?;
                 Ok(vec![DeploymentEvent::DeploymentControlMapUpdated { map }])

@@ -143,7 +143,8 @@ fn control_maps_change_only_where_there_is_one() {
     let step = |a| ControlStep { action: Some(a), ..Default::default() };
     let states: std::collections::BTreeMap<_, _> =
         [(ControlState::Reboot, step(ControlAction::Continue))].into();
-    let update = DeploymentCommand::UpdateControlMap { states: states.clone(), finished: false };
+    let update =
+        DeploymentCommand::UpdateControlMap { priority: None, states: states.clone(), finished: false };
     Given::<Deployment>::events([DeploymentEvent::DeploymentCreated { spec: spec(&["d1"]) }])
         .when(update.clone())
         .then_err(DeploymentError::NoControlMap);

@@ -66,9 +66,6 @@ impl RolloutIn {
         let phases = match self.phases {
             None => Vec::new(),
             Some(p) if p.is_empty() => return Err(ApiError::BadRequest("phases must not be empty".into())),
-            Some(p) if p.len() > fleetlog_events::deployment::rollout::MAX_PHASES => {
-                return Err(ApiError::BadRequest("too many phases".into()));
-            }
             Some(p) => p
                 .into_iter()
                 .map(|p| {
@@ -79,19 +76,14 @@ impl RolloutIn {
                 })
                 .collect::<Result<_, ApiError>>()?,
         };
+        // The ranges of the rate, the map and the phases are the aggregate's rules (`decide`).
         if let Some(rate) = self.max_failure_rate {
-            if rate > 100 {
-                return Err(ApiError::BadRequest("max_failure_rate must be between 0 and 100".into()));
-            }
             let min_devices = self.failure_rate_min_devices.unwrap_or(DEFAULT_FAILURE_SAMPLE).max(1);
             spec.failure_limit = Some(FailureLimit { max_failure_rate: rate, min_devices });
         } else if self.failure_rate_min_devices.is_some() {
             return Err(ApiError::BadRequest("failure_rate_min_devices needs max_failure_rate".into()));
         }
-        if let Some(map) = self.update_control_map {
-            map.check().map_err(ApiError::BadRequest)?;
-            spec.update_control_map = Some(map);
-        }
+        spec.update_control_map = self.update_control_map;
         match (&mut spec.dynamic, self.max_devices) {
             (Some(d), max) => d.max_devices = max.filter(|m| *m > 0),
             (None, Some(_)) => {
@@ -185,13 +177,7 @@ pub async fn patch(
     if map.id.as_ref().is_some_and(|given| *given != id) {
         return Err(ApiError::BadRequest("update_control_map.id must be the deployment's id".into()));
     }
-    let current = super::deployments::find(&state, &id)?;
-    if let (Some(p), Some(m)) = (map.priority, &current.control_map)
-        && p != m.priority
-    {
-        return Err(ApiError::BadRequest("update_control_map.priority cannot change".into()));
-    }
-    crate::app::rollouts::update_control_map(&state, &user.caller, &id, map.states).await?;
+    crate::app::rollouts::update_control_map(&state, &user.caller, &id, map.priority, map.states).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -120,9 +120,6 @@ async fn deploy(
 ) -> Result<Json<Value>, ApiError> {
     crate::app::inventory::device(&state, &id)?;
     let configured = remote(&state, |q| q.config(user.tenant(), &id))?.unwrap_or_default().configured;
-    if let Some(map) = &body.update_control_map {
-        map.check().map_err(ApiError::BadRequest)?;
-    }
     let deployment_id = crate::app::devconfig::deploy(
         &state,
         &user.caller,

@@ -86,19 +86,23 @@ fn save_part(w: &mut Writer<'_>, t: &str, part: &DeviceDeploymentView) -> Result
 
 /// Adds the next part of deployment `id`'s device list: pending parts, counted, each in its
 /// phase (the list holds phase 1's devices first, then phase 2's, and so on).
-fn list_devices(w: &mut Writer<'_>, t: &str, id: &str, devices: &[String]) -> Result<(), ProjectionError> {
-    let Some(mut dep) = get::<DeploymentView>(w, &deployment_key(t, id))? else { return Ok(()) };
-    let listed = dep.device_count;
+fn list_devices(
+    w: &mut Writer<'_>,
+    t: &str,
+    mut dep: DeploymentView,
+    devices: &[String],
+) -> Result<(), ProjectionError> {
+    let (id, listed) = (dep.id.clone(), dep.device_count);
     let n = devices.len() as u64;
     dep.device_count += n;
     dep.initial_device_count += n;
     if n > 0 {
         *dep.stats.entry(S::Pending).or_default() += n;
     }
-    w.insert(deployment_key(t, id), to_bytes(&dep)?);
+    w.insert(deployment_key(t, &id), to_bytes(&dep)?);
     for (i, device) in devices.iter().enumerate() {
         let phase = rollout::phase_at(&dep.phases, listed + i as u64);
-        add_part(w, t, id, device, dep.created_ts, phase)?;
+        add_part(w, t, &id, device, dep.created_ts, phase)?;
     }
     Ok(())
 }
@@ -188,13 +192,15 @@ impl Projection for DeploymentsProjection {
                 _ => {}
             },
             DomainEvent::Deployment(DeploymentEvent::DeploymentCreated { spec }) => {
-                rollout::created(w, t, id, at, spec)?;
+                let dep = rollout::created(w, t, id, at, spec);
                 w.insert(created_key(t, at, id), Vec::new());
                 w.insert(by_artifact_key(t, &spec.artifact_name, id), Vec::new());
-                list_devices(w, t, id, &spec.devices)?;
+                list_devices(w, t, dep, &spec.devices)?;
             }
             DomainEvent::Deployment(DeploymentEvent::DeploymentDevicesListed { devices }) => {
-                list_devices(w, t, id, devices)?;
+                if let Some(dep) = get::<DeploymentView>(w, &deployment_key(t, id))? {
+                    list_devices(w, t, dep, devices)?;
+                }
             }
             DomainEvent::Deployment(DeploymentEvent::DeploymentAborted) => {
                 if let Some(mut dep) = get::<DeploymentView>(w, &deployment_key(t, id))? {

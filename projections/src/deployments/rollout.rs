@@ -9,14 +9,15 @@ use super::keys::{by_artifact_key, deployment_key, dynamic_key, rollout_key};
 use super::{DeploymentView, PhaseView, get};
 use crate::{ProjectionError, Writer, to_bytes};
 
-/// Stores the view of a new deployment and enters it in the indexes it belongs to.
+/// The view of a new deployment, before its devices are listed (the caller stores it then),
+/// entered in the indexes it belongs to.
 pub(super) fn created(
     w: &mut Writer<'_>,
     t: &str,
     id: &str,
     at: i64,
     spec: &DeploymentSpec,
-) -> Result<DeploymentView, ProjectionError> {
+) -> DeploymentView {
     let phases = spec.phases.iter().map(|p: &Phase| PhaseView {
         batch_size: p.batch_size,
         start_ts: p.start_ts,
@@ -47,8 +48,7 @@ pub(super) fn created(
         resumed_at_counts: (0, 0),
     };
     index(w, t, &view);
-    w.insert(deployment_key(t, id), to_bytes(&view)?);
-    Ok(view)
+    view
 }
 
 /// The phase of the device at `position` in the deployment's device list.
