@@ -18,8 +18,13 @@ use crate::server::BenchServer;
 const DEVICES: usize = 100_000;
 /// Reports timed for the lag figure (sequential).
 const LAG_SAMPLES: usize = 100;
-/// Queries timed per backend: the embedded one scans every device per query, so fewer.
-const QUERIES: [usize; 2] = [200, 20];
+/// Queries timed per backend: the embedded one reads every candidate device per query, so fewer.
+const QUERIES: [usize; 2] = [200, 50];
+/// Queries sent to each backend before the timed ones.
+const WARM_UP: usize = 10;
+/// Documents per `_bulk` request of the raw load, and requests in flight: the indexer's shape.
+const RAW_BULK_DOCS: usize = 500;
+const RAW_IN_FLIGHT: usize = 2;
 
 /// Waits until `base`'s `/readyz` shows `model` at `seq` or later; returns when it did.
 async fn reaches(http: &reqwest::Client, base: &str, model: &str, seq: u64) -> anyhow::Result<Instant> {
@@ -68,6 +73,16 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         devices as f64 / search,
         sled / search
     );
+    let rebuilt = replay_search(url, &cfg, &searched).await?;
+    let raw = raw_bulk_load(node.url(), &searched).await?;
+    println!(
+        "(r1b) `fleetlog replay --model search` on that server (its sled models built; a new index generation, swapped in): {devices} documents in {rebuilt:.1} s = {:.0} docs/s vs a raw bulk load of the same documents through the same crate (pre-built, {} per request, {} in flight) in {raw:.1} s = {:.0} docs/s = {:.2}x",
+        devices as f64 / rebuilt,
+        RAW_BULK_DOCS,
+        RAW_IN_FLIGHT,
+        devices as f64 / raw,
+        raw / rebuilt
+    );
     http.post(format!("{}/bench-*/_refresh", node.url())).send().await?;
 
     let embedded = BenchServer::start(url, &cfg.stream, &cfg.prefix).await?;
@@ -105,6 +120,11 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
             let first = http.post(&url).bearer_auth(token).json(body).send().await?;
             anyhow::ensure!(first.status() == 200, "{path}: {}", first.status());
             answers.push(first.json::<Value>().await?);
+            // Warm-up, not timed: OpenSearch compiles the query and fills its caches on the
+            // first few, the embedded backend fills sled's cache.
+            for _ in 0..WARM_UP {
+                http.post(&url).bearer_auth(token).json(body).send().await?.error_for_status()?;
+            }
             let h = latency(n, || {
                 let req = http.post(&url).bearer_auth(token).json(body);
                 async move {
@@ -118,7 +138,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         anyhow::ensure!(answers[0] == answers[1], "{path}: the backends disagree");
         let ((os50, os99), (sl50, sl99)) = (figures[0], figures[1]);
         println!(
-            "{label}: OpenSearch p50 {os50:.1} ms p99 {os99:.1} ms vs embedded p50 {sl50:.1} ms p99 {sl99:.1} ms = {:.1}x faster at p50  ({} and {} sequential, same answers)",
+            "{label}: OpenSearch p50 {os50:.1} ms p99 {os99:.1} ms vs embedded p50 {sl50:.1} ms p99 {sl99:.1} ms = {:.1}x faster at p50  ({} and {} sequential after {WARM_UP} untimed, same answers)",
             sl50 / os50,
             QUERIES[0],
             QUERIES[1]
@@ -137,6 +157,67 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     embedded.stop().await?;
     tokio::task::spawn_blocking(move || node.stop()).await?;
     Ok(())
+}
+
+/// Runs `fleetlog replay --model search` against `server` (it asks the running server to
+/// rebuild its index into a new generation); returns the seconds it took.
+async fn replay_search(url: &str, cfg: &StoreConfig, server: &BenchServer) -> anyhow::Result<f64> {
+    let conn = fleetlog_gateway::settings::ConnectionArgs {
+        data_dir: server.data_dir().into(),
+        nats_url: Some(url.into()),
+        nats_server_bin: "nats-server".into(),
+        stream: cfg.stream.clone(),
+        subject_prefix: cfg.prefix.clone(),
+        replicas: 1,
+        cache_mb: fleetlog_projections::DEFAULT_CACHE_MB,
+    };
+    let args =
+        fleetlog_gateway::settings::ReplayArgs { conn, model: Some("search".into()), to: None, out: None };
+    let started = Instant::now();
+    fleetlog_gateway::logtools::replay(&args).await?;
+    Ok(started.elapsed().as_secs_f64())
+}
+
+/// The baseline of (r1b): every device document of `server`'s read models, built first (not
+/// timed), then written into fresh indices with the same mappings (prefix `raw-`) by plain
+/// `_bulk` requests through the same client; returns the seconds the writes took.
+async fn raw_bulk_load(node: &str, server: &BenchServer) -> anyhow::Result<f64> {
+    use fleetlog_projections::reporting::Record;
+    use fleetlog_projections::reporting::opensearch::{Index, SearchClient, document};
+    use futures::{StreamExt, TryStreamExt};
+    let client = SearchClient::new(node, "raw-")?;
+    client.ensure_indices().await?;
+    let models = &server.state.read_models;
+    let inventory = models.model("inventory").ok_or_else(|| anyhow::anyhow!("no inventory model"))?;
+    let q = fleetlog_projections::inventory::InventoryQueries(&inventory);
+    let tenant = fleetlog_gateway::DEFAULT_TENANT;
+    let index = client.index(Index::Devices);
+    let (mut lines, built) = (Vec::new(), Instant::now());
+    for id in q.ids(tenant, 0, usize::MAX)? {
+        if let Some(d) = q.get(tenant, &id)? {
+            let action = json!({"index": {"_index": index, "_id": format!("{tenant}/{id}")}});
+            lines.push(format!("{action}\n{}\n", document(tenant, &Record::device(&d))));
+        }
+    }
+    let bodies: Vec<String> = lines.chunks(RAW_BULK_DOCS).map(|c| c.concat()).collect();
+    println!(
+        "(r1c) building the {} documents from the sled models (not timed in the raw load): {:.1} s",
+        lines.len(),
+        built.elapsed().as_secs_f64()
+    );
+    let started = Instant::now();
+    futures::stream::iter(bodies.into_iter().map(|body| client.bulk_checked(body)))
+        .buffer_unordered(RAW_IN_FLIGHT)
+        .try_collect::<()>()
+        .await?;
+    let took = started.elapsed().as_secs_f64();
+    let g = client.current_generation().await?.ok_or_else(|| anyhow::anyhow!("no raw generation"))?;
+    let mut names: Vec<String> =
+        [Index::Devices, Index::Deployments].map(|i| client.generation(i, g)).to_vec();
+    names.push(client.index(Index::Meta));
+    let dropped = reqwest::Client::new().delete(format!("{node}/{}", names.join(","))).send().await?;
+    anyhow::ensure!(dropped.status() == 200, "dropping the raw indices: {}", dropped.status());
+    Ok(took)
 }
 
 /// Times [`LAG_SAMPLES`] inventory reports of devices of `server` (a new `lag_mark` value each,

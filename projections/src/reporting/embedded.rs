@@ -2,20 +2,22 @@
 //! reading the tenant's records and filtering, sorting and aggregating them in memory. Device
 //! queries with a positive equality filter (`$eq`, `$in`) read only the devices the inventory's
 //! attribute index lists for its narrowest one; the filters are then checked on each record, so
-//! the answer is the same as a full scan's. It is meant for the single-node installation;
-//! large fleets use OpenSearch.
-
-use std::sync::Arc;
+//! the answer is the same as a full scan's. Each device is turned into a record of only the
+//! fields the query reads, and only the page's devices are shown whole. It is meant for the
+//! single-node installation; large fleets use OpenSearch.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use serde_json::Value;
 
 use super::filter::{Filter, Op};
-use super::query::{Aggregate, Search};
+use super::query::{Aggregate, Aggregation, Search};
 use super::record::{Field, Record, compare_by};
 use super::{AggregationResult, AttributeCount, Page, ReportingError, aggregate};
 use crate::ReadModel;
 use crate::deployments::DeploymentsQueries;
-use crate::inventory::{InventoryQueries, ValueRange};
+use crate::inventory::{InventoryDoc, InventoryQueries, ValueRange};
 
 /// Reporting over the local read models.
 #[derive(Clone)]
@@ -30,14 +32,15 @@ impl Embedded {
         Embedded { inventory, deployments }
     }
 
-    /// The devices of the tenant that may pass `filters` (and are among `ids` when given), as
-    /// records: those the index lists for the narrowest positive equality filter, or all.
+    /// Calls `each` with every device of the tenant that may pass `filters` (and is among `ids`
+    /// when given): those the index lists for the narrowest positive equality filter, or all.
     fn devices(
         &self,
         tenant: &str,
         ids: Option<&BTreeSet<String>>,
         filters: &[Filter],
-    ) -> Result<Vec<Record>, ReportingError> {
+        mut each: impl FnMut(InventoryDoc),
+    ) -> Result<(), ReportingError> {
         let q = InventoryQueries(&self.inventory);
         let ids: Vec<String> = match (ids, candidates(&q, tenant, filters)?) {
             (Some(ids), Some(found)) => ids.intersection(&found).cloned().collect(),
@@ -45,13 +48,12 @@ impl Embedded {
             (None, Some(found)) => found.into_iter().collect(),
             (None, None) => q.ids(tenant, 0, usize::MAX)?,
         };
-        let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(d) = q.get(tenant, &id)? {
-                out.push(Record::device(&d));
+                each(d);
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Every device deployment of the tenant as records.
@@ -66,23 +68,41 @@ impl Embedded {
         Ok(out)
     }
 
-    /// `devices/search`.
+    /// `devices/search`: filters and sorting read only their own fields of each candidate;
+    /// only the page's devices are shown whole.
     pub fn search_devices(&self, tenant: &str, s: &Search) -> Result<Page, ReportingError> {
-        Ok(page(self.devices(tenant, s.ids.as_ref(), &s.filters)?, s))
+        let needed: Vec<Field> =
+            s.filters.iter().map(|f| f.field.clone()).chain(s.sort.iter().map(|(f, _)| f.clone())).collect();
+        let mut found = Vec::new();
+        self.devices(tenant, s.ids.as_ref(), &s.filters, |d| {
+            let r = Record::device_fields(&d, &needed);
+            if s.filters.iter().all(|f| f.matches(&r)) {
+                found.push((r, d));
+            }
+        })?;
+        Ok(page(found, s, |(r, _)| r, |(_, d)| Record::device(d).shown(s.attributes.as_deref())))
     }
 
-    /// `devices/aggregate`.
+    /// `devices/aggregate`, reading only the filtered and aggregated fields of each device.
     pub fn aggregate_devices(
         &self,
         tenant: &str,
         a: &Aggregate,
     ) -> Result<Vec<AggregationResult>, ReportingError> {
-        Ok(run_aggregate(&self.devices(tenant, None, &a.filters)?, a))
+        let mut needed: Vec<Field> = a.filters.iter().map(|f| f.field.clone()).collect();
+        let mut terms: Vec<&Aggregation> = a.aggregations.iter().collect();
+        while let Some(t) = terms.pop() {
+            needed.push(t.field.clone());
+            terms.extend(&t.sub);
+        }
+        let mut records = Vec::new();
+        self.devices(tenant, None, &a.filters, |d| records.push(Record::device_fields(&d, &needed)))?;
+        Ok(run_aggregate(&records, a))
     }
 
     /// `deployments/devices/search`.
     pub fn search_deployments(&self, tenant: &str, s: &Search) -> Result<Page, ReportingError> {
-        Ok(page(self.device_deployments(tenant)?, s))
+        Ok(page(self.device_deployments(tenant)?, s, |r| r, |r| r.shown(s.attributes.as_deref())))
     }
 
     /// `deployments/devices/aggregate`.
@@ -101,11 +121,13 @@ impl Embedded {
     }
 }
 
-/// Filters, sorts (then by id) and pages records.
-fn page(records: Vec<Record>, s: &Search) -> Page {
-    let mut hits: Vec<Record> =
-        records.into_iter().filter(|r| s.filters.iter().all(|f| f.matches(r))).collect();
+/// Filters, sorts (then by id) and pages items by their records; `show` gives the JSON of
+/// each item of the page.
+fn page<T>(items: Vec<T>, s: &Search, record: impl Fn(&T) -> &Record, show: impl Fn(&T) -> Value) -> Page {
+    let mut hits: Vec<T> =
+        items.into_iter().filter(|i| s.filters.iter().all(|f| f.matches(record(i)))).collect();
     hits.sort_by(|a, b| {
+        let (a, b) = (record(a), record(b));
         s.sort
             .iter()
             .map(|(f, desc)| compare_by(a, b, f, *desc))
@@ -113,7 +135,7 @@ fn page(records: Vec<Record>, s: &Search) -> Page {
             .unwrap_or_else(|| a.id.as_bytes().cmp(b.id.as_bytes()))
     });
     let total = hits.len() as u64;
-    let items = hits.iter().skip(s.skip).take(s.take).map(|r| r.shown(s.attributes.as_deref())).collect();
+    let items = hits.iter().skip(s.skip).take(s.take).map(show).collect();
     Page { total, items }
 }
 

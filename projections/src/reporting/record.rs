@@ -60,6 +60,16 @@ impl Record {
         Record { id: d.id.clone(), fields, out }
     }
 
+    /// A device with only the `needed` fields and no JSON: what filters, sorting and
+    /// aggregations read, without the cost of showing every attribute of every candidate.
+    pub fn device_fields(d: &InventoryDoc, needed: &[Field]) -> Record {
+        let fields = needed
+            .iter()
+            .filter_map(|f| d.lookup(&f.scope, &f.name).map(|v| (f.clone(), scalars(&v))))
+            .collect();
+        Record { id: d.id.clone(), fields, out: Value::Null }
+    }
+
     /// A device's part in a deployment, with the deployment's fields.
     pub fn device_deployment(dep: &DeploymentView, part: &DeviceDeploymentView) -> Record {
         let id = format!("{}:{}", part.deployment_id, part.device_id);

@@ -79,6 +79,26 @@ impl SearchClient {
         self.call_typed(Method::Post, "/_bulk", Some(body), "application/x-ndjson").await
     }
 
+    /// A `_bulk` request whose every item must succeed, or be a write the index already has
+    /// (409: this version or a newer one) or a delete of a document that is not there (404).
+    pub async fn bulk_checked(&self, body: String) -> Result<(), ReportingError> {
+        let (status, answer) = self.bulk(body).await?;
+        if status != 200 {
+            return Err(ReportingError::Unexpected(format!("_bulk answered {status}: {}", short(&answer))));
+        }
+        for item in answer["items"].as_array().into_iter().flatten() {
+            let result = item.as_object().and_then(|o| o.values().next()).cloned().unwrap_or_default();
+            match result["status"].as_u64().unwrap_or(0) {
+                200..=299 | 409 | 404 => {}
+                s => {
+                    let detail = short(&result);
+                    return Err(ReportingError::Unexpected(format!("_bulk item answered {s}: {detail}")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     async fn call_typed(
         &self,
         method: Method,
@@ -227,4 +247,18 @@ fn index_body(index: Index) -> Value {
             },
         },
     })
+}
+
+/// The `_bulk` body of `ops`: each action, then its document if it has one, a line each.
+pub fn ndjson(ops: &[(Value, Option<Value>)]) -> String {
+    let mut body = String::new();
+    for (action, doc) in ops {
+        body.push_str(&action.to_string());
+        body.push('\n');
+        if let Some(doc) = doc {
+            body.push_str(&doc.to_string());
+            body.push('\n');
+        }
+    }
+    body
 }

@@ -3,30 +3,39 @@
 //! batch) and written in bounded `_bulk` requests, each document with external version = the
 //! stream sequence of the last event that touched it, so that an older write never replaces a
 //! newer one and a replayed event is a no-op. The checkpoint is a document in OpenSearch (also
-//! externally versioned), so a restart, or another replica, resumes where the index is. When
-//! OpenSearch is down the batch is retried with backoff; nothing else waits for it.
+//! externally versioned), so a restart, or another replica, resumes where the index is; it is
+//! written once a second and whenever the indexer has caught up, since re-applying the events
+//! after a stale checkpoint is a no-op. When OpenSearch is down the batch is retried with
+//! backoff; nothing else waits for it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use fleetlog_events::RecordedEvent;
+use futures::{StreamExt, TryStreamExt};
 use opensearch::http::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::client::{Index, SearchClient, short};
-use super::touched::{Touched, operations};
-use crate::feed::Feed;
+use super::client::{Index, SearchClient, ndjson, short};
+use super::touched::{Doc, Touched, operations};
+use crate::feed::{Batch, Feed};
 use crate::reporting::ReportingError;
-use crate::{Model, ProjectionHost, ReadModel};
+use crate::{Model, ProjectionError, ProjectionHost, ReadModel};
 
 /// The name of this projection in metrics, `/readyz` and `fleetlog replay --model`.
 pub const SEARCH_MODEL: &str = "search";
-/// Most events per batch.
-const BATCH_EVENTS: usize = 500;
+/// Most events per batch: a device has a few events per batch when catching up, and a bigger
+/// batch makes full `_bulk` requests of the documents they touch.
+const BATCH_EVENTS: usize = 16_000;
 /// Most operations per `_bulk` request.
 const BULK_OPS: usize = 500;
+/// `_bulk` requests of one batch in flight at once: the next request's documents are read
+/// and written out while OpenSearch indexes the previous one.
+const BULKS_IN_FLIGHT: usize = 2;
+/// Longest time between checkpoint writes while events keep coming.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Longest pause between retries.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
@@ -221,6 +230,7 @@ impl Worker {
                 }
             };
             self.status.position.store(position, Ordering::Relaxed);
+            let mut checkpointed = std::time::Instant::now();
             loop {
                 if until.is_some_and(|u| position >= u) {
                     return position;
@@ -228,7 +238,7 @@ impl Worker {
                 let batch = tokio::select! {
                     biased;
                     _ = cancel.cancelled() => break 'connect,
-                    b = feed.next_batch() => b,
+                    b = next_full(&mut feed) => b,
                 };
                 let batch = match batch {
                     Ok(b) => b,
@@ -238,8 +248,9 @@ impl Worker {
                     }
                 };
                 let Some(last) = batch.events.last().map(|e| e.seq) else { continue };
+                let checkpoint = batch.pending == 0 || checkpointed.elapsed() >= CHECKPOINT_EVERY;
                 loop {
-                    match self.apply(&batch.events, g, last).await {
+                    match self.apply(&batch.events, g, last, checkpoint).await {
                         Ok(()) => break,
                         Err(e) => {
                             self.failing(&e, pause);
@@ -249,6 +260,9 @@ impl Worker {
                     }
                 }
                 pause = Duration::from_millis(100);
+                if checkpoint {
+                    checkpointed = std::time::Instant::now();
+                }
                 position = last;
                 self.status.advance(position, batch.pending);
             }
@@ -275,8 +289,15 @@ impl Worker {
         }
     }
 
-    /// Writes what `events` touched as the read models show it at `last` or later.
-    async fn apply(&self, events: &[RecordedEvent], g: u64, last: u64) -> Result<(), ReportingError> {
+    /// Writes what `events` touched as the read models show it at `last` or later, then (when
+    /// `checkpoint`) that generation `g` is at `last`.
+    async fn apply(
+        &self,
+        events: &[RecordedEvent],
+        g: u64,
+        last: u64,
+        checkpoint: bool,
+    ) -> Result<(), ReportingError> {
         let wait = Duration::from_secs(30);
         if !(self.inventory.wait_for(last, wait).await && self.deployments.wait_for(last, wait).await) {
             return Err(ReportingError::Unexpected(format!("the read models did not reach {last}")));
@@ -285,48 +306,46 @@ impl Worker {
         for e in events {
             touched.add(e);
         }
-        let (inventory, deployments) = (self.inventory.clone(), self.deployments.clone());
-        let (client, target) = (self.client.clone(), self.target);
-        let ops = tokio::task::spawn_blocking(move || {
-            operations(&client, target, &inventory, &deployments, touched)
-        })
-        .await
-        .map_err(|e| ReportingError::Unexpected(e.to_string()))??;
-        for chunk in ops.chunks(BULK_OPS) {
-            self.bulk(chunk).await?;
+        let deployments = self.deployments.clone();
+        let docs = blocking(move || touched.docs(&deployments)).await?;
+        // Each request's documents are read and written out on a blocking thread while the
+        // previous request is in flight, so building and indexing overlap.
+        let requests = docs.chunks(BULK_OPS).map(<[Doc]>::to_vec).map(|chunk| {
+            let (inventory, deployments) = (self.inventory.clone(), self.deployments.clone());
+            let (client, target) = (self.client.clone(), self.target);
+            async move {
+                let body = blocking(move || {
+                    operations(&client, target, &inventory, &deployments, &chunk).map(|ops| ndjson(&ops))
+                })
+                .await?;
+                self.client.bulk_checked(body).await
+            }
+        });
+        futures::stream::iter(requests).buffered(BULKS_IN_FLIGHT).try_collect::<()>().await?;
+        if !checkpoint {
+            return Ok(());
         }
         let checkpoint = json!({"index": {"_index": self.client.index(Index::Meta), "_id": format!("checkpoint-{g}"), "version": last, "version_type": "external"}});
-        self.bulk(&[(checkpoint, Some(json!({})))]).await
+        self.client.bulk_checked(ndjson(&[(checkpoint, Some(json!({})))])).await
     }
+}
 
-    async fn bulk(&self, ops: &[(Value, Option<Value>)]) -> Result<(), ReportingError> {
-        let mut body = String::new();
-        for (action, doc) in ops {
-            body.push_str(&action.to_string());
-            body.push('\n');
-            if let Some(doc) = doc {
-                body.push_str(&doc.to_string());
-                body.push('\n');
-            }
-        }
-        let (status, answer) = self.client.bulk(body).await?;
-        if status != 200 {
-            return Err(ReportingError::Unexpected(format!("_bulk answered {status}: {}", short(&answer))));
-        }
-        for item in answer["items"].as_array().into_iter().flatten() {
-            let result = item.as_object().and_then(|o| o.values().next()).cloned().unwrap_or_default();
-            match result["status"].as_u64().unwrap_or(0) {
-                // 409: the index already has this version or a newer one; 404: deleting a
-                // document that is not there.
-                200..=299 | 409 | 404 => {}
-                s => {
-                    return Err(ReportingError::Unexpected(format!(
-                        "_bulk item answered {s}: {}",
-                        short(&result)
-                    )));
-                }
-            }
-        }
-        Ok(())
+/// The next batch from `feed`, gathering up to [`BATCH_EVENTS`] while the log has more: behind
+/// the log, the feed hands over what has arrived (often a few hundred events), and bigger
+/// batches make full `_bulk` requests instead of many small ones.
+async fn next_full(feed: &mut Feed) -> Result<Batch, ProjectionError> {
+    let mut batch = feed.next_batch().await?;
+    while batch.pending > 0 && batch.events.len() < BATCH_EVENTS {
+        let more = feed.next_batch().await?;
+        batch.events.extend(more.events);
+        batch.pending = more.pending;
     }
+    Ok(batch)
+}
+
+/// Runs `work` on a blocking thread (sled reads, building JSON).
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ReportingError> + Send + 'static,
+) -> Result<T, ReportingError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| ReportingError::Unexpected(e.to_string()))?
 }

@@ -1,6 +1,6 @@
-//! What a batch of events touched (devices, device deployments), and the `_bulk` operations
-//! that bring those documents to their state in the read models, each versioned by the last
-//! event that touched it.
+//! What a batch of events touched (devices, device deployments), the documents that makes,
+//! and the `_bulk` operations that bring those documents to their state in the read models,
+//! each versioned by the last event that touched it.
 
 use std::collections::BTreeMap;
 
@@ -71,27 +71,52 @@ impl Touched {
     }
 }
 
-/// The bulk operations for what a batch touched: action and document (none for a delete).
+/// One document to write: a device, or a device's part in a deployment; with the sequence of
+/// the last event that touched it (its external version).
+#[derive(Clone)]
+pub(super) enum Doc {
+    Device { tenant: String, id: String, seq: u64 },
+    Part { tenant: String, deployment: String, device: String, seq: u64 },
+}
+
+impl Touched {
+    /// The documents to write: what was touched, with the parts of aborted deployments and of
+    /// decommissioned devices spelled out.
+    pub(super) fn docs(mut self, deployments: &ReadModel) -> Result<Vec<Doc>, ReportingError> {
+        let dep = DeploymentsQueries(deployments);
+        for ((t, id), seq) in std::mem::take(&mut self.deployments) {
+            for part in dep.parts(&t, &id)? {
+                let key = (t.clone(), id.clone(), part.device_id.clone());
+                self.parts.entry(key).and_modify(|s| *s = (*s).max(seq)).or_insert(seq);
+            }
+        }
+        for ((t, device), seq) in std::mem::take(&mut self.device_parts) {
+            for part in dep.history(&t, &device)? {
+                let key = (t.clone(), part.deployment_id.clone(), device.clone());
+                self.parts.entry(key).and_modify(|s| *s = (*s).max(seq)).or_insert(seq);
+            }
+        }
+        let devices = self.devices.into_iter().map(|((tenant, id), seq)| Doc::Device { tenant, id, seq });
+        let parts = self.parts.into_iter().map(|((tenant, deployment, device), seq)| Doc::Part {
+            tenant,
+            deployment,
+            device,
+            seq,
+        });
+        Ok(devices.chain(parts).collect())
+    }
+}
+
+/// The bulk operations that bring `docs` to their state in the read models: action and
+/// document (none for a delete).
 pub(super) fn operations(
     client: &SearchClient,
     target: Target,
     inventory: &ReadModel,
     deployments: &ReadModel,
-    mut touched: Touched,
+    docs: &[Doc],
 ) -> Result<Vec<(Value, Option<Value>)>, ReportingError> {
     let (inv, dep) = (InventoryQueries(inventory), DeploymentsQueries(deployments));
-    for ((t, id), seq) in std::mem::take(&mut touched.deployments) {
-        for part in dep.parts(&t, &id)? {
-            let key = (t.clone(), id.clone(), part.device_id.clone());
-            touched.parts.entry(key).and_modify(|s| *s = (*s).max(seq)).or_insert(seq);
-        }
-    }
-    for ((t, device), seq) in std::mem::take(&mut touched.device_parts) {
-        for part in dep.history(&t, &device)? {
-            let key = (t.clone(), part.deployment_id.clone(), device.clone());
-            touched.parts.entry(key).and_modify(|s| *s = (*s).max(seq)).or_insert(seq);
-        }
-    }
     let op = |index: Index, tenant: &str, id: &str, seq: u64, record: Option<Record>| {
         let mut meta = json!({"_id": format!("{tenant}/{id}"), "version": seq, "version_type": "external"});
         match target {
@@ -110,16 +135,21 @@ pub(super) fn operations(
             None => (json!({ "delete": meta }), None),
         }
     };
-    let mut ops = Vec::with_capacity(touched.devices.len() + touched.parts.len());
-    for ((t, id), seq) in &touched.devices {
-        ops.push(op(Index::Devices, t, id, *seq, inv.get(t, id)?.as_ref().map(Record::device)));
-    }
-    for ((t, dep_id, device), seq) in &touched.parts {
-        let record = match (dep.deployment(t, dep_id)?, dep.part(t, dep_id, device)?) {
-            (Some(d), Some(p)) => Some(Record::device_deployment(&d, &p)),
-            _ => None,
-        };
-        ops.push(op(Index::Deployments, t, &format!("{dep_id}:{device}"), *seq, record));
+    let mut ops = Vec::with_capacity(docs.len());
+    for doc in docs {
+        ops.push(match doc {
+            Doc::Device { tenant, id, seq } => {
+                op(Index::Devices, tenant, id, *seq, inv.get(tenant, id)?.as_ref().map(Record::device))
+            }
+            Doc::Part { tenant, deployment, device, seq } => {
+                let record =
+                    match (dep.deployment(tenant, deployment)?, dep.part(tenant, deployment, device)?) {
+                        (Some(d), Some(p)) => Some(Record::device_deployment(&d, &p)),
+                        _ => None,
+                    };
+                op(Index::Deployments, tenant, &format!("{deployment}:{device}"), *seq, record)
+            }
+        });
     }
     Ok(ops)
 }
