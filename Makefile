@@ -1,6 +1,6 @@
 # fleetlog — build, run and test entry points (CI runs `make test` through .ci/run).
 #
-# Overridable: CARGO_TARGET_DIR, TOOLS, DATA_DIR, LISTEN, BENCH_ARGS, CARGO.
+# Overridable: CARGO_TARGET_DIR, TOOLS, DATA_DIR, LISTEN, BENCH_ARGS, SCALE_ARGS, CARGO.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
@@ -48,7 +48,7 @@ endif
 
 TEST_LOG = $(CARGO_TARGET_DIR)/fleetlog-test.log
 
-.PHONY: setup check-cargo build run lint test bench clean-data cluster cluster-down
+.PHONY: setup check-cargo build run lint test bench bench-scale clean-data cluster cluster-down
 
 check-cargo:
 	@command -v $(CARGO) >/dev/null 2>&1 || { \
@@ -85,8 +85,15 @@ test: setup lint
 	     END { printf "tests: %d passed, %d failed, %d skipped\n", p, f, s }' $(TEST_LOG); \
 	exit $$rc
 
+# The scale bench runs the release `fleetlog` binary as a child process: build it first.
 bench: setup
+	$(CARGO) build --release -p fleetlog-gateway
 	$(CARGO) run --release -p fleetlog-bench -- $(BENCH_ARGS)
+
+# Issue 16's figures at 1M devices (most of an hour on 2 cores; ~30 GB of scratch under /tmp).
+SCALE_ARGS ?=
+bench-scale:
+	$(MAKE) bench BENCH_ARGS="scale $(SCALE_ARGS)"
 
 # The clustered shape on loopback (3 JetStream nodes, SeaweedFS, 2 replicas): scripts/cluster.sh.
 cluster: build

@@ -2,6 +2,8 @@
 //! the same nats-server (absolute times on shared machines are noise; ratios are not).
 //!
 //! Usage: `fleetlog-bench [append|rebuild|identity|inventory|inventory-model|connect|tail|tls|cluster|deployments|reporting|webhooks|all] [--events N] [--devices N] [--cache-mb M]` (the last two for `inventory-model`),
+//! `fleetlog-bench scale [--devices N] [--http-devices M] [--cache-mb C] [--steady-secs S] [--replay]` (the issue-16 figures
+//! at 1M devices against a child `fleetlog serve`; see `scale/mod.rs`),
 //! `fleetlog-bench fuzz [--target T] [--execs N] [--seed S]` (no nats-server needed), or `fleetlog-bench simulate --url URL --user EMAIL --password PASSWORD [--devices N] ...` to
 //! run the device simulator against a running `fleetlog serve`.
 
@@ -9,6 +11,7 @@
 #![allow(clippy::print_stdout)]
 
 mod append;
+mod child;
 mod cluster;
 mod connect;
 mod deployments;
@@ -20,6 +23,7 @@ mod inventory_model;
 mod rebuild;
 mod reporting;
 mod rollout;
+mod scale;
 mod server;
 mod simulate;
 mod simulator;
@@ -41,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
         return rt.block_on(simulate::run(sim));
     }
+    let scale_args = if which == "scale" { Some(scale::ScaleArgs::parse(&args[1..])?) } else { None };
     let events = args
         .iter()
         .position(|a| a == "--events")
@@ -97,12 +102,24 @@ fn main() -> anyhow::Result<()> {
         if which == "webhooks" || which == "all" {
             Box::pin(webhooks::run(server.url())).await?;
         }
+        // Not part of `all`: at its default size it runs for most of an hour.
+        if let Some(scale_args) = &scale_args {
+            Box::pin(scale::run(server.url(), scale_args)).await?;
+        }
         anyhow::Ok(())
     })?;
     println!("peak RSS of the bench process: {} MiB", peak_rss_kib() / 1024);
-    println!(
-        "reproduce: make bench   (or: cargo run --release -p fleetlog-bench -- {which} --events {events})"
-    );
+    if scale_args.is_some() {
+        // The bench's own memory (the simulator), not fleetlog's: that is (s10) above.
+        println!(
+            "reproduce: make bench BENCH_ARGS='{}'   (or: cargo build --release -p fleetlog-gateway && cargo run --release -p fleetlog-bench -- {0})",
+            args.join(" ")
+        );
+    } else {
+        println!(
+            "reproduce: make bench   (or: cargo run --release -p fleetlog-bench -- {which} --events {events})"
+        );
+    }
     server.stop_blocking();
     Ok(())
 }

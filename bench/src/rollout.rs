@@ -24,7 +24,7 @@ pub const TOTAL: u32 = 100_000;
 /// Devices per atomic batch: two events on one subject each, and a batch holds ≤ 1000.
 const PER_BATCH: u32 = fleetlog_tests::MAX_SEED_BATCH as u32;
 /// The fixture artifact (single-file, device type raspberrypi4), uploaded through the API.
-const ARTIFACT: &[u8] = include_bytes!("../../tests/fixtures/artifacts/release-1.mender");
+pub(crate) const ARTIFACT: &[u8] = include_bytes!("../../tests/fixtures/artifacts/release-1.mender");
 /// One device in this many also downloads the artifact and checks its length.
 const DOWNLOAD_EVERY: usize = 100;
 /// Devices appended to the log that prove, with a minted token, that the server accepts them.

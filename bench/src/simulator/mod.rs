@@ -161,7 +161,7 @@ impl Sim {
     }
 
     /// One auth request, as the client sends it (an empty tenant token is `Bearer `).
-    async fn auth_request(&self, device: &SimDevice) -> anyhow::Result<reqwest::Response> {
+    pub(crate) async fn auth_request(&self, device: &SimDevice) -> anyhow::Result<reqwest::Response> {
         let url = format!("{}/api/devices/v1/authentication/auth_requests", self.base);
         Ok(self
             .http
