@@ -1,9 +1,11 @@
 //! Reporting figures: 100k devices (20 attributes each; `FLEETLOG_BENCH_REPORTING_DEVICES`
 //! changes it) loaded through the log, then (r1) how fast a server indexes them into a real
 //! OpenSearch node against how fast the same server builds its sled read models from the same
-//! log, (r2/r3) search and aggregation latency answered by OpenSearch against the embedded
-//! backend over the same devices, and (r4) the lag from a device's inventory report over HTTP
-//! to its visibility in a reporting search on each backend.
+//! log, (r1b) how fast `fleetlog replay --model search` reindexes them against a raw bulk load
+//! of the same documents through the same crate, (r2/r3) search and aggregation latency answered by OpenSearch against the embedded
+//! backend over the same devices, (r4) the lag from a device's inventory report over HTTP
+//! to its visibility in a reporting search on each backend, and (r5) the server's RSS with the
+//! OpenSearch projection on and off (`fleetlog serve` as a child process).
 
 use std::time::{Duration, Instant};
 
@@ -11,6 +13,7 @@ use fleetlog_commands::{EventStore, StoreConfig};
 use fleetlog_tests::OpenSearchNode;
 use serde_json::{Value, json};
 
+use crate::child::ChildServer;
 use crate::inventory::{fill, latency, ms};
 use crate::server::BenchServer;
 
@@ -155,7 +158,33 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
     }
     searched.stop().await?;
     embedded.stop().await?;
+    rss_on_off(url, &cfg, node.url(), last).await?;
     tokio::task::spawn_blocking(move || node.stop()).await?;
+    Ok(())
+}
+
+/// (r5) The RSS of `fleetlog serve` as a child process on the same log, caught up with it,
+/// once without and once with the OpenSearch projection (the bench's own memory apart).
+async fn rss_on_off(url: &str, cfg: &StoreConfig, node: &str, last: u64) -> anyhow::Result<()> {
+    let http = reqwest::Client::new();
+    let on = ["--opensearch-url", node, "--opensearch-index-prefix", "rss-"].map(str::to_owned).to_vec();
+    let mut figures = Vec::new();
+    for extra in [Vec::new(), on] {
+        let mut child = ChildServer::start(url, &cfg.stream, &cfg.prefix, &extra)?;
+        child.wait_ready(&http, Duration::from_secs(1800)).await?;
+        let base = format!("http://{}", child.addr);
+        reaches(&http, &base, "inventory", last).await?;
+        if !extra.is_empty() {
+            reaches(&http, &base, "search", last).await?;
+        }
+        figures.push((child.peak_rss_kib() as f64 / 1024.0, child.rss_kib() as f64 / 1024.0));
+        child.stop()?;
+    }
+    let ((off_peak, off_now), (on_peak, on_now)) = (figures[0], figures[1]);
+    println!(
+        "(r5) RSS of fleetlog serve (a child process, built its read models from the same log, caught up): OpenSearch projection off: peak {off_peak:.0} MiB, after {off_now:.0} MiB; on: peak {on_peak:.0} MiB, after {on_now:.0} MiB = {:.2}x at peak",
+        on_peak / off_peak
+    );
     Ok(())
 }
 
