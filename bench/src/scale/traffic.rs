@@ -213,12 +213,25 @@ pub async fn whole_fleet(sim: &Sim, operator: &str, total: u64) -> anyhow::Resul
     let started = Instant::now();
     let abort = json!({ "status": "aborted" });
     let res = sim.http.put(format!("{url}/status")).bearer_auth(operator).json(&abort).send().await?;
-    ensure!(res.status() == StatusCode::NO_CONTENT, "abort: {}", res.status());
-    let stats: Value =
-        sim.http.get(format!("{url}/statistics")).bearer_auth(operator).send().await?.json().await?;
+    let status = res.status();
+    ensure!(status == StatusCode::NO_CONTENT || status == StatusCode::SERVICE_UNAVAILABLE, "abort: {status}");
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // As with creation: written, not yet shown by the read models when the wait ran out.
+        println!(
+            "      abort: 503 after {:.1} s (read models behind the write); waiting for the statistics",
+            started.elapsed().as_secs_f64()
+        );
+    }
     // Devices that already finished the earlier deployment are still targets here; all abort.
-    ensure!(stats["aborted"].as_u64() == Some(total), "aborted: {stats}");
-    Ok(WholeFleet { created, counted, read, listed, aborted: started.elapsed() })
+    loop {
+        let stats: Value =
+            sim.http.get(format!("{url}/statistics")).bearer_auth(operator).send().await?.json().await?;
+        if stats["aborted"].as_u64() == Some(total) {
+            return Ok(WholeFleet { created, counted, read, listed, aborted: started.elapsed() });
+        }
+        ensure!(started.elapsed() < Duration::from_secs(3600), "aborted: {stats}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 /// POSTs a new deployment; answers its id. A 503 (the write landed but the local read models
