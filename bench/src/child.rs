@@ -104,11 +104,14 @@ impl ChildServer {
         }
     }
 
-    /// The last lines the server logged.
+    /// The last warnings and errors the server logged (without backtrace lines).
     pub fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("ERROR") || l.contains("WARN") || l.contains("panicked"))
+            .collect();
+        lines[lines.len().saturating_sub(10)..].join("\n")
     }
 
     /// Its resident memory now (VmRSS), in KiB.

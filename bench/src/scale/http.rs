@@ -179,14 +179,15 @@ pub async fn run(
     rows.push(Row {
         figure: "one deployment to all devices",
         measured: format!(
-            "created {:.1} s, counted {}, listed {:.2} s, aborted {:.1} s",
+            "created {:.1} s, counted {}, listed {:.2} s, aborted {:.1} s; {} of its requests answered 503 (written, read models behind)",
             w.created.as_secs_f64(),
             w.counted,
             w.listed.as_secs_f64(),
-            w.aborted.as_secs_f64()
+            w.aborted.as_secs_f64(),
+            w.unavailable
         ),
         goal: "works at any size",
-        met: Some(true),
+        met: Some(w.unavailable == 0),
     });
     Ok(())
 }

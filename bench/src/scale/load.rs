@@ -119,7 +119,7 @@ pub async fn fill(
         last = last.max(l);
         probes.extend(p);
         done += 1;
-        if done % 500 == 0 {
+        if done.is_multiple_of(500) {
             println!(
                 "      ... {} devices appended in {:.0} s",
                 done * u64::from(PER_BATCH),
