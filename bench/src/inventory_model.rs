@@ -18,11 +18,13 @@ use fleetlog_projections::{HostConfig, ProjectionHost};
 const PER_BATCH: usize = 250;
 
 /// A device id shaped like the ones fleetlog assigns (a UUID), so key sizes are realistic.
-fn device_id(i: usize) -> String {
+pub(crate) fn device_id(i: usize) -> String {
     format!("{i:08x}-7e57-4000-8000-{i:012x}")
 }
 
-fn envelope(kind: &str, id: &str, actor: Actor, event: DomainEvent) -> EventEnvelope {
+/// An event of `actor` on aggregate `kind`/`id` of the default tenant, as the command side
+/// would envelope it.
+pub(crate) fn envelope(kind: &str, id: &str, actor: Actor, event: DomainEvent) -> EventEnvelope {
     EventEnvelope {
         event_id: uuid::Uuid::now_v7().to_string(),
         aggregate: AggregateRef { tenant: "default".into(), kind: kind.into(), id: id.into() },
@@ -96,11 +98,7 @@ async fn reports(store: &EventStore, positions: &[u64]) -> anyhow::Result<u64> {
         let events: Vec<Vec<EventEnvelope>> = (0..chunk.len())
             .map(|j| {
                 let i = c * 1000 + j;
-                let id = device_id(i);
-                let set: Attributes =
-                    [("uptime_s".to_owned(), AttrValue::Number((i + 1_000_000) as f64))].into();
-                let changed = InventoryEvent::InventoryChanged { set, removed: vec![] };
-                vec![envelope("inventory", &id, Actor::device(&id), DomainEvent::Inventory(changed))]
+                vec![uptime_changed(&device_id(i), (i + 1_000_000) as f64)]
             })
             .collect();
         let appends: Vec<SubjectAppend<'_>> = events
@@ -115,6 +113,13 @@ async fn reports(store: &EventStore, positions: &[u64]) -> anyhow::Result<u64> {
         last = store.append(&uuid::Uuid::new_v4().to_string(), &appends).await?.last_seq;
     }
     Ok(last)
+}
+
+/// Device `id`'s steady-state report with only its uptime changed, by the device itself.
+pub(crate) fn uptime_changed(id: &str, uptime: f64) -> EventEnvelope {
+    let set: Attributes = [("uptime_s".to_owned(), AttrValue::Number(uptime))].into();
+    let changed = InventoryEvent::InventoryChanged { set, removed: vec![] };
+    envelope("inventory", id, Actor::device(id), DomainEvent::Inventory(changed))
 }
 
 /// Every key and value of a tree: (keys, bytes).

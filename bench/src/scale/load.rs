@@ -8,10 +8,11 @@ use std::time::Instant;
 use fleetlog_commands::{EventStore, SubjectAppend};
 use fleetlog_events::claim::ClaimEvent;
 use fleetlog_events::device::DeviceEvent;
-use fleetlog_events::inventory::{AttrValue, Attributes, InventoryEvent};
-use fleetlog_events::{Actor, AggregateRef, DomainEvent, EventEnvelope};
+use fleetlog_events::inventory::InventoryEvent;
+use fleetlog_events::{Actor, DomainEvent, EventEnvelope};
 use futures::{StreamExt, TryStreamExt};
 
+use crate::inventory_model::{envelope, uptime_changed};
 use crate::simulator::Seed;
 
 /// Devices per atomic batch: four messages each, and a batch holds at most 1000.
@@ -24,23 +25,11 @@ pub const EVENTS_PER_DEVICE: u64 = 4;
 /// Device `i`'s id: UUID-shaped (36 characters, as fleetlog assigns) and derived from the index,
 /// so the bench needs no table of a million ids.
 pub fn device_id(i: u32) -> String {
-    format!("{i:08x}-7e57-4000-8000-{i:012x}")
+    crate::inventory_model::device_id(i as usize)
 }
 
 fn auth_set_id(i: u32) -> String {
     format!("{i:08x}-a5e7-4000-8000-{i:012x}")
-}
-
-fn envelope(kind: &str, id: &str, actor: Actor, event: DomainEvent) -> EventEnvelope {
-    EventEnvelope {
-        event_id: uuid::Uuid::now_v7().to_string(),
-        aggregate: AggregateRef { tenant: "default".into(), kind: kind.into(), id: id.into() },
-        occurred_at: fleetlog_commands::now(),
-        actor,
-        command_id: uuid::Uuid::new_v4().to_string(),
-        correlation_id: String::new(),
-        event,
-    }
 }
 
 /// One device's events, on three new subjects: its identity claim, its device (submitted,
@@ -138,13 +127,7 @@ pub async fn one_attribute_reports(store: &EventStore, probes: &[(u32, u64)]) ->
     let batches = probes.chunks(1000).map(|chunk| async move {
         let events: Vec<Vec<EventEnvelope>> = chunk
             .iter()
-            .map(|&(i, _)| {
-                let id = device_id(i);
-                let set: Attributes =
-                    [("uptime_s".to_owned(), AttrValue::Number(f64::from(i) + 2_000_000.0))].into();
-                let changed = InventoryEvent::InventoryChanged { set, removed: vec![] };
-                vec![envelope("inventory", &id, Actor::device(&id), DomainEvent::Inventory(changed))]
-            })
+            .map(|&(i, _)| vec![uptime_changed(&device_id(i), f64::from(i) + 2_000_000.0)])
             .collect();
         let appends: Vec<SubjectAppend<'_>> = events
             .iter()
