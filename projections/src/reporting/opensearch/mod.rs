@@ -6,6 +6,7 @@ mod client;
 mod indexer;
 mod touched;
 mod translate;
+mod worker;
 
 pub use backend::OpenSearchBackend;
 pub use client::{Index, SearchClient};
