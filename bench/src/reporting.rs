@@ -76,7 +76,7 @@ pub async fn run(url: &str) -> anyhow::Result<()> {
         devices as f64 / search,
         sled / search
     );
-    let rebuilt = replay_search(url, &cfg, &searched).await?;
+    let rebuilt = replay_search(&searched).await?;
     let raw = raw_bulk_load(node.url(), &searched).await?;
     println!(
         "(r1b) `fleetlog replay --model search` on that server (its sled models built; a new index generation, swapped in): {devices} documents in {rebuilt:.1} s = {:.0} docs/s vs a raw bulk load of the same documents through the same crate (pre-built, {} per request, {} in flight) in {raw:.1} s = {:.0} docs/s = {:.2}x",
@@ -190,16 +190,8 @@ async fn rss_on_off(url: &str, cfg: &StoreConfig, node: &str, last: u64) -> anyh
 
 /// Runs `fleetlog replay --model search` against `server` (it asks the running server to
 /// rebuild its index into a new generation); returns the seconds it took.
-async fn replay_search(url: &str, cfg: &StoreConfig, server: &BenchServer) -> anyhow::Result<f64> {
-    let conn = fleetlog_gateway::settings::ConnectionArgs {
-        data_dir: server.data_dir().into(),
-        nats_url: Some(url.into()),
-        nats_server_bin: "nats-server".into(),
-        stream: cfg.stream.clone(),
-        subject_prefix: cfg.prefix.clone(),
-        replicas: 1,
-        cache_mb: fleetlog_projections::DEFAULT_CACHE_MB,
-    };
+async fn replay_search(server: &BenchServer) -> anyhow::Result<f64> {
+    let conn = server.conn();
     let args =
         fleetlog_gateway::settings::ReplayArgs { conn, model: Some("search".into()), to: None, out: None };
     let started = Instant::now();

@@ -13,6 +13,7 @@ pub struct BenchServer {
     pub state: AppState,
     /// Where it listens.
     pub addr: SocketAddr,
+    conn: ConnectionArgs,
     stop: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
     dir: tempfile::TempDir,
@@ -42,7 +43,7 @@ impl BenchServer {
             replicas: 1,
             cache_mb: fleetlog_projections::DEFAULT_CACHE_MB,
         };
-        let mut args = ServeArgs::with_defaults(conn, "127.0.0.1:0".parse()?);
+        let mut args = ServeArgs::with_defaults(conn.clone(), "127.0.0.1:0".parse()?);
         tune(&mut args);
         let app = Box::pin(Application::build(args)).await?;
         let (state, addr) = (app.state().clone(), app.local_addr());
@@ -50,12 +51,17 @@ impl BenchServer {
         let task = tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
         }));
-        Ok(BenchServer { state, addr, stop, task, dir })
+        Ok(BenchServer { state, addr, conn, stop, task, dir })
     }
 
     /// Its data dir (read models, keys, artifacts).
     pub fn data_dir(&self) -> &std::path::Path {
         self.dir.path()
+    }
+
+    /// The connection settings it runs with (its log and data dir), for `fleetlog` tools.
+    pub fn conn(&self) -> ConnectionArgs {
+        self.conn.clone()
     }
 
     /// Stops it and waits until it has.

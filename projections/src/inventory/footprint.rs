@@ -46,27 +46,23 @@ pub(super) fn change(
     let (before, after) = (by_name(old), by_name(new));
     let mut out = Change::default();
     let key = |(scope, name): &Name<'_>, s: &Scalar| entry_key(tenant, scope, name, s, id);
-    for (name, was) in &before {
-        let is = after.get(name);
-        if is == Some(was) {
-            continue;
+    // The same walk both ways: what `before` has that `after` lacks is removed, and the reverse
+    // is added.
+    for (from, to, names, keys) in [
+        (&before, &after, &mut out.gone, &mut out.removed_keys),
+        (&after, &before, &mut out.appeared, &mut out.added_keys),
+    ] {
+        for (name, value) in from {
+            let other = to.get(name);
+            if other == Some(value) {
+                continue;
+            }
+            if other.is_none() {
+                names.push((name.0, name.1.clone().into_owned()));
+            }
+            let (these, those) = (scalars(value), other.map(scalars).unwrap_or_default());
+            keys.extend(missing_from(&these, &those).iter().map(|s| key(name, s)));
         }
-        if is.is_none() {
-            out.gone.push((name.0, name.1.clone().into_owned()));
-        }
-        let (was, is) = (scalars(was), is.map(scalars).unwrap_or_default());
-        out.removed_keys.extend(missing_from(&was, &is).iter().map(|s| key(name, s)));
-    }
-    for (name, is) in &after {
-        let was = before.get(name);
-        if was == Some(is) {
-            continue;
-        }
-        if was.is_none() {
-            out.appeared.push((name.0, name.1.clone().into_owned()));
-        }
-        let (is, was) = (scalars(is), was.map(scalars).unwrap_or_default());
-        out.added_keys.extend(missing_from(&is, &was).iter().map(|s| key(name, s)));
     }
     out
 }

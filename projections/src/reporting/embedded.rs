@@ -76,7 +76,7 @@ impl Embedded {
         let mut found = Vec::new();
         self.devices(tenant, s.ids.as_ref(), &s.filters, |d| {
             let r = Record::device_fields(&d, &needed);
-            if s.filters.iter().all(|f| f.matches(&r)) {
+            if passes(&s.filters, &r) {
                 found.push((r, d));
             }
         })?;
@@ -102,7 +102,9 @@ impl Embedded {
 
     /// `deployments/devices/search`.
     pub fn search_deployments(&self, tenant: &str, s: &Search) -> Result<Page, ReportingError> {
-        Ok(page(self.device_deployments(tenant)?, s, |r| r, |r| r.shown(s.attributes.as_deref())))
+        let mut found = self.device_deployments(tenant)?;
+        found.retain(|r| passes(&s.filters, r));
+        Ok(page(found, s, |r| r, |r| r.shown(s.attributes.as_deref())))
     }
 
     /// `deployments/devices/aggregate`.
@@ -121,11 +123,9 @@ impl Embedded {
     }
 }
 
-/// Filters, sorts (then by id) and pages items by their records; `show` gives the JSON of
-/// each item of the page.
-fn page<T>(items: Vec<T>, s: &Search, record: impl Fn(&T) -> &Record, show: impl Fn(&T) -> Value) -> Page {
-    let mut hits: Vec<T> =
-        items.into_iter().filter(|i| s.filters.iter().all(|f| f.matches(record(i)))).collect();
+/// Sorts (then by id) and pages the items that passed the filters, by their records; `show`
+/// gives the JSON of each item of the page.
+fn page<T>(mut hits: Vec<T>, s: &Search, record: impl Fn(&T) -> &Record, show: impl Fn(&T) -> Value) -> Page {
     hits.sort_by(|a, b| {
         let (a, b) = (record(a), record(b));
         s.sort
@@ -139,8 +139,13 @@ fn page<T>(items: Vec<T>, s: &Search, record: impl Fn(&T) -> &Record, show: impl
     Page { total, items }
 }
 
+/// Whether `r` passes every filter.
+fn passes(filters: &[Filter], r: &Record) -> bool {
+    filters.iter().all(|f| f.matches(r))
+}
+
 fn run_aggregate(records: &[Record], a: &Aggregate) -> Vec<AggregationResult> {
-    let hits: Vec<&Record> = records.iter().filter(|r| a.filters.iter().all(|f| f.matches(r))).collect();
+    let hits: Vec<&Record> = records.iter().filter(|r| passes(&a.filters, r)).collect();
     aggregate(&hits, &a.aggregations)
 }
 
