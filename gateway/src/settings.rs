@@ -125,7 +125,9 @@ pub struct ServeArgs {
     /// connection stays open).
     #[arg(long, env = "FLEETLOG_HEADER_READ_TIMEOUT", default_value_t = 30)]
     pub header_read_timeout: u64,
-    /// How long a write waits for the local read models to show it, in milliseconds.
+    /// How long a write waits for the local read models to show it without seeing them make
+    /// progress, in milliseconds (while they advance or apply a batch it waits on, up to 60
+    /// times this in all); past it the write answers 503 though it happened.
     #[arg(long, env = "FLEETLOG_READ_YOUR_WRITES_MS", default_value_t = 5000)]
     pub read_your_writes_ms: u64,
     /// Key that signs user and device tokens (PKCS#8 PEM, Ed25519 or RSA). Give replicas the same

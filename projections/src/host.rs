@@ -142,7 +142,8 @@ impl ProjectionHost {
         self.slots.iter().map(|s| &s.view)
     }
 
-    /// Waits until every read model has applied position `seq` (read-your-writes); false on timeout.
+    /// Waits until every read model has applied position `seq` (read-your-writes); false when
+    /// one of them stalls (see [`ReadModel::wait_for`]).
     pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
         let waits = self.slots.iter().map(|s| s.view.wait_for(seq, timeout));
         futures::future::join_all(waits).await.into_iter().all(|ok| ok)
@@ -218,7 +219,12 @@ async fn run_live(
         };
         // A stop is only looked at between batches, so it never lands in the middle of one.
         let result = match batch {
-            Ok(b) => apply_blocking(&tree, &slot.projection, b.events).await.map(|p| (p, b.pending)),
+            Ok(b) => {
+                slot.view.set_busy(true);
+                let applied = apply_blocking(&tree, &slot.projection, b.events).await;
+                slot.view.set_busy(false);
+                applied.map(|p| (p, b.pending))
+            }
             Err(e) => Err(e),
         };
         match result {

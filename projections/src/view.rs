@@ -11,6 +11,10 @@ use tokio::sync::watch;
 
 use crate::ProjectionError;
 
+/// A read-your-writes wait gives up after this many quiet periods even while the model keeps
+/// working (5 minutes with the default 5 s): beyond that an answer is worth more than waiting.
+pub const MOST_QUIET_PERIODS: u32 = 60;
+
 /// Lag value meaning "not measured yet".
 pub(crate) const LAG_UNKNOWN: u64 = u64::MAX;
 
@@ -22,6 +26,8 @@ pub struct ReadModel {
     position: watch::Sender<u64>,
     lag: AtomicU64,
     failed: AtomicBool,
+    /// True while the runner applies a batch.
+    busy: AtomicBool,
 }
 
 impl ReadModel {
@@ -32,6 +38,7 @@ impl ReadModel {
             position: watch::Sender::new(position),
             lag: AtomicU64::new(LAG_UNKNOWN),
             failed: AtomicBool::new(false),
+            busy: AtomicBool::new(false),
         }
     }
 
@@ -69,10 +76,27 @@ impl ReadModel {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// Waits until the model has applied position `seq`; false on timeout.
-    pub async fn wait_for(&self, seq: u64, timeout: Duration) -> bool {
+    /// Waits until the model has applied position `seq`; false once it has made no progress
+    /// for `quiet` (no new position and no batch being applied), or after
+    /// [`MOST_QUIET_PERIODS`] × `quiet` in all. A write the model is still working through
+    /// (a big one, or one queued behind a busy stretch) is waited out: the write has happened,
+    /// and giving up on it would tell the client it failed.
+    pub async fn wait_for(&self, seq: u64, quiet: Duration) -> bool {
         let mut rx = self.position.subscribe();
-        tokio::time::timeout(timeout, rx.wait_for(|p| *p >= seq)).await.is_ok_and(|r| r.is_ok())
+        let deadline = tokio::time::Instant::now() + quiet.saturating_mul(MOST_QUIET_PERIODS);
+        loop {
+            if *rx.borrow_and_update() >= seq {
+                return true;
+            }
+            let next = (tokio::time::Instant::now() + quiet).min(deadline);
+            match tokio::time::timeout_at(next, rx.changed()).await {
+                Ok(Ok(())) => {}
+                // The runner is gone (the host stopped): the position will not move any more.
+                Ok(Err(_)) => return *rx.borrow() >= seq,
+                Err(_) if self.busy.load(Ordering::Relaxed) && next < deadline => {}
+                Err(_) => return *rx.borrow() >= seq,
+            }
+        }
     }
 
     /// SHA-256 over every key and value of the tree in service: equal hashes, equal models.
@@ -100,6 +124,12 @@ impl ReadModel {
         metrics::gauge!("fleetlog_projection_lag", "model" => self.name).set(lag as f64);
     }
 
+    /// Says whether the runner is applying a batch now (what a read-your-writes wait looks at
+    /// when the position has not moved for a while).
+    pub(crate) fn set_busy(&self, busy: bool) {
+        self.busy.store(busy, Ordering::Relaxed);
+    }
+
     pub(crate) fn set_failed(&self) {
         self.failed.store(true, Ordering::Relaxed);
     }
@@ -107,5 +137,58 @@ impl ReadModel {
     pub(crate) fn swap(&self, tree: Tree, shape: u32, position: u64) {
         self.served.store(Arc::new((Arc::new(tree), shape)));
         self.position.send_replace(position);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn model() -> Arc<ReadModel> {
+        let db = sled::Config::new().temporary(true).open().expect("temporary sled");
+        Arc::new(ReadModel::new("test", db.open_tree("t").expect("tree"), 1, 0))
+    }
+
+    /// A big write (a deployment's device list in many parts) takes the model longer than the
+    /// read-your-writes wait to apply, while it keeps advancing: the write happened and the
+    /// model is getting there, so the wait must not give up (it answered 503 at 1M devices).
+    #[tokio::test]
+    async fn a_wait_outlasts_its_quiet_time_while_the_model_advances() {
+        let m = model();
+        let runner = m.clone();
+        tokio::spawn(async move {
+            for p in 1..=15 {
+                runner.set_busy(true);
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                runner.advance(p, 15 - p);
+                runner.set_busy(false);
+            }
+        });
+        assert!(m.wait_for(15, Duration::from_millis(200)).await, "the model advanced all along");
+    }
+
+    /// One batch that alone takes longer than the quiet time: the runner is busy with it.
+    #[tokio::test]
+    async fn a_wait_outlasts_its_quiet_time_while_the_model_applies_one_long_batch() {
+        let m = model();
+        let runner = m.clone();
+        runner.set_busy(true);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(450)).await;
+            runner.advance(3, 0);
+            runner.set_busy(false);
+        });
+        assert!(m.wait_for(3, Duration::from_millis(150)).await, "the model was applying the write");
+    }
+
+    /// A model that neither advances nor applies anything is stalled: the wait ends after the
+    /// quiet time, not never.
+    #[tokio::test]
+    async fn a_wait_on_a_stalled_model_ends_after_its_quiet_time() {
+        let m = model();
+        let started = std::time::Instant::now();
+        assert!(!m.wait_for(1, Duration::from_millis(100)).await);
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(100) && took < Duration::from_secs(5), "{took:?}");
     }
 }

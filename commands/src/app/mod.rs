@@ -124,8 +124,9 @@ impl App {
     }
 
     /// Waits until the local read models show position `seq`, so that a client that writes and
-    /// then reads sees its write. The write itself has happened either way; a timeout is
-    /// [`AppError::Unavailable`].
+    /// then reads sees its write. The write itself has happened either way; the wait lasts
+    /// while the models make progress, and only a stall (no progress for the read-your-writes
+    /// time) is [`AppError::Unavailable`].
     pub async fn seen(&self, seq: u64) -> Result<(), AppError> {
         if self.read_models.wait_for(seq, self.read_your_writes).await {
             Ok(())
@@ -133,7 +134,7 @@ impl App {
             let at: Vec<String> =
                 self.read_models.models().map(|m| format!("{}={}", m.name(), m.position())).collect();
             Err(AppError::Unavailable(anyhow::anyhow!(
-                "read models did not reach {seq} in time (at {})",
+                "the write is in the log at {seq}, but the read models stalled before showing it (at {})",
                 at.join(", ")
             )))
         }
