@@ -8,7 +8,7 @@ use fleetlog_events::deployment::device::{DeviceDeployment, DeviceDeploymentComm
 use fleetlog_events::deployment::next::{Candidate, NextChoice, choose};
 use fleetlog_projections::deployments::{DeploymentView, DeploymentsQueries, DeviceDeploymentView};
 use fleetlog_projections::inventory::predicate::Predicate;
-use fleetlog_projections::inventory::search::search;
+use fleetlog_projections::inventory::search::matching_ids;
 use fleetlog_projections::{ProjectionError, rfc3339};
 use serde_json::{Value, json};
 
@@ -30,10 +30,7 @@ pub fn deployments<T>(
 /// The accepted devices matching `filters` (all accepted devices for none), by id.
 pub fn accepted_devices(app: &App, mut filters: Vec<Predicate>) -> Result<Vec<String>, AppError> {
     filters.push(Predicate::equals("identity", "status", vec![Value::from("accepted")]));
-    inventory(app, |q| {
-        let found = search(q, DEFAULT_TENANT, &filters, &[], 0, usize::MAX)?;
-        Ok(found.page.into_iter().map(|d| d.id).collect())
-    })
+    inventory(app, |q| Ok(matching_ids(q, DEFAULT_TENANT, &filters)?))
 }
 
 /// Refuses (400, naming a few) device ids that are not devices here: each becomes part of an

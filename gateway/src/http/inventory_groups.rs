@@ -17,7 +17,7 @@ use super::{ApiError, UserAuth};
 use crate::app::inventory::{self, inventory};
 use crate::state::AppState;
 use fleetlog_projections::inventory::predicate::Predicate;
-use fleetlog_projections::inventory::search::search;
+use fleetlog_projections::inventory::search::{matching_ids, search};
 
 /// The tags and groups routes.
 pub fn router() -> Router<AppState> {
@@ -161,10 +161,7 @@ fn check_name(name: &str) -> Result<(), ApiError> {
 
 /// All device ids of a group.
 fn members(state: &AppState, name: &str) -> Result<Vec<String>, ApiError> {
-    Ok(inventory(state, |m| {
-        let found = search(m, crate::DEFAULT_TENANT, &[group_filter(name)], &[], 0, usize::MAX)?;
-        Ok(found.page.into_iter().map(|d| d.id).collect())
-    })?)
+    Ok(inventory(state, |m| Ok(matching_ids(m, crate::DEFAULT_TENANT, &[group_filter(name)])?))?)
 }
 
 async fn group_devices(

@@ -80,6 +80,30 @@ pub fn search(
     Ok(Found { total, page: docs.into_iter().skip(skip).take(take).collect() })
 }
 
+/// The ids of every device of a tenant matching `filters`, in id order, without keeping
+/// documents: they are read one at a time, and only for filters the index cannot answer. A
+/// deployment's target at 1M devices is ids, not a million documents held at once.
+pub fn matching_ids(
+    q: &InventoryQueries<'_>,
+    tenant: &str,
+    filters: &[Predicate],
+) -> Result<Vec<String>, QueryError> {
+    let (ids, rest) = candidates(q, tenant, filters)?;
+    if rest.is_empty() {
+        return Ok(ids);
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        // A device removed between the index read and this one is not a match.
+        if let Some(d) = q.get(tenant, &id)?
+            && rest.iter().all(|f| f.matches(|scope, name| lookup(&d, scope, name)))
+        {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
 fn load(q: &InventoryQueries<'_>, tenant: &str, ids: &[String]) -> Result<Vec<InventoryDoc>, QueryError> {
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
@@ -151,4 +175,54 @@ fn candidates<'f>(
         }
     }
     Ok((ids, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use fleetlog_events::Actor;
+    use fleetlog_events::device::DeviceEvent;
+    use fleetlog_events::inventory::{AttrValue, Attributes, InventoryEvent};
+    use serde_json::json;
+
+    use super::*;
+    use crate::inventory::InventoryProjection;
+    use crate::testing::Given;
+
+    fn text(s: &str) -> AttrValue {
+        AttrValue::Text(s.to_owned())
+    }
+
+    /// `matching_ids` (a deployment's target) gives the ids `search` would page through, with
+    /// filters the index answers alone and with one that needs the documents.
+    #[test]
+    fn matching_ids_are_the_ids_a_search_finds() {
+        let mut given = Given::new(InventoryProjection);
+        for i in 0..6 {
+            let id = format!("d{i}");
+            let mut set = Attributes::new();
+            set.insert("device_type".into(), text(if i % 2 == 0 { "a" } else { "b" }));
+            if i % 3 == 0 {
+                set.insert("tag".into(), text("x"));
+            }
+            let submitted = DeviceEvent::AuthSetSubmitted {
+                auth_set_id: format!("as{i}"),
+                identity_data: format!(r#"{{"mac":"m{i}"}}"#),
+                pubkey: "k".into(),
+            };
+            let report = InventoryEvent::InventoryChanged { set, removed: vec![] };
+            given =
+                given.by(Actor::device(&id)).event("device", &id, submitted).event("inventory", &id, report);
+        }
+        let model = given.model();
+        let q = InventoryQueries(&model);
+        let even = || Predicate::equals("inventory", "device_type", vec![json!("a")]);
+        let untagged = || Predicate::exists("inventory", "tag", false);
+        for filters in [vec![even()], vec![even(), untagged()], vec![]] {
+            assert!(!filters.is_empty() || q.ids("default", 0, 10).unwrap().len() == 6, "six devices");
+            let found = search(&q, "default", &filters, &[], 0, usize::MAX).unwrap();
+            let ids: Vec<String> = found.page.into_iter().map(|d| d.id).collect();
+            assert_eq!(matching_ids(&q, "default", &filters).unwrap(), ids, "{filters:?}");
+        }
+        assert_eq!(matching_ids(&q, "default", &[even(), untagged()]).unwrap(), ["d2", "d4"]);
+    }
 }
