@@ -10,6 +10,11 @@
 // A benchmark reports on stdout; that is its whole output.
 #![allow(clippy::print_stdout)]
 
+// The allocator of the `fleetlog` binary, so that benches with an in-process server measure
+// what operators run.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod append;
 mod child;
 mod cluster;

@@ -5,6 +5,12 @@ use fleetlog_gateway::server::Application;
 use fleetlog_gateway::settings::{AdminCommand, Cli, Command};
 use tracing_subscriber::EnvFilter;
 
+// jemalloc, not glibc's malloc: sled copies tree nodes on every write, and with glibc the
+// read models' first build took 1.4x the CPU and left 1.5x the RSS (bench/RESULTS.md,
+// "Allocator"): its per-thread arenas fragment under the projections' blocking threads.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run(Cli::parse()).await {
