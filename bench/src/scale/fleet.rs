@@ -127,6 +127,10 @@ pub async fn run(url: &str, args: &ScaleArgs) -> anyhow::Result<()> {
     } else {
         server.stop()?;
     }
+    let cache_mb = args.cache_mb.unwrap_or(fleetlog_projections::DEFAULT_CACHE_MB);
+    if let Err(e) = super::ceiling::run(&server.data_dir.join("readmodels"), n, build, cache_mb, &mut rows) {
+        println!("(s12) sled ceiling not measured: {e:#}");
+    }
     super::report::table(n, &rows);
     outcome
 }
@@ -138,7 +142,7 @@ fn replay(server: &mut ChildServer, last: u64, rows: &mut Vec<Row>) -> anyhow::R
     server.tool(&["replay"], &[])?;
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "(s12) fleetlog replay (offline, all models, one after the other, each reading the whole log of {last} events) took {secs:.1} s = {:.0} log events/s",
+        "(s13) fleetlog replay (offline, all models, one after the other, each reading the whole log of {last} events) took {secs:.1} s = {:.0} log events/s",
         last as f64 / secs
     );
     rows.push(Row {

@@ -5,8 +5,10 @@
 //! onboarding would record, with real keys); `--http-devices` onboard over HTTP. Then: the
 //! server's first build of every read model from the log vs a raw read, bytes per device,
 //! projection of one-attribute reports, the steady load at Mender's default intervals, the
-//! load test 301 burst and a deployment to the whole fleet, each with the CPU split.
+//! load test 301 burst and a deployment to the whole fleet, each with the CPU split; last,
+//! sled's own ceiling for the store the run built.
 
+mod ceiling;
 mod fleet;
 mod http;
 mod load;

@@ -25,12 +25,16 @@ impl Clock {
         self.wall.elapsed().as_secs_f64()
     }
 
-    /// "CPU: fleetlog X s, nats-server Y s, bench Z s over W s wall (2 cores)".
+    /// "CPU: fleetlog X s, nats-server Y s, bench Z s over W s wall (2 cores)", and with a
+    /// server, its peak RSS so far (so the phase that raised the peak can be told).
     pub fn cpu(&self, server: Option<&ChildServer>) -> String {
         let (bench, nats) = crate::cpu_seconds();
         let fleetlog = server.map_or(0.0, ChildServer::cpu_seconds) - self.fleetlog;
+        let peak = server.map_or(String::new(), |s| {
+            format!("; fleetlog peak RSS so far {:.0} MiB", mib(s.peak_rss_kib()))
+        });
         format!(
-            "CPU: fleetlog {:.1} s, nats-server {:.1} s, bench {:.1} s over {:.1} s wall on {} cores",
+            "CPU: fleetlog {:.1} s, nats-server {:.1} s, bench {:.1} s over {:.1} s wall on {} cores{peak}",
             fleetlog.max(0.0),
             nats - self.nats,
             bench - self.bench,
