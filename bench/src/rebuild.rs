@@ -87,6 +87,14 @@ pub(crate) fn raw_sled_write(tree: &sled::Tree) -> anyhow::Result<(usize, f64, u
     let db = sled::open(dir.path())?;
     let target = db.open_tree("raw")?;
     let pairs: Vec<(sled::IVec, sled::IVec)> = tree.iter().collect::<Result<_, _>>()?;
+    let rate = write_batches(&target, &pairs)?;
+    db.flush()?;
+    Ok((pairs.len(), rate, crate::inventory::fs_size(dir.path())))
+}
+
+/// Writes `pairs` into `target` in batches of 1000, as the projections batch their writes;
+/// returns keys per second.
+pub(crate) fn write_batches(target: &sled::Tree, pairs: &[(sled::IVec, sled::IVec)]) -> anyhow::Result<f64> {
     let started = Instant::now();
     for chunk in pairs.chunks(1000) {
         let mut batch = sled::Batch::default();
@@ -95,9 +103,7 @@ pub(crate) fn raw_sled_write(tree: &sled::Tree) -> anyhow::Result<(usize, f64, u
         }
         target.apply_batch(batch)?;
     }
-    let rate = pairs.len() as f64 / started.elapsed().as_secs_f64();
-    db.flush()?;
-    Ok((pairs.len(), rate, crate::inventory::fs_size(dir.path())))
+    Ok(pairs.len() as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Runs the comparison and prints it.

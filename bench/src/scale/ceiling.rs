@@ -52,16 +52,7 @@ fn raw_write(db: &sled::Db, c: &Census, cache_mb: u64) -> anyhow::Result<(u64, f
     }
     let dir = tempfile::tempdir()?;
     let fresh = sled::Config::new().path(dir.path()).cache_capacity(cache_mb << 20).open()?;
-    let target = fresh.open_tree("raw")?;
-    let started = Instant::now();
-    for chunk in sample.chunks(1000) {
-        let mut batch = sled::Batch::default();
-        for (k, v) in chunk {
-            batch.insert(k.clone(), v.clone());
-        }
-        target.apply_batch(batch)?;
-    }
-    let rate = sample.len() as f64 / started.elapsed().as_secs_f64();
+    let rate = crate::rebuild::write_batches(&fresh.open_tree("raw")?, &sample)?;
     fresh.flush()?;
     Ok((sample.len() as u64, rate, crate::child::allocated(dir.path())))
 }
