@@ -65,7 +65,7 @@ fn main() -> anyhow::Result<()> {
     // `inventory-model` only: the fleet size and the sled cache it runs with. 100k by default:
     // a million devices takes ~16 GB of scratch disk and an hour on a 2-core machine.
     let devices = number("--devices", 100_000)? as usize;
-    let cache_mb = number("--cache-mb", 256)?;
+    let cache_mb = number("--cache-mb", fleetlog_projections::DEFAULT_CACHE_MB)?;
     // One nats-server configured exactly as the embedded one (JetStream, sync_interval: always).
     let server = own_nats_server(None, None);
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

@@ -95,9 +95,10 @@ impl From<sled::Error> for QueryError {
 
 /// Default page cache of the read models' sled store, MiB. sled's own default (1 GiB) alone
 /// would spend the memory budget of a million-device server (1 GiB of RSS); sled counts its
-/// cache in encoded bytes, so the process holds more than this for it (~3× with 100k
-/// devices' inventory, bench/RESULTS.md).
-pub const DEFAULT_CACHE_MB: u64 = 256;
+/// cache in encoded bytes, so the process holds more than this for it. At 1M devices 64 MiB
+/// beat 256 MiB on every figure of the scale bench (steady RSS 1.2 vs 1.7 GiB, first build
+/// 1.35×, reports 2.9×, polls during a burst p99 89 ms vs 12.5 s: bench/RESULTS.md).
+pub const DEFAULT_CACHE_MB: u64 = 64;
 
 /// Opens the read models' sled database at `path` with a page cache of `cache_mb` MiB.
 pub fn open_store(path: &std::path::Path, cache_mb: u64) -> Result<sled::Db, sled::Error> {
