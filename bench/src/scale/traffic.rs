@@ -244,9 +244,9 @@ pub async fn whole_fleet(sim: &Sim, operator: &str, total: u64) -> anyhow::Resul
     }
 }
 
-/// POSTs a new deployment; answers its id and whether it answered 503. A 503 (the write landed but the local read models
-/// did not show it within the server's read-your-writes wait) is said and then waited out as
-/// an operator would: by looking for the deployment in the list until it is there.
+/// POSTs a new deployment; answers its id and how many 503s it met (0 or 1). A 503 (the
+/// write landed but the local read models stalled before showing it) is said and then waited
+/// out as an operator would: by looking for the deployment in the list until it is there.
 async fn create(
     sim: &Sim,
     operator: &str,
