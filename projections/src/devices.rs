@@ -257,6 +257,40 @@ impl DevicesQueries<'_> {
         Ok(out)
     }
 
+    /// Devices of any of `statuses` (all devices when empty), in id order, skipping `skip` and
+    /// returning at most `limit`. Reads at most `skip + limit` index keys per status, so a page
+    /// costs its depth, not the fleet's size.
+    pub fn list_of(
+        &self,
+        tenant: &str,
+        statuses: &[DeviceStatus],
+        skip: usize,
+        limit: usize,
+    ) -> Result<Vec<DeviceView>, ProjectionError> {
+        match statuses {
+            [] => return self.list(tenant, None, skip, limit),
+            [one] => return self.list(tenant, Some(*one), skip, limit),
+            _ => {}
+        }
+        let tree = self.0.tree();
+        let mut ids = Vec::new();
+        for s in statuses {
+            let prefix = format!("s/{tenant}/{}/", s.as_str());
+            for k in tree.scan_prefix(&prefix).keys().take(skip.saturating_add(limit)) {
+                ids.push(k?[prefix.len()..].to_vec());
+            }
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        let mut out = Vec::with_capacity(limit.min(500));
+        for id in ids.into_iter().skip(skip).take(limit) {
+            if let Some(d) = self.get(tenant, &String::from_utf8_lossy(&id))? {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
     /// How many devices have this status (or any).
     pub fn count(&self, tenant: &str, status: Option<DeviceStatus>) -> Result<usize, ProjectionError> {
         let prefix = match status {

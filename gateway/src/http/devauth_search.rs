@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use fleetlog_events::device::DeviceStatus;
 use fleetlog_projections::devices::DeviceView;
 use serde::Deserialize;
 
@@ -51,26 +52,24 @@ pub(super) async fn search(
     let (page, per_page) = paging.validate()?;
     let statuses =
         body.status.values().into_iter().map(|s| parse_status(Some(s))).collect::<Result<Vec<_>, _>>()?;
+    let mut statuses: Vec<DeviceStatus> = statuses.into_iter().flatten().collect();
+    statuses.sort_unstable_by_key(|s| s.as_str());
+    statuses.dedup();
     let ids = body.id.values();
-    let matches = |d: &DeviceView| {
-        (statuses.is_empty() || statuses.contains(&Some(d.status())))
-            && (ids.is_empty() || ids.contains(&d.id.as_str()))
-    };
-    // Searches by id read those records; otherwise the status index narrows the scan.
-    let all: Vec<DeviceView> = if ids.is_empty() {
-        let mut out = Vec::new();
-        for s in if statuses.is_empty() { vec![None] } else { statuses.clone() } {
-            out.extend(devices(&state, |d| d.list(user.tenant(), s, 0, usize::MAX))?);
-        }
-        out.sort_by(|a, b| a.id.cmp(&b.id));
-        out
+    let skip = (page - 1) * per_page;
+    // Searches by id read those records; otherwise the status index pages, reading no more than
+    // the page's depth (the GUI's device list runs this on every view).
+    let found: Vec<DeviceView> = if ids.is_empty() {
+        devices(&state, |d| d.list_of(user.tenant(), &statuses, skip, per_page + 1))?
     } else {
-        ids.iter().filter_map(|id| find(&state, id).ok()).filter(|d| matches(d)).collect()
+        let matches = |d: &DeviceView| statuses.is_empty() || statuses.contains(&d.status());
+        let mut all: Vec<_> = ids.iter().filter_map(|id| find(&state, id).ok()).filter(matches).collect();
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all.dedup_by(|a, b| a.id == b.id);
+        all.into_iter().skip(skip).take(per_page + 1).collect()
     };
-    let found: Vec<_> =
-        all.iter().filter(|d| matches(d)).skip((page - 1) * per_page).take(per_page + 1).collect();
     let has_next = found.len() > per_page;
     let links = link_header("/api/management/v2/devauth/devices/search", &[], page, per_page, has_next);
-    let body: Vec<_> = found.into_iter().take(per_page).map(device_json).collect();
+    let body: Vec<_> = found.iter().take(per_page).map(device_json).collect();
     Ok((links, Json(body)).into_response())
 }

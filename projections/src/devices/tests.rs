@@ -226,6 +226,42 @@ fn listing_pages_in_id_order() {
         });
 }
 
+/// A search over several statuses pages through their union in id order, as a filter over the
+/// whole list would, and a duplicated status counts once.
+#[test]
+fn listing_several_statuses_pages_through_their_union_in_id_order() {
+    let mut given = Given::new(DevicesProjection);
+    for i in 0..12 {
+        let (id, set) = (format!("d{i:02}"), format!("as{i}"));
+        given = given.by(Actor::device(&id)).event("device", &id, submit(&set)).by(admin());
+        match i % 3 {
+            0 => given = given.event("device", &id, accept(&set)),
+            1 => given = given.event("device", &id, DeviceEvent::AuthSetRejected { auth_set_id: set }),
+            _ => {}
+        }
+    }
+    given.then(|m| {
+        let q = DevicesQueries(m);
+        let ids = |v: Vec<super::DeviceView>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
+        let wanted = [DeviceStatus::Accepted, DeviceStatus::Pending, DeviceStatus::Accepted];
+        let union: Vec<_> = ids(q.list(T, None, 0, 100).unwrap())
+            .into_iter()
+            .filter(|id| id[1..].parse::<usize>().unwrap() % 3 != 1)
+            .collect();
+        assert_eq!(union.len(), 8);
+        for (skip, limit) in [(0, 3), (3, 3), (6, 3), (0, 100), (7, 5), (8, 2)] {
+            let end = (skip + limit).min(union.len());
+            assert_eq!(
+                ids(q.list_of(T, &wanted, skip, limit).unwrap()),
+                union[skip.min(end)..end],
+                "{skip}+{limit}"
+            );
+        }
+        assert_eq!(ids(q.list_of(T, &[DeviceStatus::Rejected], 1, 2).unwrap()), ["d04", "d07"]);
+        assert_eq!(q.list_of(T, &[], 0, 100).unwrap().len(), 12);
+    });
+}
+
 fn history() -> Given<DevicesProjection> {
     submitted("d1", "as1")
         .event("device", "d1", accept("as1"))
