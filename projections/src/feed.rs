@@ -1,7 +1,9 @@
 //! Events from the log in batches, through an ordered consumer starting after a checkpoint.
 //!
 //! A reader task fetches and decodes the next batches while the runner applies the current
-//! one, so a rebuild costs about the slower of reading and applying, not their sum.
+//! one, so a rebuild costs about the slower of reading and applying, not their sum. One reader
+//! can serve several feeds ([`Feed::open_shared`]): every read model then shares one consumer
+//! and one decoded copy of each event, instead of nine of each.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,6 +19,7 @@ use tokio::sync::mpsc;
 use crate::ProjectionError;
 
 /// A batch of decoded events and how many more the server had at the last one.
+#[derive(Clone)]
 pub(crate) struct Batch {
     pub events: Vec<RecordedEvent>,
     pub pending: u64,
@@ -38,15 +41,21 @@ const REOPEN_TIMEOUT: Duration = Duration::from_secs(1);
 /// Batches read ahead at most.
 const READ_AHEAD: usize = 4;
 
-/// Decoded batches from a reader task; dropping the feed stops the task.
+/// What a reader hands each feed: the batch itself is shared, never copied per feed.
+type Item = Result<Arc<Batch>, Arc<ProjectionError>>;
+
+/// Decoded batches from a reader task, which stops once every feed it serves is dropped.
 pub(crate) struct Feed {
-    batches: mpsc::Receiver<Result<Batch, ProjectionError>>,
-    reader: tokio::task::JoinHandle<()>,
+    batches: mpsc::Receiver<Item>,
+    _reader: Arc<AbortOnDrop>,
 }
 
-impl Drop for Feed {
+/// Stops the reader task when the last feed holding it goes.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
     fn drop(&mut self) {
-        self.reader.abort();
+        self.0.abort();
     }
 }
 
@@ -58,24 +67,66 @@ impl Feed {
         after: u64,
         max: usize,
     ) -> Result<Feed, ProjectionError> {
+        let mut feeds = Self::open_shared(stream, client, after, max, 1).await?;
+        Ok(feeds.pop().expect("one feed was asked for"))
+    }
+
+    /// `n` feeds over one reader starting at stream sequence `after + 1`: each event is fetched
+    /// and decoded once for all of them. The reader stays at most [`READ_AHEAD`] batches ahead
+    /// of the slowest feed; a dropped feed is left out from then on.
+    pub async fn open_shared(
+        stream: &Stream,
+        client: &Client,
+        after: u64,
+        max: usize,
+        n: usize,
+    ) -> Result<Vec<Feed>, ProjectionError> {
         let mut reader = Reader::open(stream, client, after).await?;
-        let (tx, batches) = mpsc::channel(READ_AHEAD);
-        let reader = tokio::spawn(async move {
+        let (mut senders, receivers): (Vec<_>, Vec<_>) = (0..n).map(|_| mpsc::channel(READ_AHEAD)).unzip();
+        let task = tokio::spawn(async move {
             loop {
-                let batch = reader.next_batch(max).await;
-                let failed = batch.is_err();
-                if tx.send(batch).await.is_err() || failed {
+                let item = reader.next_batch(max).await.map(Arc::new).map_err(Arc::new);
+                let failed = item.is_err();
+                senders = fan_out(senders, item).await;
+                if senders.is_empty() || failed {
                     return;
                 }
             }
         });
-        Ok(Feed { batches, reader })
+        let reader = Arc::new(AbortOnDrop(task));
+        Ok(receivers.into_iter().map(|batches| Feed { batches, _reader: reader.clone() }).collect())
     }
 
     /// The next batch (waits for at least one event).
-    pub async fn next_batch(&mut self) -> Result<Batch, ProjectionError> {
-        self.batches.recv().await.unwrap_or_else(|| Err(ProjectionError::Nats("feed reader stopped".into())))
+    pub async fn next_batch(&mut self) -> Result<Arc<Batch>, ProjectionError> {
+        match self.batches.recv().await {
+            Some(Ok(batch)) => Ok(batch),
+            Some(Err(e)) => Err(ProjectionError::Shared(e)),
+            None => Err(ProjectionError::Nats("feed reader stopped".into())),
+        }
     }
+
+    /// The next batch to own: a copy only when another feed still shares it.
+    pub async fn next_owned(&mut self) -> Result<Batch, ProjectionError> {
+        Ok(Arc::try_unwrap(self.next_batch().await?).unwrap_or_else(|shared| Batch::clone(&shared)))
+    }
+}
+
+/// Hands `item` to every feed still open (the last one gets it without a clone of the handle,
+/// so a single feed owns its batches) and returns those feeds.
+async fn fan_out(senders: Vec<mpsc::Sender<Item>>, item: Item) -> Vec<mpsc::Sender<Item>> {
+    let mut open = Vec::with_capacity(senders.len());
+    let mut item = Some(item);
+    let last = senders.len().saturating_sub(1);
+    for (i, tx) in senders.into_iter().enumerate() {
+        let this = if i == last { item.take() } else { item.clone() };
+        if let Some(this) = this
+            && tx.send(this).await.is_ok()
+        {
+            open.push(tx);
+        }
+    }
+    open
 }
 
 /// A push ordered consumer over the whole stream (server-paced with flow control: the fastest

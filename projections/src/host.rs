@@ -10,7 +10,7 @@ use sled::{Db, Tree};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::feed::{Feed, nats};
+use crate::feed::{Batch, Feed, nats};
 use crate::view::ReadModel;
 use crate::writer::{Writer, checkpoint, incomplete};
 use crate::{Projection, ProjectionError};
@@ -73,6 +73,7 @@ impl ProjectionHost {
         let last = stream.info().await.map_err(nats)?.state.last_sequence;
         let meta = db.open_tree("fleetlog.meta")?;
         let mut slots = Vec::new();
+        let mut live = Vec::new();
         let mut stale = Vec::new();
         for projection in projections {
             let name = projection.name();
@@ -107,25 +108,31 @@ impl ProjectionHost {
             if whole && (fresh || stored_version.as_deref() == Some(current.as_str())) {
                 // A stale model's lag stays unknown until its rebuild is swapped in.
                 slot.view.set_lag(last.saturating_sub(position));
-                let feed = Feed::open(&stream, &client, position, cfg.batch_size).await?;
-                start_live(&slot, tree, feed, position);
+                live.push((slot.clone(), tree, position));
             } else {
                 stale.push(name);
             }
             slots.push(slot);
         }
         meta.flush_async().await?;
+        // One reader for every live model, from the earliest checkpoint: models further on skip
+        // what they already hold.
+        let from = live.iter().map(|(_, _, p)| *p).min().unwrap_or(0);
+        let feeds = Feed::open_shared(&stream, &client, from, cfg.batch_size, live.len()).await?;
+        for ((slot, tree, position), feed) in live.into_iter().zip(feeds) {
+            start_live(&slot, tree, feed, position);
+        }
         let host =
             Arc::new(ProjectionHost { db, meta, stream, client, cfg, slots, retired: Default::default() });
-        for name in stale {
+        if !stale.is_empty() {
             tracing::info!(
-                model = name,
-                "read model of an older shape or cut short by a crash; rebuilding from the log"
+                models = ?stale,
+                "read models of an older shape or cut short by a crash; rebuilding from the log"
             );
             let host = host.clone();
             tokio::spawn(async move {
-                if let Err(e) = host.rebuild(name, &|_, _| {}).await {
-                    tracing::error!(model = name, error = %e, "rebuild failed");
+                if let Err(e) = host.rebuild_many(&stale, &|_, _| {}).await {
+                    tracing::error!(models = ?stale, error = %e, "rebuild failed");
                 }
             });
         }
@@ -221,16 +228,18 @@ async fn run_live(
         let result = match batch {
             Ok(b) => {
                 slot.view.set_busy(true);
-                let applied = apply_blocking(&tree, &slot.projection, b.events).await;
+                let applied = apply_blocking(&tree, &slot.projection, b.clone(), position).await;
                 slot.view.set_busy(false);
-                applied.map(|p| (p, b.pending))
+                // The stream's end as the batch saw it; a model past the batch has less to do.
+                let end = b.events.last().map_or(position, |e| e.seq) + b.pending;
+                applied.map(|p| (p, end.saturating_sub(p)))
             }
             Err(e) => Err(e),
         };
         match result {
-            Ok((p, pending)) => {
+            Ok((p, lag)) => {
                 position = p;
-                slot.view.advance(position, pending);
+                slot.view.advance(position, lag);
             }
             Err(e) => {
                 tracing::error!(model = name, position, error = %e, "read model stopped");
@@ -246,15 +255,21 @@ async fn run_live(
     let _ = stopped.send(position);
 }
 
-/// [`apply_batch`] on a blocking thread: sled calls must not stall the async workers that serve
-/// HTTP.
+/// [`apply_batch`] of the events of `batch` after position `after` (a shared feed may start
+/// before this model's checkpoint), on a blocking thread: sled calls must not stall the async
+/// workers that serve HTTP. Returns the new checkpoint (`after` when nothing was new).
 pub(crate) async fn apply_blocking(
     tree: &Tree,
     projection: &Arc<dyn Projection>,
-    events: Vec<fleetlog_events::RecordedEvent>,
+    batch: Arc<Batch>,
+    after: u64,
 ) -> Result<u64, ProjectionError> {
+    let new = batch.events.partition_point(|e| e.seq <= after);
+    if new == batch.events.len() {
+        return Ok(after);
+    }
     let (tree, projection) = (tree.clone(), projection.clone());
-    tokio::task::spawn_blocking(move || apply_batch(&tree, projection.as_ref(), &events))
+    tokio::task::spawn_blocking(move || apply_batch(&tree, projection.as_ref(), &batch.events[new..]))
         .await
         .map_err(|e| ProjectionError::Codec(format!("apply task failed: {e}")))?
 }

@@ -67,6 +67,9 @@ pub enum ProjectionError {
     /// NATS failed.
     #[error("nats: {0}")]
     Nats(String),
+    /// The shared reader of several read models failed (the same error reaches each of them).
+    #[error(transparent)]
+    Shared(std::sync::Arc<ProjectionError>),
     /// A rebuild of this model is already running.
     #[error("read model {0} is already being rebuilt")]
     AlreadyRebuilding(String),

@@ -44,7 +44,7 @@ pub async fn build_copy(
         if target > 0 {
             let mut feed = Feed::open(&stream, client, 0, 1000).await?;
             'feed: while position < target {
-                let mut events = feed.next_batch().await?.events;
+                let mut events = feed.next_owned().await?.events;
                 let before = events.len();
                 events.retain(|e| {
                     e.seq <= target && !matches!(until, Until::Time(t) if e.envelope.occurred_at.0 > t)

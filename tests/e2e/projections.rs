@@ -248,3 +248,80 @@ async fn reopen_db(path: &std::path::Path) -> sled::Db {
     }
     panic!("sled database still locked after 1 s")
 }
+
+/// Counts the events it applies and records each position: applying an event twice, or
+/// skipping one, shows in its content.
+struct Counter;
+
+impl Projection for Counter {
+    fn name(&self) -> &'static str {
+        "counter"
+    }
+    fn version(&self) -> u32 {
+        1
+    }
+    fn apply(&self, w: &mut Writer<'_>, e: &fleetlog_events::RecordedEvent) -> Result<(), ProjectionError> {
+        let n = w.get(b"n")?.map_or(0, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap()));
+        w.insert(b"n".to_vec(), (n + 1).to_be_bytes().to_vec());
+        w.insert(format!("seq/{:010}", e.seq).into_bytes(), Vec::new());
+        Ok(())
+    }
+}
+
+fn counted(host: &fleetlog_projections::ProjectionHost) -> u64 {
+    let tree = host.model("counter").unwrap().tree();
+    tree.get(b"n").unwrap().map_or(0, |v| u64::from_be_bytes(v.as_ref().try_into().unwrap()))
+}
+
+/// The models share one reader from the earliest checkpoint: a model further on applies only
+/// what it lacks, and a rebuild of several models in one pass gives each the same content.
+#[tokio::test]
+async fn models_at_different_checkpoints_share_one_reader_and_apply_each_event_once() {
+    let log = TestLog::new().await;
+    let both = || -> Vec<Arc<dyn Projection>> { vec![Arc::new(DevicesProjection), Arc::new(Counter)] };
+    let (_dir, db) = temp_db();
+    let host = log.host(db, both()).await;
+    let first = fill(&log, 0, 40).await;
+    assert!(host.wait_for(first, WAIT).await);
+    host.stop().await;
+    let db = host.db().clone();
+    drop(host);
+
+    // Only the counter runs while more is written: it ends ahead of the devices model.
+    let host = log.host(db, vec![Arc::new(Counter)]).await;
+    let second = fill(&log, 40, 40).await;
+    assert!(host.wait_for(second, WAIT).await);
+    host.stop().await;
+    let db = host.db().clone();
+    drop(host);
+
+    let host = log.host(db, both()).await;
+    assert_eq!(host.model("devices").unwrap().position(), first);
+    let last = fill(&log, 80, 20).await;
+    assert!(host.wait_for(last, WAIT).await);
+    assert_eq!(counted(&host), last, "each event counted once, none skipped");
+    assert_eq!(host.model("counter").unwrap().tree().scan_prefix(b"seq/").count() as u64, last);
+
+    let (_single_dir, single_db) = temp_db();
+    let single = log.host(single_db, both()).await;
+    assert!(single.wait_for(last, WAIT).await);
+    let expected: Vec<String> =
+        ["devices", "counter"].iter().map(|m| single.model(m).unwrap().content_hash().unwrap()).collect();
+    single.stop().await;
+    let hashes = |h: &fleetlog_projections::ProjectionHost| -> Vec<String> {
+        ["devices", "counter"].iter().map(|m| h.model(m).unwrap().content_hash().unwrap()).collect()
+    };
+    assert_eq!(hashes(&host), expected, "identical to a single pass");
+
+    host.rebuild_many(&["devices", "counter"], &|_, _| {}).await.unwrap();
+    assert_eq!(hashes(&host), expected, "identical after one rebuild pass for both");
+    let meta = host.db().open_tree("fleetlog.meta").unwrap();
+    assert_eq!(&meta.get("active/devices").unwrap().unwrap()[..], b"rm/devices/2");
+    assert_eq!(&meta.get("active/counter").unwrap().unwrap()[..], b"rm/counter/2");
+    // Both stay live after the swap.
+    let after = fill(&log, 100, 10).await;
+    assert!(host.wait_for(after, WAIT).await);
+    assert_eq!(counted(&host), after);
+    assert_eq!(DevicesQueries(&host.model("devices").unwrap()).count("default", None).unwrap(), 110);
+    host.stop().await;
+}

@@ -186,9 +186,9 @@ impl Worker {
 /// the log, the feed hands over what has arrived (often a few hundred events), and bigger
 /// batches make full `_bulk` requests instead of many small ones.
 async fn next_full(feed: &mut Feed) -> Result<Batch, ProjectionError> {
-    let mut batch = feed.next_batch().await?;
+    let mut batch = feed.next_owned().await?;
     while batch.pending > 0 && batch.events.len() < BATCH_EVENTS {
-        let more = feed.next_batch().await?;
+        let more = feed.next_owned().await?;
         batch.events.extend(more.events);
         batch.pending = more.pending;
     }
