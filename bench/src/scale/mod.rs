@@ -27,7 +27,7 @@ pub struct ScaleArgs {
     pub cache_mb: Option<u64>,
     /// Length of the steady-load phase, in seconds.
     pub steady_secs: u64,
-    /// Also time `fleetlog replay` (model by model) on the stopped server's data dir.
+    /// Also time `fleetlog replay` (all models, one pass) on the stopped server's data dir.
     pub replay: bool,
 }
 
