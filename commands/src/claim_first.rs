@@ -47,6 +47,13 @@ impl CommandService {
         claim_id: &str,
     ) -> Result<Outcome, CommandError<A::Error>> {
         self.take_claim(meta, id, claim_id).await?;
+        // A fresh id has no history: decide on the initial state rather than ask the log (the
+        // append is still guarded on an empty subject, and a surprise there reloads).
+        let agg = AggregateRef { tenant: meta.tenant.clone(), kind: A::TYPE.to_owned(), id: id.to_owned() };
+        let subject = self.store().subject(&agg)?;
+        if self.cache().get::<A::State>(&subject).is_none() {
+            self.cache().put(&subject, A::initial(), 0, Vec::new(), 0);
+        }
         self.execute::<A>(meta, id, command).await
     }
 
@@ -67,13 +74,21 @@ impl CommandService {
         // must differ, or the store would take the event for a repeat of the claim.
         let msg_id = format!("{}:claim", meta.command_id);
         let (mut ride, mut conflicts) = (RideOut::new(), 0);
+        // The first try takes the claim as free without reading it: callers come here for a
+        // value they just found unclaimed, and a held claim fails the guarded append, after
+        // which the reload tells who holds it.
+        let mut assume_free = true;
         loop {
-            let history = match self.store().load(&subject).await {
-                Ok(h) => h,
-                Err(e) if ride.retry(&e).await => continue,
-                Err(e) => return Err(e.into()),
+            let (state, expected) = if std::mem::take(&mut assume_free) {
+                (Claim::initial(), 0)
+            } else {
+                let history = match self.store().load(&subject).await {
+                    Ok(h) => h,
+                    Err(e) if ride.retry(&e).await => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                fold::<Claim>(&history)?
             };
-            let (state, expected) = fold::<Claim>(&history)?;
             let events = Claim::decide(&state, &ClaimCommand::TakeNew { holder: holder.to_owned() })
                 .map_err(|e| match e {
                     ClaimError::Taken(holder) => CommandError::Taken { holder },

@@ -84,6 +84,10 @@ impl CommandService {
         &self.snapshots
     }
 
+    pub(crate) fn cache(&self) -> &StateCache {
+        &self.cache
+    }
+
     /// The underlying store.
     pub fn store(&self) -> &EventStore {
         &self.store
