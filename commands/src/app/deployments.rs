@@ -12,8 +12,10 @@ use fleetlog_projections::inventory::search::matching_ids;
 use fleetlog_projections::{ProjectionError, rfc3339};
 use serde_json::{Value, json};
 
-use super::inventory::inventory;
 use super::{App, AppError, Caller, DEFAULT_TENANT, DeviceCaller};
+use fleetlog_projections::Model;
+use fleetlog_projections::devices::DevicesQueries;
+use fleetlog_projections::inventory::InventoryQueries;
 
 /// How long a download link given to a device lives (Mender: 24 h).
 pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -28,27 +30,34 @@ pub fn deployments<T>(
 }
 
 /// The accepted devices matching `filters` (all accepted devices for none), by id.
-pub fn accepted_devices(app: &App, mut filters: Vec<Predicate>) -> Result<Vec<String>, AppError> {
+pub async fn accepted_devices(app: &App, mut filters: Vec<Predicate>) -> Result<Vec<String>, AppError> {
     filters.push(Predicate::equals("identity", "status", vec![Value::from("accepted")]));
-    inventory(app, |q| Ok(matching_ids(q, DEFAULT_TENANT, &filters)?))
+    app.off_worker(Model::Inventory, move |m| {
+        Ok(matching_ids(&InventoryQueries(m), DEFAULT_TENANT, &filters)?)
+    })
+    .await
 }
 
 /// Refuses (400, naming a few) device ids that are not devices here: each becomes part of an
 /// aggregate id, and a deployment to a device that does not exist would stay pending forever.
-pub fn known_devices(app: &App, ids: &[String]) -> Result<(), AppError> {
-    let unknown: Vec<&String> = super::devices::devices(app, |q| {
-        let mut unknown = Vec::new();
-        for id in ids {
-            if !fleetlog_events::token::is_subject_token(id) || q.get(DEFAULT_TENANT, id)?.is_none() {
-                unknown.push(id);
+/// Gives the ids back when all are known.
+pub async fn known_devices(app: &App, ids: Vec<String>) -> Result<Vec<String>, AppError> {
+    let (ids, unknown) = app
+        .off_worker(Model::Devices, move |m| {
+            let q = DevicesQueries(m);
+            let mut unknown = Vec::new();
+            for (i, id) in ids.iter().enumerate() {
+                if !fleetlog_events::token::is_subject_token(id) || q.get(DEFAULT_TENANT, id)?.is_none() {
+                    unknown.push(i);
+                }
             }
-        }
-        Ok(unknown)
-    })?;
+            Ok((ids, unknown))
+        })
+        .await?;
     if unknown.is_empty() {
-        return Ok(());
+        return Ok(ids);
     }
-    let shown: Vec<String> = unknown.iter().take(10).map(|id| format!("{:?}", bounded(id))).collect();
+    let shown: Vec<String> = unknown.iter().take(10).map(|&i| format!("{:?}", bounded(&ids[i]))).collect();
     let more = if unknown.len() > 10 { format!(" and {} more", unknown.len() - 10) } else { String::new() };
     Err(AppError::Invalid(format!("unknown devices: {}{more}", shown.join(", "))))
 }

@@ -118,6 +118,21 @@ impl App {
         self.read_models.model(name).ok_or_else(|| AppError::Internal(anyhow::anyhow!("no {name} model")))
     }
 
+    /// Runs `f` on read model `model` on tokio's blocking pool, for queries whose cost grows
+    /// with the fleet (every accepted device, every member of a group, thousands of ids). On an
+    /// async worker such a scan holds one of the few threads that serve device polls for as
+    /// long as it takes: seconds at a million devices.
+    pub async fn off_worker<T: Send + 'static>(
+        &self,
+        model: Model,
+        f: impl FnOnce(&ReadModel) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let model = self.model(model)?;
+        tokio::task::spawn_blocking(move || f(&model))
+            .await
+            .map_err(|e| AppError::Internal(anyhow::anyhow!("read-model query task failed: {e}")))?
+    }
+
     /// True while the NATS connection is up.
     pub fn nats_connected(&self) -> bool {
         self.store().client().connection_state() == async_nats::connection::State::Connected

@@ -127,8 +127,7 @@ async fn create(
         let mut devices = devices;
         devices.sort();
         devices.dedup();
-        crate::app::deployments::known_devices(&state, &devices)?;
-        (devices, "devices".to_owned())
+        (crate::app::deployments::known_devices(&state, devices).await?, "devices".to_owned())
     } else if let Some(filter_id) = body.filter_id {
         // A deployment to a filter that is not there is a bad request, not a missing resource.
         let saved = match crate::app::filters::saved(&state, &user.caller.tenant, &filter_id) {
@@ -141,9 +140,9 @@ async fn create(
         // As in Mender, a deployment to a filter is dynamic: devices that come to match it
         // while it is open take part too.
         dynamic = Some(DynamicTarget { filter: saved.terms.clone(), max_devices: None });
-        (accepted_devices(&state, filters)?, format!("filter:{filter_id}"))
+        (accepted_devices(&state, filters).await?, format!("filter:{filter_id}"))
     } else {
-        (accepted_devices(&state, Vec::new())?, "all".to_owned())
+        (accepted_devices(&state, Vec::new()).await?, "all".to_owned())
     };
     let spec = DeploymentSpec {
         name: body.name,
@@ -180,7 +179,8 @@ async fn create_for_group(
     let devices = accepted_devices(
         &state,
         vec![Predicate::equals("system", "group", vec![Value::from(group.as_str())])],
-    )?;
+    )
+    .await?;
     let spec = DeploymentSpec {
         name: body.name,
         artifact_name: body.artifact_name,

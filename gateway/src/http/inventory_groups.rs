@@ -159,9 +159,17 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// All device ids of a group.
-fn members(state: &AppState, name: &str) -> Result<Vec<String>, ApiError> {
-    Ok(inventory(state, |m| Ok(matching_ids(m, crate::DEFAULT_TENANT, &[group_filter(name)])?))?)
+/// All device ids of a group (off the async workers: a group can hold most of the fleet).
+async fn members(state: &AppState, name: &str) -> Result<Vec<String>, ApiError> {
+    let filter = [group_filter(name)];
+    let scan = move |m: &fleetlog_projections::ReadModel| {
+        Ok(matching_ids(
+            &fleetlog_projections::inventory::InventoryQueries(m),
+            crate::DEFAULT_TENANT,
+            &filter,
+        )?)
+    };
+    Ok(state.off_worker(fleetlog_projections::Model::Inventory, scan).await?)
 }
 
 async fn group_devices(
@@ -246,7 +254,7 @@ async fn delete_group(
     Path(name): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     check_name(&name)?;
-    let ids = members(&state, &name)?;
+    let ids = members(&state, &name).await?;
     if ids.is_empty() {
         return Err(ApiError::NotFound("group not found".into()));
     }
