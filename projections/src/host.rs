@@ -117,10 +117,11 @@ impl ProjectionHost {
         meta.flush_async().await?;
         // One reader for every live model, from the earliest checkpoint: models further on skip
         // what they already hold.
-        let from = live.iter().map(|(_, _, p)| *p).min().unwrap_or(0);
-        let feeds = Feed::open_shared(&stream, &client, from, cfg.batch_size, live.len()).await?;
-        for ((slot, tree, position), feed) in live.into_iter().zip(feeds) {
-            start_live(&slot, tree, feed, position);
+        if let Some(from) = live.iter().map(|(_, _, p)| *p).min() {
+            let feeds = Feed::open_shared(&stream, &client, from, cfg.batch_size, live.len()).await?;
+            for ((slot, tree, position), feed) in live.into_iter().zip(feeds) {
+                start_live(&slot, tree, feed, position);
+            }
         }
         let host =
             Arc::new(ProjectionHost { db, meta, stream, client, cfg, slots, retired: Default::default() });

@@ -41,6 +41,9 @@ impl ProjectionHost {
         progress: &(dyn Fn(u64, u64) + Sync),
     ) -> Result<(), ProjectionError> {
         let slots = names.iter().map(|n| self.slot(n)).collect::<Result<Vec<_>, _>>()?;
+        if slots.is_empty() {
+            return Ok(());
+        }
         let mut guards = Vec::with_capacity(slots.len());
         for slot in &slots {
             if slot.rebuilding.swap(true, Ordering::SeqCst) {

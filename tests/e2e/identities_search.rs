@@ -1,10 +1,11 @@
 //! `POST /api/management/v2alpha1/inventory/identities/search` (mender-server main): prefix
-//! search over identity attributes, the device id and `tags/name`.
+//! search over identity attributes, the device id and `tags/name`; and the device list's
+//! `POST /api/management/v2/devauth/devices/search` paged over several statuses.
 
 use reqwest::Method;
 use serde_json::json;
 
-use crate::server::Server;
+use crate::server::{Server, captured};
 
 const PATH: &str = "/api/management/v2alpha1/inventory/identities/search";
 
@@ -55,4 +56,41 @@ async fn identities_search_matches_prefixes_of_identity_id_and_tag_name() {
         assert_eq!(status, 400, "{bad} -> {body}");
         assert!(body["error"].is_string(), "{body}");
     }
+}
+
+/// The GUI's device list searches by several statuses at once: the pages run through their
+/// union in id order, with a `Link` to the next page only while there is one.
+#[tokio::test]
+async fn the_devauth_search_pages_through_several_statuses_in_id_order() {
+    let server = Server::start().await;
+    for (body, signature) in captured() {
+        server.auth_request(&body, &signature).await;
+    }
+    let (_, all) = server.get("/api/management/v2/devauth/devices").await;
+    let all = all.as_array().unwrap();
+    let ids: Vec<&str> = all.iter().map(|d| d["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3);
+    let set = all[1]["auth_sets"][0]["id"].as_str().unwrap();
+    assert_eq!(server.set_status(ids[1], set, "accepted").await, 204);
+
+    let search = "/api/management/v2/devauth/devices/search";
+    let page = |n: usize, statuses: serde_json::Value| {
+        let server = &server;
+        async move {
+            let path = format!("{search}?page={n}&per_page=2");
+            let (status, headers, body) =
+                server.send(Method::POST, &path, Some(json!({ "status": statuses }))).await;
+            assert_eq!(status, 200, "{body}");
+            let link: Vec<&str> = headers.get_all("link").iter().map(|v| v.to_str().unwrap()).collect();
+            let found: Vec<String> =
+                body.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect();
+            (found, link.iter().any(|l| l.contains("rel=\"next\"")))
+        }
+    };
+    let both = json!(["pending", "accepted", "pending"]);
+    assert_eq!(page(1, both.clone()).await, (vec![ids[0].to_owned(), ids[1].to_owned()], true));
+    assert_eq!(page(2, both.clone()).await, (vec![ids[2].to_owned()], false));
+    assert_eq!(page(3, both).await, (vec![], false));
+    assert_eq!(page(1, json!("accepted")).await, (vec![ids[1].to_owned()], false));
+    assert_eq!(page(1, json!(["rejected", "noauth"])).await, (vec![], false));
 }
