@@ -5,7 +5,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::server::{Server, captured};
+use crate::server::Server;
 
 const PATH: &str = "/api/management/v2alpha1/inventory/identities/search";
 
@@ -63,11 +63,7 @@ async fn identities_search_matches_prefixes_of_identity_id_and_tag_name() {
 #[tokio::test]
 async fn the_devauth_search_pages_through_several_statuses_in_id_order() {
     let server = Server::start().await;
-    for (body, signature) in captured() {
-        server.auth_request(&body, &signature).await;
-    }
-    let (_, all) = server.get("/api/management/v2/devauth/devices").await;
-    let all = all.as_array().unwrap();
+    let all = server.with_captured_devices().await;
     let ids: Vec<&str> = all.iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3);
     let set = all[1]["auth_sets"][0]["id"].as_str().unwrap();

@@ -247,11 +247,8 @@ async fn device_tokens_work_until_the_device_is_rejected() {
 #[tokio::test]
 async fn devices_are_listed_by_id_and_foreign_tokens_are_refused() {
     let server = Server::start().await;
-    for (body, signature) in captured() {
-        server.auth_request(&body, &signature).await;
-    }
-    let (_, all) = server.get("/api/management/v2/devauth/devices").await;
-    let ids: Vec<&str> = all.as_array().unwrap().iter().map(|d| d["id"].as_str().unwrap()).collect();
+    let all = server.with_captured_devices().await;
+    let ids: Vec<&str> = all.iter().map(|d| d["id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), 3);
     let (status, two) =
         server.get(&format!("/api/management/v2/devauth/devices?id={}&id={}", ids[0], ids[2])).await;

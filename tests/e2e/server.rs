@@ -154,6 +154,15 @@ impl Server {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// Sends the captured devices' first auth requests; returns the device list (in id order).
+    pub async fn with_captured_devices(&self) -> Vec<Value> {
+        for (body, signature) in captured() {
+            self.auth_request(&body, &signature).await;
+        }
+        let (_, all) = self.get("/api/management/v2/devauth/devices").await;
+        all.as_array().unwrap().clone()
+    }
+
     pub async fn auth_request(&self, body: &str, signature: &str) -> (StatusCode, String) {
         let res = self
             .http
