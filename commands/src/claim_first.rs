@@ -51,9 +51,7 @@ impl CommandService {
         // append is still guarded on an empty subject, and a surprise there reloads).
         let agg = AggregateRef { tenant: meta.tenant.clone(), kind: A::TYPE.to_owned(), id: id.to_owned() };
         let subject = self.store().subject(&agg)?;
-        if self.cache().get::<A::State>(&subject).is_none() {
-            self.cache().put(&subject, A::initial(), 0, Vec::new(), 0);
-        }
+        self.cache().put(&subject, A::initial(), 0, Vec::new(), 0);
         self.execute::<A>(meta, id, command).await
     }
 

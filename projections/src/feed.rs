@@ -25,6 +25,13 @@ pub(crate) struct Batch {
     pub pending: u64,
 }
 
+impl Batch {
+    /// The stream's last position as this batch saw it (`position` for an empty batch).
+    pub fn end(&self, position: u64) -> u64 {
+        self.events.last().map_or(position, |e| e.seq) + self.pending
+    }
+}
+
 /// How long the feed waits idle before it checks whether the connection was re-established.
 const IDLE_CHECK: Duration = Duration::from_millis(500);
 

@@ -232,7 +232,7 @@ async fn run_live(
                 let applied = apply_blocking(&tree, &slot.projection, b.clone(), position).await;
                 slot.view.set_busy(false);
                 // The stream's end as the batch saw it; a model past the batch has less to do.
-                let end = b.events.last().map_or(position, |e| e.seq) + b.pending;
+                let end = b.end(position);
                 applied.map(|p| (p, end.saturating_sub(p)))
             }
             Err(e) => Err(e),

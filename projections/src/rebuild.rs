@@ -91,7 +91,7 @@ impl ProjectionHost {
         let (mut position, mut end) = (0, 0);
         while position < target {
             let batch = feed.next_batch().await?;
-            end = batch.events.last().map_or(position, |e| e.seq) + batch.pending;
+            end = batch.end(position);
             position = apply_blocking(&tree, &slot.projection, batch, position).await?;
             progress(position, target);
         }
@@ -101,7 +101,7 @@ impl ProjectionHost {
         let live_position = stop_live(slot).await.unwrap_or_else(|| slot.view.position());
         while position < live_position {
             let batch = feed.next_batch().await?;
-            end = batch.events.last().map_or(position, |e| e.seq) + batch.pending;
+            end = batch.end(position);
             position = apply_blocking(&tree, &slot.projection, batch, position).await?;
             progress(position, target.max(live_position));
         }

@@ -8,14 +8,12 @@ use fleetlog_events::deployment::device::{DeviceDeployment, DeviceDeploymentComm
 use fleetlog_events::deployment::next::{Candidate, NextChoice, choose};
 use fleetlog_projections::deployments::{DeploymentView, DeploymentsQueries, DeviceDeploymentView};
 use fleetlog_projections::inventory::predicate::Predicate;
-use fleetlog_projections::inventory::search::matching_ids;
 use fleetlog_projections::{ProjectionError, rfc3339};
 use serde_json::{Value, json};
 
 use super::{App, AppError, Caller, DEFAULT_TENANT, DeviceCaller};
 use fleetlog_projections::Model;
 use fleetlog_projections::devices::DevicesQueries;
-use fleetlog_projections::inventory::InventoryQueries;
 
 /// How long a download link given to a device lives (Mender: 24 h).
 pub const DOWNLOAD_LINK_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -32,10 +30,7 @@ pub fn deployments<T>(
 /// The accepted devices matching `filters` (all accepted devices for none), by id.
 pub async fn accepted_devices(app: &App, mut filters: Vec<Predicate>) -> Result<Vec<String>, AppError> {
     filters.push(Predicate::equals("identity", "status", vec![Value::from("accepted")]));
-    app.off_worker(Model::Inventory, move |m| {
-        Ok(matching_ids(&InventoryQueries(m), DEFAULT_TENANT, &filters)?)
-    })
-    .await
+    super::inventory::matching_ids(app, filters).await
 }
 
 /// Refuses (400, naming a few) device ids that are not devices here: each becomes part of an

@@ -2,7 +2,8 @@
 //! running inventory commands for the handlers.
 
 use fleetlog_events::inventory::{AttrValue, Inventory, InventoryCommand};
-use fleetlog_projections::inventory::{InventoryDoc, InventoryQueries};
+use fleetlog_projections::inventory::predicate::Predicate;
+use fleetlog_projections::inventory::{InventoryDoc, InventoryQueries, search};
 use fleetlog_projections::rfc3339;
 use serde_json::{Value, json};
 
@@ -15,6 +16,15 @@ pub fn inventory<T>(
 ) -> Result<T, AppError> {
     let model = app.model(fleetlog_projections::Model::Inventory)?;
     f(&InventoryQueries(&model))
+}
+
+/// The ids of the devices matching `filters`, read off the async workers: the answer can be
+/// most of the fleet (a whole-fleet deployment, a big group).
+pub async fn matching_ids(app: &App, filters: Vec<Predicate>) -> Result<Vec<String>, AppError> {
+    app.off_worker(fleetlog_projections::Model::Inventory, move |m| {
+        Ok(search::matching_ids(&InventoryQueries(m), DEFAULT_TENANT, &filters)?)
+    })
+    .await
 }
 
 /// A device's document, or 404.

@@ -17,7 +17,7 @@ use super::{ApiError, UserAuth};
 use crate::app::inventory::{self, inventory};
 use crate::state::AppState;
 use fleetlog_projections::inventory::predicate::Predicate;
-use fleetlog_projections::inventory::search::{matching_ids, search};
+use fleetlog_projections::inventory::search::search;
 
 /// The tags and groups routes.
 pub fn router() -> Router<AppState> {
@@ -159,17 +159,9 @@ fn check_name(name: &str) -> Result<(), ApiError> {
     }
 }
 
-/// All device ids of a group (off the async workers: a group can hold most of the fleet).
+/// All device ids of a group.
 async fn members(state: &AppState, name: &str) -> Result<Vec<String>, ApiError> {
-    let filter = [group_filter(name)];
-    let scan = move |m: &fleetlog_projections::ReadModel| {
-        Ok(matching_ids(
-            &fleetlog_projections::inventory::InventoryQueries(m),
-            crate::DEFAULT_TENANT,
-            &filter,
-        )?)
-    };
-    Ok(state.off_worker(fleetlog_projections::Model::Inventory, scan).await?)
+    Ok(inventory::matching_ids(state, vec![group_filter(name)]).await?)
 }
 
 async fn group_devices(
