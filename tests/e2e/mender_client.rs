@@ -69,6 +69,9 @@ impl Device {
 
     /// A device whose `ServerCertificate` is `ca` (for a server on https with a private CA).
     pub(super) fn with_ca(server: &str, mac: &str, ca: Option<&Path>) -> Device {
+        // Every device runs the identity script: a test must not depend on another having
+        // installed it first (on a fresh machine the cluster test once ran before all others).
+        install_client_files();
         let dir = tempfile::tempdir().unwrap();
         let mut conf = serde_json::json!({
             "ServerURL": server,
