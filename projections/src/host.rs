@@ -285,6 +285,7 @@ pub(crate) fn apply_batch(
     let mut w = Writer::new(tree);
     for e in events {
         projection.apply(&mut w, e)?;
+        w.spill_if_large()?;
     }
     w.commit(last.seq)?;
     Ok(last.seq)

@@ -2,6 +2,7 @@
 //! with the checkpoint so a crash never applies an event twice or skips one.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use sled::{IVec, Tree};
 
@@ -20,15 +21,48 @@ pub(crate) const INCOMPLETE_KEY: &[u8] = b"\x00incomplete";
 /// 300 MB of RSS per such deployment that never went back.
 pub(crate) const MAX_BATCH_WRITES: usize = 1024;
 
+/// Most pending writes held in memory: beyond it [`Writer::spill_if_large`] writes them out
+/// early, under [`INCOMPLETE_KEY`]. Without a bound, one batch of events (a deployment to 1M
+/// devices lists 3M keys; its abort rewrites 2M) held every write at once: ~1 GB of RSS.
+pub(crate) const MAX_PENDING_WRITES: usize = 64 * 1024;
+
 /// Pending writes of one batch; reads see them before the tree.
 pub struct Writer<'a> {
     tree: &'a Tree,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Part of this batch is already in the tree (and [`INCOMPLETE_KEY`] with it).
+    spilled: bool,
 }
 
 impl<'a> Writer<'a> {
     pub(crate) fn new(tree: &'a Tree) -> Self {
-        Writer { tree, pending: BTreeMap::new() }
+        Writer { tree, pending: BTreeMap::new(), spilled: false }
+    }
+
+    /// Writes the pending writes to the tree now when they number [`MAX_PENDING_WRITES`] or
+    /// more, so a long batch (or one event touching a whole fleet) holds a bounded number in
+    /// memory. The tree is marked incomplete until [`Writer::commit`]: a crash in between is
+    /// detected and the model rebuilt, as for a batch committed in parts.
+    pub fn spill_if_large(&mut self) -> Result<(), ProjectionError> {
+        if self.pending.len() < MAX_PENDING_WRITES {
+            return Ok(());
+        }
+        if !self.spilled {
+            self.tree.insert(INCOMPLETE_KEY, &[])?;
+            self.spilled = true;
+        }
+        let mut writes = std::mem::take(&mut self.pending).into_iter();
+        while writes.len() > 0 {
+            let mut batch = sled::Batch::default();
+            for (k, v) in writes.by_ref().take(MAX_BATCH_WRITES) {
+                match v {
+                    Some(v) => batch.insert(k, v),
+                    None => batch.remove(k),
+                }
+            }
+            self.tree.apply_batch(batch)?;
+        }
+        Ok(())
     }
 
     /// The value under `key`, including this batch's writes.
@@ -82,13 +116,59 @@ impl<'a> Writer<'a> {
         Ok(found.into_iter().collect())
     }
 
+    /// Up to `limit` keys and values under `prefix` that sort after `after` (from the start
+    /// for `None`), including this batch's writes, in key order: a family of keys too large to
+    /// hold at once (a whole-fleet deployment's parts) is walked page by page.
+    pub fn scan_page(
+        &self,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, IVec)>, ProjectionError> {
+        let mut after = after.map(<[u8]>::to_vec);
+        loop {
+            let start = match after.take() {
+                Some(k) => Bound::Excluded(k),
+                None => Bound::Included(prefix.to_vec()),
+            };
+            let mut found: BTreeMap<Vec<u8>, IVec> = BTreeMap::new();
+            for kv in self.tree.range::<Vec<u8>, _>((start.clone(), Bound::Unbounded)).take(limit) {
+                let (k, v) = kv?;
+                if !k.starts_with(prefix) {
+                    break;
+                }
+                found.insert(k.to_vec(), v);
+            }
+            // A full page from the tree ends at its last key; pending writes beyond it belong
+            // to later pages.
+            let end = if found.len() == limit { found.keys().next_back().cloned() } else { None };
+            let in_page = |k: &Vec<u8>| k.starts_with(prefix) && end.as_ref().is_none_or(|e| k <= e);
+            for (k, v) in
+                self.pending.range::<Vec<u8>, _>((start, Bound::Unbounded)).take_while(|(k, _)| in_page(k))
+            {
+                match v {
+                    Some(v) => found.insert(k.clone(), IVec::from(v.as_slice())),
+                    None => found.remove(k),
+                };
+            }
+            // Every key of a full page may be removed in this batch: the next page may still
+            // hold some, so an empty page only ever means the end.
+            if found.is_empty() && end.is_some() {
+                after = end;
+                continue;
+            }
+            return Ok(found.into_iter().take(limit).collect());
+        }
+    }
+
     /// Writes everything and the new checkpoint: in one atomic sled batch, or, beyond
-    /// [`MAX_BATCH_WRITES`], in parts under [`INCOMPLETE_KEY`] (removed by the last part, which
-    /// carries the checkpoint), so a crash between parts is detected rather than applied twice.
+    /// [`MAX_BATCH_WRITES`] (or after a spill), in parts under [`INCOMPLETE_KEY`] (removed by
+    /// the last part, which carries the checkpoint), so a crash between parts is detected
+    /// rather than applied twice.
     pub(crate) fn commit(self, checkpoint: u64) -> Result<(), ProjectionError> {
         let mut writes = self.pending.into_iter();
-        let split = writes.len() > MAX_BATCH_WRITES;
-        if split {
+        let split = self.spilled || writes.len() > MAX_BATCH_WRITES;
+        if split && !self.spilled {
             self.tree.insert(INCOMPLETE_KEY, &checkpoint.to_be_bytes())?;
         }
         loop {
@@ -128,24 +208,4 @@ pub(crate) fn checkpoint(tree: &Tree) -> Result<u64, ProjectionError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_batch_beyond_one_sled_batch_is_written_in_parts_and_ends_whole() {
-        let db = sled::Config::new().temporary(true).open().unwrap();
-        let tree = db.open_tree("t").unwrap();
-        let n = MAX_BATCH_WRITES * 3 + 7;
-        let mut w = Writer::new(&tree);
-        for i in 0..n {
-            w.insert(format!("k{i:06}"), vec![1]);
-        }
-        w.commit(42).unwrap();
-        assert_eq!(tree.len(), n + 1, "every write and the checkpoint");
-        assert_eq!(checkpoint(&tree).unwrap(), 42);
-        assert!(!incomplete(&tree).unwrap(), "the last part clears the mark");
-        // A crash between parts leaves the mark: the host rebuilds such a tree.
-        tree.insert(INCOMPLETE_KEY, &43u64.to_be_bytes()).unwrap();
-        assert!(incomplete(&tree).unwrap());
-    }
-}
+mod tests;

@@ -195,7 +195,7 @@ impl Aggregate for Deployment {
                 let first = parts.next().unwrap_or_default().to_vec();
                 let total_devices =
                     if spec.devices.len() > DEVICES_PER_EVENT { spec.devices.len() as u64 } else { 0 };
-                let created = DeploymentSpec { devices: first, total_devices, ..spec.clone() };
+                let created = DeploymentSpec { devices: first, total_devices, ..spec.without_devices() };
                 let mut events = vec![DeploymentEvent::DeploymentCreated { spec: created }];
                 events
                     .extend(parts.map(|p| DeploymentEvent::DeploymentDevicesListed { devices: p.to_vec() }));
@@ -252,7 +252,7 @@ impl Aggregate for Deployment {
     fn evolve(mut state: DeploymentState, event: &DeploymentEvent) -> DeploymentState {
         match event {
             DeploymentEvent::DeploymentCreated { spec } => {
-                let without_devices = DeploymentSpec { devices: Vec::new(), ..spec.clone() };
+                let without_devices = spec.without_devices();
                 state = DeploymentState {
                     created: true,
                     aborted: false,

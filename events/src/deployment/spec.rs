@@ -52,6 +52,25 @@ impl DeploymentSpec {
     pub fn device_total(&self) -> u64 {
         self.total_devices.max(self.devices.len() as u64)
     }
+
+    /// A copy of everything but the device list: `..spec.clone()` would copy a whole-fleet
+    /// list (a million ids, ~60 MB) only to drop it.
+    pub fn without_devices(&self) -> DeploymentSpec {
+        DeploymentSpec {
+            name: self.name.clone(),
+            artifact_name: self.artifact_name.clone(),
+            devices: Vec::new(),
+            retries: self.retries,
+            force_installation: self.force_installation,
+            target: self.target.clone(),
+            configuration: self.configuration.clone(),
+            phases: self.phases.clone(),
+            failure_limit: self.failure_limit,
+            update_control_map: self.update_control_map.clone(),
+            dynamic: self.dynamic.clone(),
+            total_devices: self.total_devices,
+        }
+    }
 }
 
 /// What a dynamic deployment keeps matching devices against.

@@ -3,6 +3,8 @@
 //! deployments that `deployments/next` reads with one seek. Aborting a deployment or
 //! decommissioning a device finishes the devices' parts here, from the one event.
 
+#[cfg(test)]
+mod fleet_tests;
 mod keys;
 mod queries;
 mod rollout;
@@ -23,6 +25,9 @@ pub use views::{ArtifactView, DeploymentView, DeviceDeploymentView, PhaseView};
 
 use crate::{Projection, ProjectionError, Writer, from_bytes, to_bytes};
 use keys::*;
+
+/// Parts an abort reads and finishes at a time.
+const ABORT_PAGE: usize = 4096;
 
 /// The projection that maintains the deployments model.
 pub struct DeploymentsProjection;
@@ -207,12 +212,17 @@ impl Projection for DeploymentsProjection {
                     dep.aborted = true;
                     w.insert(deployment_key(t, id), to_bytes(&dep)?);
                 }
-                let parts = w
-                    .scan_prefix(&part_prefix(t, id))?
-                    .into_iter()
-                    .filter_map(|(k, _)| part_of_key(&k, t))
-                    .collect();
-                finish_all(w, t, parts, S::Aborted, at)?;
+                // Page by page: a whole-fleet deployment has a million parts, more than one
+                // event should hold (or write) at once.
+                let (prefix, mut after) = (part_prefix(t, id), None);
+                loop {
+                    let page = w.scan_page(&prefix, after.as_deref(), ABORT_PAGE)?;
+                    let Some((last, _)) = page.last() else { break };
+                    after = Some(last.clone());
+                    let parts = page.into_iter().filter_map(|(k, _)| part_of_key(&k, t)).collect();
+                    finish_all(w, t, parts, S::Aborted, at)?;
+                    w.spill_if_large()?;
+                }
                 // A deployment without unfinished parts (a dynamic one nobody joined) ends here.
                 if let Some(mut dep) = get::<DeploymentView>(w, &deployment_key(t, id))?
                     && dep.finished_ts.is_none()
