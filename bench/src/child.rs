@@ -20,6 +20,10 @@ pub struct ChildServer {
     conn: Vec<String>,
     child: Child,
     log: PathBuf,
+    /// The highest VmHWM read before a [`ChildServer::step_peak_rss_kib`] reset it.
+    earlier_peak_kib: std::cell::Cell<u64>,
+    /// The same since [`ChildServer::start_phase`].
+    phase_peak_kib: std::cell::Cell<u64>,
     _dir: tempfile::TempDir,
 }
 
@@ -70,7 +74,17 @@ impl ChildServer {
             .stderr(out)
             .spawn()
             .context("starting fleetlog serve")?;
-        Ok(ChildServer { addr, pid: child.id(), data_dir, conn, child, log, _dir: dir })
+        Ok(ChildServer {
+            addr,
+            pid: child.id(),
+            data_dir,
+            conn,
+            child,
+            log,
+            earlier_peak_kib: 0.into(),
+            phase_peak_kib: 0.into(),
+            _dir: dir,
+        })
     }
 
     /// Runs another `fleetlog` subcommand (`admin create-user ...`, `replay`) on the same log
@@ -121,7 +135,30 @@ impl ChildServer {
 
     /// Its peak resident memory so far (VmHWM, kept by the kernel), in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
-        status_kib(self.pid, "VmHWM:")
+        status_kib(self.pid, "VmHWM:").max(self.earlier_peak_kib.get())
+    }
+
+    /// Starts a phase: its peak RSS ([`ChildServer::phase_peak_rss_kib`]) counts from now.
+    pub fn start_phase(&self) {
+        self.step_peak_rss_kib();
+        self.phase_peak_kib.set(0);
+    }
+
+    /// Its peak resident memory since [`ChildServer::start_phase`], steps within included,
+    /// in KiB.
+    pub fn phase_peak_rss_kib(&self) -> u64 {
+        status_kib(self.pid, "VmHWM:").max(self.phase_peak_kib.get())
+    }
+
+    /// Its peak resident memory since the last call (or its start), in KiB: the kernel's
+    /// VmHWM, then reset to the current RSS (`clear_refs` 5), so one step of a phase can be
+    /// told from the next. [`ChildServer::peak_rss_kib`] still gives the whole run's peak.
+    pub fn step_peak_rss_kib(&self) -> u64 {
+        let peak = status_kib(self.pid, "VmHWM:");
+        self.earlier_peak_kib.set(self.earlier_peak_kib.get().max(peak));
+        self.phase_peak_kib.set(self.phase_peak_kib.get().max(peak));
+        let _ = std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5");
+        peak
     }
 
     /// CPU seconds it has used (user + system).

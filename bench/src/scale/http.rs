@@ -165,15 +165,19 @@ pub async fn run(
         met: Some(finished.as_secs_f64() <= 1800.0),
     });
 
+    let before = server.peak_rss_kib();
     let clock = Clock::start(Some(server));
-    let w = traffic::whole_fleet(&sim, &operator, u64::from(n)).await?;
+    let w = traffic::whole_fleet(&sim, &operator, u64::from(n), || server.step_peak_rss_kib()).await?;
     println!(
-        "(s9) one deployment to all {n} devices (all_devices): created in {:.2} s, read back with device_count {} and statistics in {:.2} s, listed in {:.2} s, aborted (statistics: all aborted) in {:.2} s; {}",
+        "(s9) one deployment to all {n} devices (all_devices): created in {:.2} s, read back with device_count {} and statistics in {:.2} s, listed in {:.2} s, aborted (statistics: all aborted) in {:.2} s; fleetlog peak RSS before / while creating / while aborting: {:.0} / {:.0} / {:.0} MiB; {}",
         w.created.as_secs_f64(),
         w.counted,
         w.read.as_secs_f64(),
         w.listed.as_secs_f64(),
         w.aborted.as_secs_f64(),
+        mib(before),
+        mib(w.peaks_kib.0),
+        mib(w.peaks_kib.1),
         clock.cpu(Some(server))
     );
     rows.push(Row {

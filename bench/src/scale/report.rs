@@ -16,6 +16,10 @@ pub struct Clock {
 impl Clock {
     /// Now, for `server` (if one runs), the nats-server and this process.
     pub fn start(server: Option<&ChildServer>) -> Clock {
+        // The phase's own peak RSS starts here.
+        if let Some(s) = server {
+            s.start_phase();
+        }
         let (bench, nats) = crate::cpu_seconds();
         Clock { wall: Instant::now(), fleetlog: server.map_or(0.0, ChildServer::cpu_seconds), nats, bench }
     }
@@ -26,12 +30,16 @@ impl Clock {
     }
 
     /// "CPU: fleetlog X s, nats-server Y s, bench Z s over W s wall (2 cores)", and with a
-    /// server, its peak RSS so far (so the phase that raised the peak can be told).
+    /// server, its peak RSS in this phase and so far (so the phase that raised it can be told).
     pub fn cpu(&self, server: Option<&ChildServer>) -> String {
         let (bench, nats) = crate::cpu_seconds();
         let fleetlog = server.map_or(0.0, ChildServer::cpu_seconds) - self.fleetlog;
         let peak = server.map_or(String::new(), |s| {
-            format!("; fleetlog peak RSS so far {:.0} MiB", mib(s.peak_rss_kib()))
+            format!(
+                "; fleetlog peak RSS in this phase {:.0} MiB, so far {:.0} MiB",
+                mib(s.phase_peak_rss_kib()),
+                mib(s.peak_rss_kib())
+            )
         });
         format!(
             "CPU: fleetlog {:.1} s, nats-server {:.1} s, bench {:.1} s over {:.1} s wall on {} cores{peak}",

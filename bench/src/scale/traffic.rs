@@ -189,10 +189,19 @@ pub struct WholeFleet {
     pub aborted: Duration,
     /// Requests (create, abort) answered 503 although their write landed.
     pub unavailable: usize,
+    /// What `step_peak` gave after the creation (with the reads and the list) and after the
+    /// abort: fleetlog's peak RSS in each step, in KiB.
+    pub peaks_kib: (u64, u64),
 }
 
-/// One deployment to every accepted device: created, read back and counted, listed, aborted.
-pub async fn whole_fleet(sim: &Sim, operator: &str, total: u64) -> anyhow::Result<WholeFleet> {
+/// One deployment to every accepted device: created, read back and counted, listed, aborted;
+/// `step_peak` is asked for the server's peak RSS after each of the two steps.
+pub async fn whole_fleet(
+    sim: &Sim,
+    operator: &str,
+    total: u64,
+    step_peak: impl Fn() -> u64,
+) -> anyhow::Result<WholeFleet> {
     let base = format!("{}/api/management/v1/deployments/deployments", sim.base);
     let body = json!({ "name": "everyone", "artifact_name": "release-1", "all_devices": true });
     let started = Instant::now();
@@ -212,6 +221,7 @@ pub async fn whole_fleet(sim: &Sim, operator: &str, total: u64) -> anyhow::Resul
     let listed: Vec<Value> = res.json().await?;
     ensure!(listed.iter().any(|d| d["id"] == id.as_str()), "the deployment is not listed");
     let listed = started.elapsed();
+    let created_peak = step_peak();
     let started = Instant::now();
     let abort = json!({ "status": "aborted" });
     let res = sim.http.put(format!("{url}/status")).bearer_auth(operator).json(&abort).send().await?;
@@ -237,6 +247,7 @@ pub async fn whole_fleet(sim: &Sim, operator: &str, total: u64) -> anyhow::Resul
                 listed,
                 aborted: started.elapsed(),
                 unavailable,
+                peaks_kib: (created_peak, step_peak()),
             });
         }
         ensure!(started.elapsed() < Duration::from_secs(3600), "aborted: {stats}");
