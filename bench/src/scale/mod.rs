@@ -57,5 +57,49 @@ impl ScaleArgs {
 /// Runs the scale bench on the nats-server at `url` and prints its figures.
 pub async fn run(url: &str, args: &ScaleArgs) -> anyhow::Result<()> {
     crate::child::binary()?;
+    disk_check(args)?;
     Box::pin(fleet::run(url, args)).await
+}
+
+/// Bytes per device the run writes under the temp dir, as measured at 1M: the read-model
+/// store (25.4 KB, `bench/RESULTS.md`) and the log with its later events (about 5 KB).
+const STORE_BYTES_PER_DEVICE: u64 = 25_400;
+const LOG_BYTES_PER_DEVICE: u64 = 5_000;
+
+/// What a run needs free on the temp dir's disk, with a tenth to spare. `--replay` builds new
+/// trees beside the old ones, so it needs the store twice.
+fn disk_needed(devices: u32, replay: bool) -> u64 {
+    let store = STORE_BYTES_PER_DEVICE * (1 + u64::from(replay));
+    u64::from(devices) * (store + LOG_BYTES_PER_DEVICE) * 11 / 10
+}
+
+/// Refuses to start a run that would fill the disk: an earlier 1M run did, and its figures
+/// from then on measured a full disk rather than fleetlog.
+fn disk_check(args: &ScaleArgs) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir();
+    let out = std::process::Command::new("df")
+        .args(["--output=avail", "-B1"])
+        .arg(&dir)
+        .output()
+        .context("df: to check free disk space")?;
+    let free = String::from_utf8_lossy(&out.stdout).lines().nth(1).and_then(|l| l.trim().parse::<u64>().ok());
+    let Some(free) = free else { anyhow::bail!("df gave no free space for {}", dir.display()) };
+    let needed = disk_needed(args.devices, args.replay);
+    let gb = |b: u64| b as f64 / 1e9;
+    anyhow::ensure!(
+        free >= needed,
+        "{} devices{} need about {:.1} GB free under {} ({:.1} GB free): free some space, or point TMPDIR at a bigger disk",
+        args.devices,
+        if args.replay { " with --replay" } else { "" },
+        gb(needed),
+        dir.display(),
+        gb(free)
+    );
+    println!(
+        "disk: {:.1} GB free under {}, the run needs about {:.1} GB",
+        gb(free),
+        dir.display(),
+        gb(needed)
+    );
+    Ok(())
 }
